@@ -1,0 +1,35 @@
+"""lbfgs-bench: L-BFGS in SciPy and Optax, measured correctly.
+
+Importing this package sets ``OPENBLAS_NUM_THREADS=1`` unless it is already
+set (SciPy's L-BFGS-B on small vectors only loses from BLAS threads; the value
+in force is recorded with every result) and turns on ``jax_enable_x64``.
+"""
+
+import os as _os
+
+_os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from lbfgs_impl.problems import PROBLEMS, Problem, make_problem, problem_names
+from lbfgs_impl.solvers import (
+    SOLVERS,
+    Result,
+    SolverConfig,
+    get_solver,
+    solve,
+    solver_names,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PROBLEMS",
+    "SOLVERS",
+    "Problem",
+    "Result",
+    "SolverConfig",
+    "get_solver",
+    "make_problem",
+    "problem_names",
+    "solve",
+    "solver_names",
+]

@@ -1,0 +1,5 @@
+import sys
+
+from lbfgs_impl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,98 @@
+"""The side-by-side comparison behind ``lbfgs-bench compare``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lbfgs_impl.environment import collect_meta
+from lbfgs_impl.measure import (
+    FirstCallSample,
+    SteadyStats,
+    break_even_solves,
+    measure_first_call,
+    measure_steady,
+    median,
+    prepare_compiled,
+)
+from lbfgs_impl.problems import Problem
+from lbfgs_impl.solvers import Result, SolverConfig, get_solver
+
+REFERENCE_SOLVER = "scipy"
+
+
+@dataclass
+class ComparisonRow:
+    """All figures for one solver on one problem."""
+
+    solver: str
+    problem: Problem
+    first_call: list[FirstCallSample]
+    steady: SteadyStats
+    result: Result
+    speedup_vs_scipy: float | None = None
+    break_even_vs_scipy: int | None = None
+
+    @property
+    def first_call_s(self) -> float:
+        return median([s.total_s for s in self.first_call])
+
+    @property
+    def compile_s(self) -> float:
+        return median([s.compile_s for s in self.first_call])
+
+    @property
+    def seconds_per_iteration(self) -> float | None:
+        return self.steady.median_s / self.result.n_iter if self.result.n_iter else None
+
+
+@dataclass
+class Comparison:
+    meta: dict[str, Any]
+    config: SolverConfig
+    rows: list[ComparisonRow]
+
+
+def run_comparison(
+    problem: Problem,
+    solvers: Sequence[str],
+    config: SolverConfig,
+    *,
+    repeats: int = 20,
+    first_call_repeats: int = 3,
+    pinning: dict[str, Any] | None = None,
+    progress: Callable[[str], None] = lambda msg: None,
+) -> Comparison:
+    """First-call and steady-state figures for ``solvers`` on ``problem``.
+
+    Args:
+      pinning: what :func:`lbfgs_impl.measure.pinned` yielded, if the caller
+        pinned the process (do it before building the problem); recorded in ``meta``.
+      progress: called with a one-line message before each phase.
+    """
+    resolved = [get_solver(name) for name in solvers]
+    config = config.validate()
+    first: dict[str, tuple[list[FirstCallSample], Result]] = {}
+    for solver in resolved:
+        progress(f"{solver.name}: {first_call_repeats} first-call sample(s), caches cleared")
+        first[solver.name] = measure_first_call(solver, problem, config, first_call_repeats)
+    progress("compiling for steady state")
+    prepared = {s.name: prepare_compiled(s, problem, config) for s in resolved}
+    progress(f"steady state: {repeats} round(s) of {', '.join(prepared)}")
+    steady, results = measure_steady(prepared, repeats=repeats)
+    meta = collect_meta(pinning)
+    rows = [
+        ComparisonRow(s.name, problem, first[s.name][0], steady[s.name], results[s.name]) for s in resolved
+    ]
+    reference = next((r for r in rows if r.solver == REFERENCE_SOLVER), None)
+    if reference is not None:
+        for row in rows:
+            row.speedup_vs_scipy = reference.steady.median_s / row.steady.median_s
+            row.break_even_vs_scipy = break_even_solves(
+                row.first_call_s, row.steady.median_s, reference.first_call_s, reference.steady.median_s
+            )
+    meta["problem"] = {"name": problem.name, "n": problem.n, "params": dict(problem.params)}
+    meta["config"] = config._asdict()
+    meta["repeats"] = {"steady": repeats, "first_call": first_call_repeats}
+    return Comparison(meta, config, rows)

@@ -1,0 +1,147 @@
+"""Reporting: the comparison table, its JSON form and atomic file writes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from lbfgs_impl.compare import Comparison, ComparisonRow
+
+TABLE_COLUMNS = (
+    "solver",
+    "first call (s)",
+    "steady (s)",
+    "speedup vs scipy",
+    "iterations",
+    "f+g evals",
+    "final loss",
+    "grad inf-norm",
+    "converged",
+)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` so readers see the old file or the whole new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
+    """Serialise ``obj`` as indented JSON and write it atomically."""
+    atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=True) + "\n")
+
+
+def _finite_or_none(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else x
+
+
+def row_to_dict(row: ComparisonRow) -> dict[str, Any]:
+    r = row.result
+    return {
+        "solver": row.solver,
+        "problem": row.problem.name,
+        "n": row.problem.n,
+        "first_call_s": row.first_call_s,
+        "steady_s": row.steady.median_s,
+        "n_iter": r.n_iter,
+        "n_fev": r.n_fev,
+        "final_loss": _finite_or_none(r.value),
+        "grad_inf_norm": _finite_or_none(r.grad_inf_norm),
+        "converged": r.converged,
+        "status": r.status,
+        "steady_min_s": row.steady.min_s,
+        "steady_max_s": row.steady.max_s,
+        "steady_samples_s": row.steady.times_s,
+        "seconds_per_iteration": row.seconds_per_iteration,
+        "speedup_vs_scipy": row.speedup_vs_scipy,
+        "break_even_solves_vs_scipy": row.break_even_vs_scipy,
+        "first_call_samples": [s._asdict() for s in row.first_call],
+    }
+
+
+def comparison_to_dict(comparison: Comparison) -> dict[str, Any]:
+    """The ``--json`` document: ``{"meta": {...}, "results": [...]}``."""
+    return {"meta": comparison.meta, "results": [row_to_dict(r) for r in comparison.rows]}
+
+
+def _fmt_s(x: float) -> str:
+    return f"{x:.4f}" if x >= 1e-3 else f"{x:.2e}"
+
+
+def header_lines(meta: dict[str, Any]) -> list[str]:
+    v = meta["versions"]
+    pin = meta["pinning"]
+    pin_text = f"pinned to CPU {pin['cpus'][0]}" if pin.get("pinned") else "not pinned"
+    if pin.get("after_jax_init"):
+        pin_text += " (after JAX started: its thread pool was sized for all CPUs)"
+    threads = ", ".join(f"{k}={val}" for k, val in meta["thread_env"].items() if val is not None)
+    cfg = meta.get("config", {})
+    reps = meta.get("repeats", {})
+    problem = meta.get("problem", {})
+    return [
+        f"jax {v['jax']} | jaxlib {v['jaxlib']} | optax {v['optax']} | scipy {v['scipy']} "
+        f"| numpy {v['numpy']} | python {meta['python']}",
+        f"CPU: {meta['cpu']} ({meta['cpu_count']} logical) | {pin_text} | "
+        f"threads: {threads or 'library defaults'} | float64: {meta['jax_enable_x64']}",
+        f"problem: {problem.get('name')} n={problem.get('n')} | gtol={cfg.get('gtol')} "
+        f"maxiter={cfg.get('maxiter')} memory={cfg.get('memory_size')} | "
+        f"steady = median of {reps.get('steady')} precompiled runs (0 compilations checked); "
+        f"first call = median of {reps.get('first_call')} cold runs (caches cleared)",
+    ]
+
+
+def format_table(comparison: Comparison) -> str:
+    """Plain-text table with the header lines above it."""
+    body = []
+    for row in comparison.rows:
+        r = row.result
+        speed = "-" if row.speedup_vs_scipy is None else f"{row.speedup_vs_scipy:.2f}x"
+        body.append(
+            (
+                row.solver,
+                _fmt_s(row.first_call_s),
+                _fmt_s(row.steady.median_s),
+                speed,
+                str(r.n_iter),
+                str(r.n_fev),
+                f"{r.value:.3e}",
+                f"{r.grad_inf_norm:.2e}",
+                "yes" if r.converged else "NO",
+            )
+        )
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(TABLE_COLUMNS)]
+    lines = [*header_lines(comparison.meta), ""]
+    lines.append(" | ".join(h.ljust(w) for h, w in zip(TABLE_COLUMNS, widths, strict=True)))
+    lines.append("-+-".join("-" * w for w in widths))
+    lines.extend(" | ".join(c.ljust(w) for c, w in zip(b, widths, strict=True)) for b in body)
+    notes = []
+    for row in comparison.rows:
+        if row.solver != "scipy" and row.break_even_vs_scipy is not None:
+            notes.append(
+                f"{row.solver}: compile {row.compile_s:.3f} s; pays back its first call after "
+                f"{row.break_even_vs_scipy} solve(s)"
+            )
+        elif row.solver != "scipy" and row.speedup_vs_scipy is not None:
+            notes.append(f"{row.solver}: never pays back its first call (not faster in steady state)")
+        if not row.result.converged:
+            notes.append(f"{row.solver}: {row.result.status}")
+    if notes:
+        lines.append("")
+        lines.extend(notes)
+    return "\n".join(lines)
