@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from lbfgs_impl.compare import Comparison, ComparisonRow
+from lbfgs_impl.measure import FirstCallSample, median
+from lbfgs_impl.solvers import Result
 
 TABLE_COLUMNS = (
     "solver",
@@ -78,6 +80,40 @@ def row_to_dict(row: ComparisonRow) -> dict[str, Any]:
 def comparison_to_dict(comparison: Comparison) -> dict[str, Any]:
     """The ``--json`` document: ``{"meta": {...}, "results": [...]}``."""
     return {"meta": comparison.meta, "results": [row_to_dict(r) for r in comparison.rows]}
+
+
+def benchmark_extra_info(
+    result: Result,
+    meta: dict[str, Any],
+    *,
+    seconds: float | None = None,
+    first_call: list[FirstCallSample] | None = None,
+) -> dict[str, Any]:
+    """The figures stored beside each pytest-benchmark/asv timing.
+
+    Args:
+      result: the solve that was timed.
+      meta: :func:`lbfgs_impl.environment.collect_meta` output.
+      seconds: the timing's median, for seconds per iteration.
+      first_call: cold samples, for the compile seconds.
+    """
+    info: dict[str, Any] = {
+        "n_iter": result.n_iter,
+        "n_fev": result.n_fev,
+        "final_loss": _finite_or_none(result.value),
+        "grad_inf_norm": _finite_or_none(result.grad_inf_norm),
+        "converged": result.converged,
+        "status": result.status,
+        "seconds_per_iteration": seconds / result.n_iter if seconds and result.n_iter else None,
+        "versions": meta["versions"],
+        "pinning": meta["pinning"],
+        "thread_env": meta["thread_env"],
+    }
+    if first_call:
+        info["compile_s"] = median([s.compile_s for s in first_call])
+        info["trace_lower_s"] = median([s.trace_lower_s for s in first_call])
+        info["n_compilations"] = [s.n_compilations for s in first_call]
+    return info
 
 
 def _fmt_s(x: float) -> str:

@@ -29,7 +29,7 @@ import numpy as np
 import optax
 import scipy.optimize
 
-from lbfgs_impl._compat import require_x64, tree_get
+from lbfgs_impl._compat import keep_dtypes, require_x64, tree_get
 from lbfgs_impl.problems import Objective, Problem
 
 
@@ -251,7 +251,8 @@ def _lbfgs_step(
         lambda p: (stored_value, stored_grad),
         params,
     )
-    updates, state = opt.update(grad, state, params, value=value, grad=grad, value_fn=fun)
+    updates, new_state = opt.update(grad, state, params, value=value, grad=grad, value_fn=fun)
+    state = keep_dtypes(new_state, state)
     params = optax.apply_updates(params, updates)
     n_eval = must_evaluate.astype(jnp.int64) + tree_get(state, "num_linesearch_steps")
     return params, state, n_eval

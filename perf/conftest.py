@@ -1,0 +1,110 @@
+"""pytest-benchmark suite for the L-BFGS variants (``pytest perf``).
+
+Options added here:
+
+* ``--perf-size quick|full``: the grid (:mod:`lbfgs_impl.cases`); quick by default;
+* ``--perf-cpu N|none``: the CPU the whole run is pinned to (default: the first
+  CPU this process may use), set before JAX starts its thread pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import pytest
+
+from lbfgs_impl.cases import SIZES, BenchCase, cases_for
+from lbfgs_impl.environment import collect_meta
+from lbfgs_impl.measure import pinned
+from lbfgs_impl.problems import Problem
+from lbfgs_impl.solvers import solver_names
+
+_pin_stack = pytest.StashKey[contextlib.ExitStack]()
+_pinning = pytest.StashKey[dict[str, Any]]()
+
+BASELINE_HINT = "make one first with: pytest perf --benchmark-autosave"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("lbfgs-bench perf")
+    group.addoption(
+        "--perf-size",
+        default="quick",
+        choices=sorted(SIZES),
+        help="benchmark grid: quick (seed case + one more, ~2 min) or full (n sweep, <15 min)",
+    )
+    group.addoption(
+        "--perf-cpu",
+        default="first",
+        help="pin the run to this CPU ('first' allowed CPU by default, 'none' to not pin)",
+    )
+
+
+def _cpu_option(value: str) -> int | None:
+    if value == "none":
+        return None
+    if value == "first":
+        return -1
+    try:
+        return int(value)
+    except ValueError:
+        raise pytest.UsageError(
+            f"--perf-cpu expects a CPU number, 'first' or 'none', got {value!r}"
+        ) from None
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-benchmark's own, terser, check
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("benchmark_compare_fail", None) and not config.getoption("benchmark_compare", None):
+        raise pytest.UsageError(
+            "--benchmark-compare-fail needs --benchmark-compare (it gates against the latest saved run); "
+            + BASELINE_HINT
+        )
+    # Pin before any JAX computation: XLA sizes its thread pool when it starts.
+    stack = contextlib.ExitStack()
+    try:
+        config.stash[_pinning] = stack.enter_context(pinned(_cpu_option(config.getoption("perf_cpu"))))
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[_pin_stack] = stack
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _pin_stack in config.stash:
+        config.stash[_pin_stack].close()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    bench = getattr(session.config, "_benchmarksession", None)
+    if bench is None or not bench.compare or bench.disabled:
+        return
+    selector = None if bench.compare is True else bench.compare
+    if list(bench.storage.load(selector) if selector else bench.storage.load()):
+        return
+    what = "no saved benchmark run" if selector is None else f"no saved benchmark run matching {selector!r}"
+    message = f"--benchmark-compare: {what} in {bench.storage}; {BASELINE_HINT}"
+    if bench.compare_fail:  # a gate with nothing to compare against must not pass silently
+        raise pytest.UsageError(message)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(message, yellow=True)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "case" in metafunc.fixturenames:
+        cases = cases_for(metafunc.config.getoption("perf_size"))
+        metafunc.parametrize("case", cases, ids=[c.id for c in cases], scope="module")
+    if "solver_name" in metafunc.fixturenames:
+        metafunc.parametrize("solver_name", solver_names())
+
+
+@pytest.fixture(scope="session")
+def perf_meta(pytestconfig: pytest.Config) -> dict[str, Any]:
+    """Versions, CPU, threads and pinning, stored in every benchmark's extra_info."""
+    return collect_meta(pytestconfig.stash[_pinning])
+
+
+@pytest.fixture(scope="module")
+def problem(case: BenchCase) -> Problem:
+    return case.make_problem()

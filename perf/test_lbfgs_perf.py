@@ -1,0 +1,61 @@
+"""Steady-state and first-call benchmarks of every solver on the grid.
+
+All timing logic lives in :mod:`lbfgs_impl.measure`; this file only hands
+its callables to the ``benchmark`` fixture.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lbfgs_impl.cases import BenchCase
+from lbfgs_impl.measure import (
+    FirstCallSample,
+    assert_no_compilations,
+    clear_jax_caches,
+    cold_solve,
+    prepare_compiled,
+)
+from lbfgs_impl.problems import Problem
+from lbfgs_impl.report import benchmark_extra_info
+from lbfgs_impl.solvers import Result, get_solver
+
+FIRST_CALL_ROUNDS = 3
+
+
+def _median_seconds(benchmark: Any) -> float | None:
+    stats = getattr(benchmark, "stats", None)  # None under --benchmark-disable
+    return stats.stats.median if stats is not None else None
+
+
+def test_steady(benchmark, case: BenchCase, problem: Problem, solver_name: str, perf_meta) -> None:
+    benchmark.group = f"{case.id} steady"
+    prepared = prepare_compiled(get_solver(solver_name), problem, case.config())
+    prepared.run()  # one warm run outside the timed rounds
+    with assert_no_compilations(f"the steady benchmark of {solver_name} on {case.id}"):
+        raw = benchmark(prepared.run)
+    result = prepared.result(raw)
+    benchmark.extra_info.update(benchmark_extra_info(result, perf_meta, seconds=_median_seconds(benchmark)))
+    benchmark.extra_info["fixed_budget"] = case.fixed_budget
+
+
+def test_first_call(benchmark, case: BenchCase, problem: Problem, solver_name: str, perf_meta) -> None:
+    benchmark.group = f"{case.id} first_call"
+    solver, config = get_solver(solver_name), case.config()
+    samples: list[FirstCallSample] = []
+    results: list[Result] = []
+
+    def cold() -> None:
+        sample, result = cold_solve(solver, problem, config)  # raises if nothing compiled
+        samples.append(sample)
+        results.append(result)
+
+    benchmark.pedantic(cold, setup=clear_jax_caches, rounds=FIRST_CALL_ROUNDS, iterations=1, warmup_rounds=0)
+    if not samples:
+        pytest.fail("the first-call benchmark ran no round")
+    benchmark.extra_info.update(
+        benchmark_extra_info(results[-1], perf_meta, seconds=_median_seconds(benchmark), first_call=samples)
+    )
+    benchmark.extra_info["fixed_budget"] = case.fixed_budget
