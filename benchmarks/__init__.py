@@ -1,0 +1,38 @@
+"""asv benchmarks for lbfgs-bench; helpers shared by the benchmark modules.
+
+The benchmark code comes from the current checkout while ``lbfgs_impl`` comes
+from the commit being measured, so only long-standing parts of its API are
+used here, and what a commit lacks is skipped with ``NotImplementedError``.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+#: The cases tracked over history: the seed case and one data-driven problem.
+CASES = ["rosenbrock-100", "logistic-100"]
+
+
+def parse_case(case: str) -> tuple[str, int]:
+    """``"rosenbrock-100"`` -> ``("rosenbrock", 100)``."""
+    name, n = case.rsplit("-", 1)
+    return name, int(n)
+
+
+def make_case(solver: str, case: str):
+    """``(solver, problem, config)`` for one grid point, or skip it.
+
+    Raises:
+      NotImplementedError: the measured commit has no such solver or problem
+        (asv then reports the combination as skipped).
+    """
+    from lbfgs_impl.problems import make_problem
+    from lbfgs_impl.solvers import SolverConfig, get_solver
+
+    name, n = parse_case(case)
+    try:
+        return get_solver(solver), make_problem(name, n), SolverConfig()
+    except ValueError as exc:
+        raise NotImplementedError(str(exc)) from None

@@ -1,0 +1,140 @@
+"""Timings and exact figures of the L-BFGS variants (asv).
+
+* ``SteadyState.time_solve``: a precompiled solve; compilation inside it raises;
+* ``FirstCall.time_first_call``: caches cleared in ``setup`` before every sample;
+* ``ColdStart.timeraw_cold_start``: a fresh interpreter: import + compile + solve;
+* ``Quality.track_*``: iterations, f+g evals, gradient norm, compile seconds
+  (all lower-is-better, as asv only flags increases);
+* ``Memory.peakmem_solve``: peak resident memory around a solve.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+from . import CASES, make_case, parse_case
+
+SOLVERS = ["scipy", "optax_loop", "optax_while"]
+PARAMS = (SOLVERS, CASES)
+PARAM_NAMES = ["solver", "case"]
+
+
+class SteadyState:
+    params = PARAMS
+    param_names = PARAM_NAMES
+    timeout = 300
+
+    def setup(self, solver, case):
+        from lbfgs_impl.measure import assert_no_compilations, prepare_compiled
+
+        self.no_compilations = assert_no_compilations
+        self.prepared = prepare_compiled(*make_case(solver, case))
+        self.prepared.run()
+
+    def time_solve(self, solver, case):
+        with self.no_compilations("asv SteadyState.time_solve"):
+            self.prepared.run()
+
+
+class FirstCall:
+    params = PARAMS
+    param_names = PARAM_NAMES
+    number = 1
+    repeat = 5
+    warmup_time = 0
+    timeout = 600
+
+    def setup(self, solver, case):
+        from lbfgs_impl.measure import clear_jax_caches, cold_solve
+
+        self.cold_solve = cold_solve
+        self.case = make_case(solver, case)
+        clear_jax_caches()  # asv re-runs setup before every sample
+
+    def time_first_call(self, solver, case):
+        self.cold_solve(*self.case)
+
+
+class ColdStart:
+    params = PARAMS
+    param_names = PARAM_NAMES
+    number = 1
+    repeat = 3
+    timeout = 600
+
+    def setup(self, solver, case):
+        make_case(solver, case)  # skip what this commit cannot run
+
+    def timeraw_cold_start(self, solver, case):
+        name, n = parse_case(case)
+        return textwrap.dedent(
+            f"""
+            from lbfgs_impl.problems import make_problem
+            from lbfgs_impl.solvers import SolverConfig, get_solver
+            get_solver({solver!r}).solve(make_problem({name!r}, {n}), SolverConfig())
+            """
+        )
+
+
+class Quality:
+    params = PARAMS
+    param_names = PARAM_NAMES
+    timeout = 900
+
+    def setup_cache(self):
+        from lbfgs_impl.measure import clear_jax_caches, cold_solve
+
+        figures = {}
+        for solver in SOLVERS:
+            for case in CASES:
+                try:
+                    solver_obj, problem, config = make_case(solver, case)
+                except NotImplementedError:
+                    continue
+                clear_jax_caches()
+                sample, result = cold_solve(solver_obj, problem, config)
+                figures[solver, case] = {
+                    "iterations": result.n_iter,
+                    "fg_evals": result.n_fev,
+                    "grad_inf_norm": result.grad_inf_norm,
+                    "compile_seconds": sample.compile_s,
+                }
+        return figures
+
+    def setup(self, figures, solver, case):
+        if (solver, case) not in figures:
+            raise NotImplementedError(f"{solver} on {case} is not available in this commit")
+
+    def track_iterations(self, figures, solver, case):
+        return figures[solver, case]["iterations"]
+
+    track_iterations.unit = "iterations"
+
+    def track_fg_evals(self, figures, solver, case):
+        return figures[solver, case]["fg_evals"]
+
+    track_fg_evals.unit = "evaluations"
+
+    def track_grad_inf_norm(self, figures, solver, case):
+        return figures[solver, case]["grad_inf_norm"]
+
+    track_grad_inf_norm.unit = "inf-norm"
+
+    def track_compile_seconds(self, figures, solver, case):
+        return figures[solver, case]["compile_seconds"]
+
+    track_compile_seconds.unit = "seconds"
+
+
+class Memory:
+    params = PARAMS
+    param_names = PARAM_NAMES
+    timeout = 300
+
+    def setup(self, solver, case):
+        from lbfgs_impl.measure import prepare_compiled
+
+        self.prepared = prepare_compiled(*make_case(solver, case))
+
+    def peakmem_solve(self, solver, case):
+        self.prepared.run()
