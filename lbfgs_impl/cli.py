@@ -63,7 +63,54 @@ def build_parser() -> argparse.ArgumentParser:
         "--cpu", type=int, default=-1, help="pin to this CPU while timing (default: first allowed CPU)"
     )
     pin.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
+
+    chk = sub.add_parser(
+        "check-regressions",
+        help="compare two pytest-benchmark JSON files: noise-aware time and exact quality checks",
+        description="Exit 0: nothing regressed; 1: something regressed; 2: usage or data error.",
+    )
+    chk.add_argument("baseline", help="pytest-benchmark JSON of the baseline run")
+    chk.add_argument("current", help="pytest-benchmark JSON of the current run")
+    chk.add_argument(
+        "--threshold", type=_fraction, default=0.10, help="median slowdown that can alert (default: 0.10)"
+    )
+    chk.add_argument(
+        "--alpha",
+        type=_fraction,
+        default=0.05,
+        help="significance of the rank test on raw samples (default: 0.05)",
+    )
+    chk.add_argument(
+        "--count-tolerance",
+        type=_fraction,
+        default=0.05,
+        help="allowed rise of iterations/evals (default: 0.05)",
+    )
+    chk.add_argument(
+        "--quality-factor", type=float, default=10.0, help="allowed factor on grad norm/loss (default: 10)"
+    )
+    chk.add_argument("--report", metavar="PATH", help="also write the Markdown report here (atomically)")
+    chk.add_argument(
+        "--confirm",
+        action="store_true",
+        help="re-run flagged time regressions A/B from git worktrees; alert only on those that reproduce",
+    )
+    chk.add_argument("--repo", default=".", help="git repository for --confirm (default: .)")
+    chk.add_argument("--baseline-rev", help="baseline commit for --confirm (default: from the baseline file)")
+    chk.add_argument("--current-rev", help="current commit for --confirm (default: from the current file)")
+    chk.add_argument("--confirm-rounds", type=_positive_int, default=3, help="A/B rounds (default: 3)")
+    chk.add_argument("--perf-cpu", default="first", help="CPU for the re-runs (default: first allowed)")
     return parser
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {value}")
+    return value
 
 
 def _parse_solvers(text: str) -> list[str]:
@@ -117,6 +164,48 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check_regressions(args: argparse.Namespace) -> int:
+    from lbfgs_impl.confirm import ConfirmationError, confirm_time_regressions
+    from lbfgs_impl.regressions import DataError, Thresholds, compare_runs, load_run, render_report
+    from lbfgs_impl.report import atomic_write_text
+
+    if not args.quality_factor > 1.0:
+        raise UsageError(f"--quality-factor must be > 1, got {args.quality_factor}")
+    thresholds = Thresholds(
+        threshold=args.threshold,
+        alpha=args.alpha,
+        count_tolerance=args.count_tolerance,
+        quality_factor=args.quality_factor,
+    )
+    try:
+        baseline, current = load_run(args.baseline), load_run(args.current)
+        comparison = compare_runs(baseline, current, thresholds)
+    except DataError as exc:
+        raise UsageError(str(exc)) from None
+    if args.confirm and any(f.kind == "time" for f in comparison.regressions):
+        base_rev = args.baseline_rev or baseline.commit_info.get("id")
+        cur_rev = args.current_rev or current.commit_info.get("id")
+        if not base_rev or not cur_rev:
+            raise UsageError("--confirm needs --baseline-rev/--current-rev: the files name no commit")
+        try:
+            confirm_time_regressions(
+                comparison,
+                repo=args.repo,
+                baseline_rev=base_rev,
+                current_rev=cur_rev,
+                rounds=args.confirm_rounds,
+                cpu=args.perf_cpu,
+                progress=_progress,
+            )
+        except ConfirmationError as exc:
+            raise UsageError(f"--confirm: {exc}") from None
+    report = render_report(comparison)
+    print(report, end="")
+    if args.report:
+        atomic_write_text(args.report, report)
+    return 1 if comparison.regressions else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     from lbfgs_impl.measure import MeasurementError
@@ -126,7 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             build_parser().print_help()
             return 2
-        return {"compare": cmd_compare}[args.command](args)
+        commands = {"compare": cmd_compare, "check-regressions": cmd_check_regressions}
+        return commands[args.command](args)
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

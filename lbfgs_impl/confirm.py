@@ -1,0 +1,123 @@
+"""Confirmation before alerting: re-run flagged benchmarks A/B from two git worktrees.
+
+A time regression flagged by :func:`lbfgs_impl.regressions.compare_runs` is kept
+only if it reproduces when the baseline commit (A) and the current commit (B)
+are benchmarked side by side in one job, alternating A B A B, each from its own
+``git worktree`` and pinned to one CPU: the median over rounds of the ratio
+B/A must still exceed the threshold. Quality figures are exact for a given
+commit and library versions, so they are not re-run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from lbfgs_impl.regressions import Comparison, median_ratio
+
+
+class ConfirmationError(Exception):
+    """The re-run could not be set up (not a git repository, unknown revision...)."""
+
+
+def _git(repo: Path, *args: str) -> str:
+    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ConfirmationError(f"git {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
+def _medians(path: Path) -> dict[str, float]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return {b["fullname"]: b["stats"]["median"] for b in doc.get("benchmarks", [])}
+
+
+def rerun_benchmarks(
+    worktree: Path,
+    node_ids: list[str],
+    out: Path,
+    *,
+    cpu: str = "first",
+    python: str = sys.executable,
+) -> dict[str, float]:
+    """Run ``node_ids`` of ``perf/`` from ``worktree``; median seconds by full name."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(worktree), env.get("PYTHONPATH")]))
+    cmd = [python, "-m", "pytest", *node_ids, "-q", "-p", "no:cacheprovider", "--perf-size", "full"]
+    cmd += ["--perf-cpu", cpu, f"--benchmark-json={out}"]
+    subprocess.run(cmd, cwd=worktree, env=env, capture_output=True, text=True)
+    return _medians(out)
+
+
+def confirm_time_regressions(
+    cmp: Comparison,
+    *,
+    repo: str | Path,
+    baseline_rev: str,
+    current_rev: str,
+    rounds: int = 3,
+    cpu: str = "first",
+    python: str = sys.executable,
+    progress: Callable[[str], None] = lambda msg: None,
+) -> None:
+    """Re-run the flagged time regressions A/B; move those that do not reproduce to ``unconfirmed``."""
+    if rounds < 1:
+        raise ValueError(f"confirmation rounds must be >= 1, got {rounds}")
+    flagged = [f for f in cmp.regressions if f.kind == "time"]
+    for f in cmp.regressions:
+        if f.kind != "time":
+            f.confirmation = "exact figure, not re-run"
+    if not flagged:
+        return
+    repo = Path(_git(Path(repo), "rev-parse", "--show-toplevel"))
+    revs = {"baseline": _git(repo, "rev-parse", "--verify", f"{baseline_rev}^{{commit}}")}
+    revs["current"] = _git(repo, "rev-parse", "--verify", f"{current_rev}^{{commit}}")
+    node_ids = sorted({f.benchmark for f in flagged})
+    ratios: dict[str, list[float]] = {n: [] for n in node_ids}
+    with tempfile.TemporaryDirectory(prefix="lbfgs-bench-confirm-") as tmp:
+        trees = {label: Path(tmp) / label for label in revs}
+        try:
+            for label, rev in revs.items():
+                _git(repo, "worktree", "add", "--detach", str(trees[label]), rev)
+            for r in range(rounds):
+                medians = {}
+                for label in ("baseline", "current"):
+                    progress(f"confirm round {r + 1}/{rounds}: {label} ({revs[label][:10]})")
+                    out = Path(tmp) / f"{label}-{r}.json"
+                    medians[label] = rerun_benchmarks(trees[label], node_ids, out, cpu=cpu, python=python)
+                for name in node_ids:
+                    if name in medians["baseline"] and name in medians["current"]:
+                        ratios[name].append(medians["current"][name] / medians["baseline"][name])
+        finally:
+            for tree in trees.values():
+                subprocess.run(
+                    ["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], capture_output=True
+                )
+    limit = 1.0 + cmp.thresholds.threshold
+    kept = []
+    for f in cmp.regressions:
+        if f.kind != "time":
+            kept.append(f)
+            continue
+        rs = ratios[f.benchmark]
+        if not rs:
+            f.confirmation = "could not be re-run in both worktrees; kept"
+            kept.append(f)
+            continue
+        m = median_ratio(rs)
+        detail = f"A/B re-run x{len(rs)}: median ratio {m:.2f}x ({', '.join(f'{x:.2f}' for x in rs)})"
+        if m > limit:
+            f.confirmation = f"{detail}, confirmed"
+            kept.append(f)
+        else:
+            f.confirmation = f"{detail}, not reproduced"
+            cmp.unconfirmed.append(f)
+    cmp.regressions = kept
