@@ -5,8 +5,9 @@ A benchmark's **time** regresses only when both hold:
 1. its median got slower by more than ``threshold`` (default 10%), and
 2. the change stands out of the measured noise: with raw samples in both
    files (``--benchmark-save-data``) a one-sided Mann-Whitney U test says the
-   current samples are larger (p < ``alpha``); without them, the
-   interquartile ranges no longer overlap (current q1 > baseline q3).
+   current samples are larger (p < ``alpha``), or, with fewer than 4 samples a
+   side, every current sample is slower than every baseline sample; without
+   raw samples, the interquartile ranges no longer overlap (current q1 > baseline q3).
 
 **Quality** is exact and noise-free (from each benchmark's ``extra_info``):
 iterations or f+g evaluations up by more than ``count_tolerance``, ``converged``
@@ -23,6 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import scipy.stats
+
+#: Below this many samples a side, a one-sided Mann-Whitney test cannot reach p < 0.05
+#: (3 vs 3 gives at best p = 0.05), so complete separation is required instead.
+MIN_SAMPLES_FOR_RANK_TEST = 4
 
 
 class DataError(Exception):
@@ -125,12 +130,18 @@ def _time_change(name: str, base: dict[str, Any], cur: dict[str, Any], th: Thres
         return None
     noise = f"IQR {_noise(bs):.1%} / {_noise(cs):.1%}"
     bdata, cdata = bs.get("data"), cs.get("data")
-    if bdata and cdata and len(bdata) >= 3 and len(cdata) >= 3:
+    if bdata and cdata and min(len(bdata), len(cdata)) >= MIN_SAMPLES_FOR_RANK_TEST:
         alternative = "greater" if slower else "less"
         p = scipy.stats.mannwhitneyu(cdata, bdata, alternative=alternative).pvalue
         if p >= th.alpha:
             return None
         rule = f"median {ratio:.2f}x and Mann-Whitney U p={p:.2g} < {th.alpha:g}"
+    elif bdata and cdata:  # too few samples for a rank test to reach alpha: ask for full separation
+        separated = min(cdata) > max(bdata) if slower else max(cdata) < min(bdata)
+        if not separated:
+            return None
+        direction = "slower" if slower else "faster"
+        rule = f"median {ratio:.2f}x and every sample {direction} than every baseline sample"
     else:
         separated = cs["q1"] > bs["q3"] if slower else cs["q3"] < bs["q1"]
         if not separated:
@@ -250,6 +261,15 @@ def version_changes(baseline: BenchmarkRun, current: BenchmarkRun) -> list[str]:
     return changes
 
 
+def _pin_text(pinning: Any) -> str:
+    if not isinstance(pinning, dict):
+        return "unknown"
+    if not pinning.get("pinned"):
+        return "not pinned"
+    text = f"CPU {pinning['cpus'][0]} of {pinning.get('cpus_before', '?')}"
+    return text + (" (after JAX started)" if pinning.get("after_jax_init") else "")
+
+
 def render_report(cmp: Comparison) -> str:
     """The Markdown report: verdict, regressions, improvements, machines and versions."""
     lines = ["# Benchmark regression check", ""]
@@ -286,7 +306,7 @@ def render_report(cmp: Comparison) -> str:
         ("node", bm.get("node"), cm.get("node")),
         ("cpu", (bm.get("cpu") or {}).get("brand_raw"), (cm.get("cpu") or {}).get("brand_raw")),
         ("python", bm.get("python_version"), cm.get("python_version")),
-        ("pinning", json.dumps(cmp.baseline.pinning()), json.dumps(cmp.current.pinning())),
+        ("pinning", _pin_text(cmp.baseline.pinning()), _pin_text(cmp.current.pinning())),
     ]
     bv, cv = cmp.baseline.versions(), cmp.current.versions()
     rows += [(k, bv.get(k), cv.get(k)) for k in sorted(set(bv) | set(cv))]

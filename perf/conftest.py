@@ -35,6 +35,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="benchmark grid: quick (seed case + one more, ~2 min) or full (n sweep, <15 min)",
     )
     group.addoption(
+        "--perf-first-call-rounds",
+        type=int,
+        default=3,
+        help="cold rounds per first-call benchmark (default: 3; >= 5 lets a rank test see a change)",
+    )
+    group.addoption(
         "--perf-cpu",
         default="first",
         help="pin the run to this CPU ('first' allowed CPU by default, 'none' to not pin)",
@@ -103,6 +109,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def perf_meta(pytestconfig: pytest.Config) -> dict[str, Any]:
     """Versions, CPU, threads and pinning, stored in every benchmark's extra_info."""
     return collect_meta(pytestconfig.stash[_pinning])
+
+
+@pytest.fixture(scope="session")
+def first_call_rounds(pytestconfig: pytest.Config) -> int:
+    rounds = pytestconfig.getoption("perf_first_call_rounds")
+    if rounds < 1:
+        raise pytest.UsageError(f"--perf-first-call-rounds must be >= 1, got {rounds}")
+    return rounds
 
 
 @pytest.fixture(scope="module")

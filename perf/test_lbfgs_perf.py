@@ -22,8 +22,6 @@ from lbfgs_impl.problems import Problem
 from lbfgs_impl.report import benchmark_extra_info
 from lbfgs_impl.solvers import Result, get_solver
 
-FIRST_CALL_ROUNDS = 3
-
 
 def _median_seconds(benchmark: Any) -> float | None:
     stats = getattr(benchmark, "stats", None)  # None under --benchmark-disable
@@ -41,7 +39,9 @@ def test_steady(benchmark, case: BenchCase, problem: Problem, solver_name: str, 
     benchmark.extra_info["fixed_budget"] = case.fixed_budget
 
 
-def test_first_call(benchmark, case: BenchCase, problem: Problem, solver_name: str, perf_meta) -> None:
+def test_first_call(
+    benchmark, case: BenchCase, problem: Problem, solver_name: str, perf_meta, first_call_rounds: int
+) -> None:
     benchmark.group = f"{case.id} first_call"
     solver, config = get_solver(solver_name), case.config()
     samples: list[FirstCallSample] = []
@@ -52,7 +52,7 @@ def test_first_call(benchmark, case: BenchCase, problem: Problem, solver_name: s
         samples.append(sample)
         results.append(result)
 
-    benchmark.pedantic(cold, setup=clear_jax_caches, rounds=FIRST_CALL_ROUNDS, iterations=1, warmup_rounds=0)
+    benchmark.pedantic(cold, setup=clear_jax_caches, rounds=first_call_rounds, iterations=1, warmup_rounds=0)
     if not samples:
         pytest.fail("the first-call benchmark ran no round")
     benchmark.extra_info.update(
