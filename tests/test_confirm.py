@@ -63,11 +63,15 @@ def flagged_copy(tmp_path: Path) -> str:
     return str(path)
 
 
+def confirm_argv(tmp_path: Path, repo: Path, baseline_rev: str, current_rev: str) -> list[str]:
+    # A 50% threshold: the real slowdown is 3x, and A/B noise on a shared machine stays well below it.
+    argv = ["check-regressions", str(DATA), flagged_copy(tmp_path), "--confirm", "--repo", str(repo)]
+    return [*argv, "--baseline-rev", baseline_rev, "--current-rev", current_rev, "--threshold", "0.5"]
+
+
 def test_a_real_slowdown_is_confirmed(tmp_path, capsys, scratch_repo):
     repo, baseline, slowed = scratch_repo
-    argv = ["check-regressions", str(DATA), flagged_copy(tmp_path), "--confirm", "--repo", str(repo)]
-    argv += ["--baseline-rev", baseline, "--current-rev", slowed, "--confirm-rounds", "2"]
-    assert main(argv) == 1
+    assert main([*confirm_argv(tmp_path, repo, baseline, slowed), "--confirm-rounds", "2"]) == 1
     out = capsys.readouterr().out
     regressions = out.split("## Regressions")[1].split("## Improvements")[0]
     assert f"`{FLAGGED}` | time |" in regressions and "confirmed" in regressions
@@ -77,9 +81,7 @@ def test_a_real_slowdown_is_confirmed(tmp_path, capsys, scratch_repo):
 
 def test_a_flag_that_does_not_reproduce_is_not_alerted(tmp_path, capsys, scratch_repo):
     repo, baseline, _ = scratch_repo
-    argv = ["check-regressions", str(DATA), flagged_copy(tmp_path), "--confirm", "--repo", str(repo)]
-    argv += ["--baseline-rev", baseline, "--current-rev", baseline, "--confirm-rounds", "2"]
-    assert main(argv) == 0
+    assert main([*confirm_argv(tmp_path, repo, baseline, baseline), "--confirm-rounds", "3"]) == 0
     out = capsys.readouterr().out
     assert "**No regressions.**" in out
     unconfirmed = out.split("## Flagged but not reproduced on re-run (not alerted)")[1]
@@ -88,7 +90,5 @@ def test_a_flag_that_does_not_reproduce_is_not_alerted(tmp_path, capsys, scratch
 
 def test_confirm_with_an_unknown_revision_is_a_usage_error(tmp_path, capsys, scratch_repo):
     repo, baseline, _ = scratch_repo
-    argv = ["check-regressions", str(DATA), flagged_copy(tmp_path), "--confirm", "--repo", str(repo)]
-    argv += ["--baseline-rev", "no-such-rev", "--current-rev", baseline]
-    assert main(argv) == 2
+    assert main(confirm_argv(tmp_path, repo, "no-such-rev", baseline)) == 2
     assert "--confirm: git rev-parse" in capsys.readouterr().err
