@@ -6,6 +6,12 @@ are benchmarked side by side in one job, alternating A B A B, each from its own
 ``git worktree`` and pinned to one CPU: the median over rounds of the ratio
 B/A must still exceed the threshold. Quality figures are exact for a given
 commit and library versions, so they are not re-run.
+
+The ratio compares each run's *fastest* sample. Interference on a shared
+machine only ever adds time, and here it comes in phases: the seed case's
+steady median read ~6.5 ms or ~11 ms from one process to the next (pinned,
+same code), while the fastest sample stayed at 6.2-6.6 ms in 7 of 8
+processes. A real slowdown moves the fastest sample as well.
 """
 
 from __future__ import annotations
@@ -32,12 +38,12 @@ def _git(repo: Path, *args: str) -> str:
     return proc.stdout.strip()
 
 
-def _medians(path: Path) -> dict[str, float]:
+def _fastest(path: Path) -> dict[str, float]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return {}
-    return {b["fullname"]: b["stats"]["median"] for b in doc.get("benchmarks", [])}
+    return {b["fullname"]: b["stats"]["min"] for b in doc.get("benchmarks", [])}
 
 
 def rerun_benchmarks(
@@ -48,13 +54,13 @@ def rerun_benchmarks(
     cpu: str = "first",
     python: str = sys.executable,
 ) -> dict[str, float]:
-    """Run ``node_ids`` of ``perf/`` from ``worktree``; median seconds by full name."""
+    """Run ``node_ids`` of ``perf/`` from ``worktree``; fastest sample (s) by full name."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(worktree), env.get("PYTHONPATH")]))
     cmd = [python, "-m", "pytest", *node_ids, "-q", "-p", "no:cacheprovider", "--perf-size", "full"]
     cmd += ["--perf-cpu", cpu, f"--benchmark-json={out}"]
     subprocess.run(cmd, cwd=worktree, env=env, capture_output=True, text=True)
-    return _medians(out)
+    return _fastest(out)
 
 
 def confirm_time_regressions(
@@ -88,14 +94,14 @@ def confirm_time_regressions(
             for label, rev in revs.items():
                 _git(repo, "worktree", "add", "--detach", str(trees[label]), rev)
             for r in range(rounds):
-                medians = {}
+                fastest = {}
                 for label in ("baseline", "current"):
                     progress(f"confirm round {r + 1}/{rounds}: {label} ({revs[label][:10]})")
                     out = Path(tmp) / f"{label}-{r}.json"
-                    medians[label] = rerun_benchmarks(trees[label], node_ids, out, cpu=cpu, python=python)
+                    fastest[label] = rerun_benchmarks(trees[label], node_ids, out, cpu=cpu, python=python)
                 for name in node_ids:
-                    if name in medians["baseline"] and name in medians["current"]:
-                        ratios[name].append(medians["current"][name] / medians["baseline"][name])
+                    if name in fastest["baseline"] and name in fastest["current"]:
+                        ratios[name].append(fastest["current"][name] / fastest["baseline"][name])
         finally:
             for tree in trees.values():
                 subprocess.run(
@@ -113,7 +119,8 @@ def confirm_time_regressions(
             kept.append(f)
             continue
         m = median_ratio(rs)
-        detail = f"A/B re-run x{len(rs)}: median ratio {m:.2f}x ({', '.join(f'{x:.2f}' for x in rs)})"
+        each = ", ".join(f"{x:.2f}" for x in rs)
+        detail = f"A/B re-run x{len(rs)}: fastest-sample ratio {m:.2f}x (median of {each})"
         if m > limit:
             f.confirmation = f"{detail}, confirmed"
             kept.append(f)
