@@ -2,28 +2,36 @@
 
 Load with ``-p perf_slowdown`` (this folder on ``PYTHONPATH``) and set
 ``LBFGS_BENCH_SLOWDOWN=solver:factor``: every ``run()`` of that solver then
-performs the complete solve ``factor`` times. Product code is untouched; the
-perf suite's regression gate must catch the slowdown.
+performs the complete solve ``int(factor)`` times, and for a fractional part
+waits that fraction of one solve's time more (``optax_while:1.25``: one solve,
+then a quarter of its duration). Product code is untouched; the regression
+checks must catch the slowdown.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from lbfgs_impl.solvers import SOLVERS
 
 
 class _Repeated:
-    def __init__(self, prepared: Any, factor: int):
+    def __init__(self, prepared: Any, factor: float):
         self._prepared, self._factor = prepared, factor
 
     def compile(self) -> Any:
         return self._prepared.compile()
 
     def run(self) -> Any:
-        for _ in range(self._factor):
+        whole, fraction = divmod(self._factor, 1.0)
+        for _ in range(max(1, int(whole))):
+            t0 = time.perf_counter()
             raw = self._prepared.run()
+            elapsed = time.perf_counter() - t0
+        if fraction:
+            time.sleep(fraction * elapsed)
         return raw
 
     def result(self, raw: Any) -> Any:
@@ -39,6 +47,6 @@ def pytest_configure(config: Any) -> None:
     original = solver.prepare
 
     def slowed_prepare(problem: Any, solver_config: Any) -> _Repeated:
-        return _Repeated(original(problem, solver_config), int(factor))
+        return _Repeated(original(problem, solver_config), float(factor))
 
     solver.prepare = slowed_prepare  # type: ignore[method-assign]
