@@ -24,7 +24,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from lbfgs_impl.regressions import Comparison, median_ratio
+from lbfgs_impl.measure import median
+from lbfgs_impl.regressions import Comparison
 
 
 class ConfirmationError(Exception):
@@ -118,7 +119,7 @@ def confirm_time_regressions(
             f.confirmation = "could not be re-run in both worktrees; kept"
             kept.append(f)
             continue
-        m = median_ratio(rs)
+        m = median(rs)
         each = ", ".join(f"{x:.2f}" for x in rs)
         detail = f"A/B re-run x{len(rs)}: fastest-sample ratio {m:.2f}x (median of {each})"
         if m > limit:

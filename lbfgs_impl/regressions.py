@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -312,7 +311,3 @@ def render_report(cmp: Comparison) -> str:
     rows += [(k, bv.get(k), cv.get(k)) for k in sorted(set(bv) | set(cv))]
     lines += [f"| {k} | {b} | {c} |" for k, b, c in rows]
     return "\n".join(lines) + "\n"
-
-
-def median_ratio(ratios: list[float]) -> float:
-    return statistics.median(ratios)
