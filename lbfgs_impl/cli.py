@@ -57,7 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cmp_.add_argument("--gtol", type=float, default=1e-5, help="stop when ||g||_inf <= gtol (default: 1e-5)")
     cmp_.add_argument("--maxiter", type=_positive_int, default=1000, help="iteration limit (default: 1000)")
-    cmp_.add_argument("--json", metavar="PATH", help="also write the results as JSON (atomically)")
+    cmp_.add_argument(
+        "--json",
+        metavar="PATH",
+        help="also write the results as JSON (atomically; missing directories are created; "
+        "checked before measuring)",
+    )
     pin = cmp_.add_mutually_exclusive_group()
     pin.add_argument(
         "--cpu", type=int, default=-1, help="pin to this CPU while timing (default: first allowed CPU)"
@@ -89,7 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument(
         "--quality-factor", type=float, default=10.0, help="allowed factor on grad norm/loss (default: 10)"
     )
-    chk.add_argument("--report", metavar="PATH", help="also write the Markdown report here (atomically)")
+    chk.add_argument(
+        "--report",
+        metavar="PATH",
+        help="also write the Markdown report here (atomically; missing directories are created)",
+    )
     chk.add_argument(
         "--confirm",
         action="store_true",
@@ -134,14 +143,19 @@ def _progress(message: str) -> None:
 def cmd_compare(args: argparse.Namespace) -> int:
     from lbfgs_impl.compare import run_comparison
     from lbfgs_impl.measure import pinned
+    from lbfgs_impl.outputs import check_writable, write_json_atomic
     from lbfgs_impl.problems import make_problem
-    from lbfgs_impl.report import comparison_to_dict, format_table, write_json_atomic
+    from lbfgs_impl.report import comparison_to_dict, format_table
+    from lbfgs_impl.resources import check_fits
     from lbfgs_impl.solvers import SolverConfig
 
     solvers = _parse_solvers(args.solvers)
+    if args.json:
+        _check_output(check_writable, args.json)
     with contextlib.ExitStack() as stack:
         try:
             config = SolverConfig(gtol=args.gtol, maxiter=args.maxiter).validate()
+            check_fits(args.problem, args.n, config.memory_size)  # before anything is allocated
             # Pin first: building the problem starts JAX's backend and its thread pool.
             pinning = stack.enter_context(pinned(None if args.no_pin else args.cpu))
             problem = make_problem(args.problem, args.n)
@@ -159,18 +173,41 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
     print(format_table(comparison), flush=True)
     if args.json:
-        write_json_atomic(args.json, comparison_to_dict(comparison))
-        _progress(f"wrote {args.json}")
+        return _write_output(write_json_atomic, args.json, comparison_to_dict(comparison))
+    return 0
+
+
+def _check_output(check, path: str) -> None:
+    from lbfgs_impl.outputs import OutputError
+
+    try:
+        check(path)
+    except OutputError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _write_output(write, path: str, content) -> int:
+    """Write a result file at the end of a run; a failure is one line and exit 1, never a traceback."""
+    from lbfgs_impl.outputs import OutputError
+
+    try:
+        write(path, content)
+    except OutputError as exc:
+        print(f"{PROG}: error: {exc}; the results above were not saved", file=sys.stderr)
+        return 1
+    _progress(f"wrote {path}")
     return 0
 
 
 def cmd_check_regressions(args: argparse.Namespace) -> int:
     from lbfgs_impl.confirm import ConfirmationError, confirm_time_regressions
+    from lbfgs_impl.outputs import atomic_write_text, check_writable
     from lbfgs_impl.regressions import DataError, Thresholds, compare_runs, load_run, render_report
-    from lbfgs_impl.report import atomic_write_text
 
     if not args.quality_factor > 1.0:
         raise UsageError(f"--quality-factor must be > 1, got {args.quality_factor}")
+    if args.report:
+        _check_output(check_writable, args.report)
     thresholds = Thresholds(
         threshold=args.threshold,
         alpha=args.alpha,
@@ -201,9 +238,10 @@ def cmd_check_regressions(args: argparse.Namespace) -> int:
             raise UsageError(f"--confirm: {exc}") from None
     report = render_report(comparison)
     print(report, end="")
-    if args.report:
-        atomic_write_text(args.report, report)
-    return 1 if comparison.regressions else 0
+    verdict = 1 if comparison.regressions else 0
+    if args.report and _write_output(atomic_write_text, args.report, report):
+        return 2
+    return verdict
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -222,6 +260,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except MeasurementError as exc:
         print(f"{PROG}: measurement error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        from lbfgs_impl.resources import is_out_of_memory
+
+        if not is_out_of_memory(exc):
+            raise
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        print(f"{PROG}: out of memory: {first_line}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -33,6 +33,7 @@ class ComparisonRow:
     result: Result
     speedup_vs_scipy: float | None = None
     break_even_vs_scipy: int | None = None
+    break_even_note: str = ""
 
     @property
     def first_call_s(self) -> float:
@@ -89,9 +90,18 @@ def run_comparison(
     if reference is not None:
         for row in rows:
             row.speedup_vs_scipy = reference.steady.median_s / row.steady.median_s
+            unconverged = [r.solver for r in (reference, row) if not r.result.converged]
+            if unconverged:
+                # Runs that stopped early (maxiter, failure) did different amounts of work.
+                row.break_even_note = (
+                    f"break-even not computed: {' and '.join(dict.fromkeys(unconverged))} did not converge"
+                )
+                continue
             row.break_even_vs_scipy = break_even_solves(
                 row.first_call_s, row.steady.median_s, reference.first_call_s, reference.steady.median_s
             )
+            if row.break_even_vs_scipy is None:
+                row.break_even_note = "never pays back its first call (not faster in steady state)"
     meta["problem"] = {"name": problem.name, "n": problem.n, "params": dict(problem.params)}
     meta["config"] = config._asdict()
     meta["repeats"] = {"steady": repeats, "first_call": first_call_repeats}

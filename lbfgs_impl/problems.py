@@ -132,6 +132,20 @@ PROBLEMS: dict[str, Callable[..., Problem]] = {
 }
 
 
+#: Bytes of each problem's data arrays at size n (float64), for the memory check before building it.
+DATA_BYTES: dict[str, Callable[..., int]] = {
+    "rosenbrock": lambda n: 0,
+    "quadratic": lambda n, condition=1e3, seed=0: 3 * 8 * n,
+    "logistic": lambda n, m=1000, lam=1e-3, seed=0: 8 * (m * n + m + n + 1),
+}
+
+
+def data_bytes(name: str, n: int, **params: Any) -> int:
+    """Size in bytes of the data of ``make_problem(name, n, **params)``, without building it."""
+    estimate = DATA_BYTES.get(name)
+    return estimate(n, **params) if estimate is not None else 0
+
+
 def problem_names() -> list[str]:
     """Names accepted by :func:`make_problem`."""
     return list(PROBLEMS)

@@ -1,13 +1,8 @@
-"""Reporting: the comparison table, its JSON form and atomic file writes."""
+"""Reporting: the comparison table and its JSON form."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
-import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from lbfgs_impl.compare import Comparison, ComparisonRow
@@ -25,28 +20,6 @@ TABLE_COLUMNS = (
     "grad inf-norm",
     "converged",
 )
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` so readers see the old file or the whole new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
-    """Serialise ``obj`` as indented JSON and write it atomically."""
-    atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=True) + "\n")
 
 
 def _finite_or_none(x: float | None) -> float | None:
@@ -73,6 +46,7 @@ def row_to_dict(row: ComparisonRow) -> dict[str, Any]:
         "seconds_per_iteration": row.seconds_per_iteration,
         "speedup_vs_scipy": row.speedup_vs_scipy,
         "break_even_solves_vs_scipy": row.break_even_vs_scipy,
+        "break_even_note": row.break_even_note or None,
         "first_call_samples": [s._asdict() for s in row.first_call],
     }
 
@@ -173,8 +147,8 @@ def format_table(comparison: Comparison) -> str:
                 f"{row.solver}: compile {row.compile_s:.3f} s; pays back its first call after "
                 f"{row.break_even_vs_scipy} solve(s)"
             )
-        elif row.solver != "scipy" and row.speedup_vs_scipy is not None:
-            notes.append(f"{row.solver}: never pays back its first call (not faster in steady state)")
+        elif row.solver != "scipy" and row.break_even_note:
+            notes.append(f"{row.solver}: {row.break_even_note}")
         if not row.result.converged:
             notes.append(f"{row.solver}: {row.result.status}")
     if notes:

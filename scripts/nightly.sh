@@ -15,7 +15,11 @@ set -euo pipefail
 dir=${NIGHTLY_DIR:-.nightly}
 size=${PERF_SIZE:-full}
 cpu=${PERF_CPU:-first}
-mkdir -p "$dir"
+# Fail before an hour of benchmarks, not after: the results must have somewhere to go.
+if ! { mkdir -p "$dir" && touch "$dir/.write-check" && rm -f "$dir/.write-check"; } 2>/dev/null; then
+    echo "nightly: cannot write to NIGHTLY_DIR=$dir; nothing was run" >&2
+    exit 2
+fi
 
 # shellcheck disable=SC2086  # PERF_ARGS and CHECK_ARGS are lists of options
 python -m pytest perf -p no:cacheprovider --perf-size "$size" --perf-cpu "$cpu" \

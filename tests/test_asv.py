@@ -108,3 +108,8 @@ def test_unknown_solver_is_skipped_not_failed():
         make_case("not_a_solver", "rosenbrock-100")
     with pytest.raises(NotImplementedError):
         Quality().setup({}, "scipy", "rosenbrock-100")
+
+
+def test_asv_conf_links_no_made_up_project_url():
+    conf = json.loads(strip_json_comments((ROOT / "asv.conf.json").read_text()))
+    assert "project_url" not in conf  # asv links it from every page; there is no public home to point at

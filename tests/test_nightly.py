@@ -99,3 +99,14 @@ def test_nightly_script_baseline_then_alert_then_quiet(nightly, tmp_path):
     assert quiet.returncode == 0, quiet.stdout[-3000:]
     report = (tmp_path / "report.md").read_text()
     assert "**No regressions.**" in report and "not reproduced" in report
+
+
+def test_nightly_refuses_an_unwritable_directory_before_running_anything():
+    target = "/proc/lbfgs-bench-nightly"
+    env = dict(os.environ, NIGHTLY_DIR=target, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    proc = subprocess.run(
+        ["bash", "scripts/nightly.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"nightly: cannot write to NIGHTLY_DIR={target}; nothing was run"
+    assert proc.stdout == ""

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from lbfgs_impl.report import write_json_atomic
+from lbfgs_impl.outputs import OutputError, write_json_atomic
 
 
 def test_atomic_json_write_creates_parents_and_round_trips(tmp_path):
@@ -22,7 +22,7 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monke
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", disk_full)  # fails after the data went to the temp file
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OutputError, match="No space left"):
         write_json_atomic(path, {"new": True})
     assert json.loads(path.read_text()) == {"old": True}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
