@@ -63,6 +63,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write the results as JSON (atomically; missing directories are created; "
         "checked before measuring)",
     )
+    cmp_.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count instructions under valgrind's callgrind (machine-independent; needs valgrind "
+        "and a C compiler, skipped with the reason otherwise)",
+    )
+    cmp_.add_argument(
+        "--instructions-repeats",
+        type=_positive_int,
+        default=3,
+        help="processes per solver for --instructions (default: 3)",
+    )
+    cmp_.add_argument(
+        "--instructions-compile",
+        action="store_true",
+        help="with --instructions, also count trace+lower+compile (about a minute per JAX solver)",
+    )
     pin = cmp_.add_mutually_exclusive_group()
     pin.add_argument(
         "--cpu", type=int, default=-1, help="pin to this CPU while timing (default: first allowed CPU)"
@@ -93,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chk.add_argument(
         "--quality-factor", type=float, default=10.0, help="allowed factor on grad norm/loss (default: 10)"
+    )
+    chk.add_argument(
+        "--instructions-threshold",
+        type=_fraction,
+        default=0.02,
+        help="instruction-count rise that can alert, at least (default: 0.02; raised to 3x the "
+        "measured repeat spread when that is larger)",
     )
     chk.add_argument(
         "--report",
@@ -141,7 +165,7 @@ def _progress(message: str) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from lbfgs_impl.compare import run_comparison
+    from lbfgs_impl.compare import InstructionOptions, run_comparison
     from lbfgs_impl.measure import pinned
     from lbfgs_impl.outputs import check_writable, write_json_atomic
     from lbfgs_impl.problems import make_problem
@@ -162,6 +186,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         _progress(f"{problem.label}: solvers {', '.join(solvers)}")
+        instructions = None
+        if args.instructions or args.instructions_compile:
+            instructions = InstructionOptions(args.instructions_repeats, args.instructions_compile)
         comparison = run_comparison(
             problem,
             solvers,
@@ -170,6 +197,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             first_call_repeats=args.first_call_repeats,
             pinning=pinning,
             progress=_progress,
+            instructions=instructions,
         )
     print(format_table(comparison), flush=True)
     if args.json:
@@ -213,6 +241,7 @@ def cmd_check_regressions(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         count_tolerance=args.count_tolerance,
         quality_factor=args.quality_factor,
+        instructions=args.instructions_threshold,
     )
     try:
         baseline, current = load_run(args.baseline), load_run(args.current)

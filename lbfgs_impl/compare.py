@@ -7,6 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from lbfgs_impl.environment import collect_meta
+from lbfgs_impl.instructions import (
+    InstructionCounts,
+    InstructionReport,
+    InstructionTask,
+    measure_instructions,
+)
 from lbfgs_impl.measure import (
     FirstCallSample,
     SteadyStats,
@@ -34,6 +40,7 @@ class ComparisonRow:
     speedup_vs_scipy: float | None = None
     break_even_vs_scipy: int | None = None
     break_even_note: str = ""
+    instructions: InstructionCounts | None = None
 
     @property
     def first_call_s(self) -> float:
@@ -53,6 +60,16 @@ class Comparison:
     meta: dict[str, Any]
     config: SolverConfig
     rows: list[ComparisonRow]
+    instructions: InstructionReport | None = None
+
+
+@dataclass(frozen=True)
+class InstructionOptions:
+    """The instruction-count phase of a comparison (see :mod:`lbfgs_impl.instructions`)."""
+
+    repeats: int = 3
+    compile: bool = False
+    cpus: tuple[int, ...] | None = None
 
 
 def run_comparison(
@@ -64,6 +81,7 @@ def run_comparison(
     first_call_repeats: int = 3,
     pinning: dict[str, Any] | None = None,
     progress: Callable[[str], None] = lambda msg: None,
+    instructions: InstructionOptions | None = None,
 ) -> Comparison:
     """First-call and steady-state figures for ``solvers`` on ``problem``.
 
@@ -71,9 +89,16 @@ def run_comparison(
       pinning: what :func:`lbfgs_impl.measure.pinned` yielded, if the caller
         pinned the process (do it before building the problem); recorded in ``meta``.
       progress: called with a one-line message before each phase.
+      instructions: also count instructions under callgrind (run first, in
+        subprocesses on every CPU the process had before pinning; each builds
+        the registry problem with its default parameters). Skipped,
+        with the reason recorded, where valgrind or a C compiler is missing.
     """
     resolved = [get_solver(name) for name in solvers]
     config = config.validate()
+    report = None
+    if instructions is not None:
+        report = _count_instructions(problem, solvers, config, instructions, pinning, progress)
     first: dict[str, tuple[list[FirstCallSample], Result]] = {}
     for solver in resolved:
         progress(f"{solver.name}: {first_call_repeats} first-call sample(s), caches cleared")
@@ -105,4 +130,28 @@ def run_comparison(
     meta["problem"] = {"name": problem.name, "n": problem.n, "params": dict(problem.params)}
     meta["config"] = config._asdict()
     meta["repeats"] = {"steady": repeats, "first_call": first_call_repeats}
-    return Comparison(meta, config, rows)
+    if report is not None:
+        meta["instructions"] = {**report.meta, "skipped": report.skipped}
+        for row in rows:
+            row.instructions = report.get(row.solver, problem.name, problem.n)
+    return Comparison(meta, config, rows, report)
+
+
+def _count_instructions(
+    problem: Problem,
+    solvers: Sequence[str],
+    config: SolverConfig,
+    options: InstructionOptions,
+    pinning: dict[str, Any] | None,
+    progress: Callable[[str], None],
+) -> InstructionReport:
+    cpus = options.cpus
+    if cpus is None and pinning and pinning.get("pinned"):
+        cpus = tuple(pinning["cpus_before"])  # the timing process is pinned; the zygotes need not be
+    tasks = [InstructionTask(name, problem.name, problem.n, config) for name in solvers]
+    what = "solve and compile" if options.compile else "solve"
+    progress(f"instruction counts ({what}) under callgrind: {len(tasks)} x {options.repeats} process(es)")
+    report = measure_instructions(tasks, repeats=options.repeats, compile=options.compile, cpus=cpus)
+    if report.skipped:
+        progress(f"instruction counts skipped: {report.skipped}")
+    return report

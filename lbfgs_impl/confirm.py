@@ -80,7 +80,9 @@ def confirm_time_regressions(
         raise ValueError(f"confirmation rounds must be >= 1, got {rounds}")
     flagged = [f for f in cmp.regressions if f.kind == "time"]
     for f in cmp.regressions:
-        if f.kind != "time":
+        if f.kind == "instructions":
+            f.confirmation = "instruction count (load-independent), not re-run"
+        elif f.kind != "time":
             f.confirmation = "exact figure, not re-run"
     if not flagged:
         return

@@ -9,6 +9,16 @@ A benchmark's **time** regresses only when both hold:
    side, every current sample is slower than every baseline sample; without
    raw samples, the interquartile ranges no longer overlap (current q1 > baseline q3).
 
+**Instructions** (``extra_info["instructions"]``, from ``pytest perf --perf-instructions``)
+are counted under callgrind and do not depend on the machine's load or model:
+a benchmark regresses when its count rises by more than
+``max(instructions_threshold, instructions_spread_factor * spread)``, the
+spread being the larger relative (max - min) / median of the two runs'
+repeats. No confirmation re-run is needed. Wall time is compared only when
+both runs come from the same machine (CPU model, logical CPU count and
+architecture; hosted CI runners change hardware from night to night), and the
+report says so when it is not.
+
 **Quality** is exact and noise-free (from each benchmark's ``extra_info``):
 iterations or f+g evaluations up by more than ``count_tolerance``, ``converged``
 turned false, final gradient norm or loss worse by more than ``quality_factor``.
@@ -40,6 +50,12 @@ class Thresholds:
     count_tolerance: float = 0.05
     quality_factor: float = 10.0
     value_floor: float = 1e-12  # losses/gradient norms below this are "zero" for the factor test
+    instructions: float = 0.02
+    instructions_spread_factor: float = 3.0
+
+    def instruction_limit(self, spread: float) -> float:
+        """Relative rise in instructions that counts: a few times the measured spread, at least the floor."""
+        return max(self.instructions, self.instructions_spread_factor * spread)
 
 
 @dataclass
@@ -57,6 +73,11 @@ class BenchmarkRun:
             if isinstance(bench.get("extra_info", {}).get("versions"), dict):
                 return bench["extra_info"]["versions"]
         return {}
+
+    def machine(self) -> str:
+        """What decides wall time: CPU model, logical CPUs and architecture (not the host name)."""
+        cpu = self.machine_info.get("cpu") or {}
+        return f"{cpu.get('brand_raw', '?')}, {cpu.get('count', '?')} logical CPUs, {cpu.get('arch', '?')}"
 
     def pinning(self) -> Any:
         for bench in self.benchmarks.values():
@@ -90,6 +111,8 @@ class Comparison:
     missing: list[str] = field(default_factory=list)
     new: list[str] = field(default_factory=list)
     compared: int = 0
+    time_compared: bool = True
+    instructions_compared: int = 0
 
 
 def load_run(path: str | Path) -> BenchmarkRun:
@@ -149,6 +172,25 @@ def _time_change(name: str, base: dict[str, Any], cur: dict[str, Any], th: Thres
     return Finding(name, "time", bs["median"], cs["median"], ratio, rule, noise)
 
 
+def _instruction_change(
+    name: str, base: dict[str, Any], cur: dict[str, Any], th: Thresholds
+) -> Finding | None:
+    bi, ci = base.get("extra_info") or {}, cur.get("extra_info") or {}
+    b, c = bi.get("instructions"), ci.get("instructions")
+    if not (isinstance(b, (int, float)) and isinstance(c, (int, float)) and b > 0):
+        return None
+    spread = max(bi.get("instructions_spread") or 0.0, ci.get("instructions_spread") or 0.0)
+    limit = th.instruction_limit(spread)
+    ratio = c / b
+    noise = f"spread {bi.get('instructions_spread') or 0:.2%} / {ci.get('instructions_spread') or 0:.2%}"
+    how = f"threshold {limit:.1%} = max({th.instructions:.0%}, {th.instructions_spread_factor:g} x spread)"
+    if ratio > 1.0 + limit:
+        return Finding(name, "instructions", b, c, ratio, f"instructions +{ratio - 1:.1%} > {how}", noise)
+    if ratio < 1.0 - limit:
+        return Finding(name, "instructions", b, c, ratio, f"instructions {ratio - 1:.1%} < -{how}", noise)
+    return None
+
+
 def _quality_changes(
     name: str, base: dict[str, Any], cur: dict[str, Any], th: Thresholds
 ) -> tuple[list[Finding], list[Finding]]:
@@ -201,11 +243,18 @@ def compare_runs(
     result = Comparison(baseline, current, th, compared=len(common))
     result.missing = [n for n in baseline.benchmarks if n not in current.benchmarks]
     result.new = [n for n in current.benchmarks if n not in baseline.benchmarks]
+    result.time_compared = baseline.machine() == current.machine()
     for name in common:
         base, cur = baseline.benchmarks[name], current.benchmarks[name]
-        change = _time_change(name, base, cur, th)
-        if change is not None:
-            (result.regressions if change.ratio and change.ratio > 1 else result.improvements).append(change)
+        changes = [_instruction_change(name, base, cur, th)]
+        if result.time_compared:
+            changes.append(_time_change(name, base, cur, th))
+        if all("instructions" in (b.get("extra_info") or {}) for b in (base, cur)):
+            result.instructions_compared += 1
+        for change in changes:
+            if change is not None:
+                slower = change.ratio is not None and change.ratio > 1
+                (result.regressions if slower else result.improvements).append(change)
         worse, better = _quality_changes(name, base, cur, th)
         result.regressions.extend(worse)
         result.improvements.extend(better)
@@ -220,13 +269,15 @@ def _fmt(value: Any, kind: str) -> str:
         return "NaN/inf"
     if kind == "time":
         return f"{value * 1e3:.3f} ms" if value < 1 else f"{value:.3f} s"
+    if kind == "instructions":
+        return f"{value / 1e6:.3f} M"
     if isinstance(value, float):
         return f"{value:.3g}"
     return str(value)
 
 
 def _table(findings: list[Finding], with_confirmation: bool = False) -> list[str]:
-    head = "| benchmark | what | baseline | current | ratio | noise (IQR base / current) | rule |"
+    head = "| benchmark | signal | baseline | current | ratio | noise (base / current) | rule |"
     sep = "|---|---|---|---|---|---|---|"
     if with_confirmation:
         head = head[:-1] + "| confirmation |"
@@ -277,10 +328,23 @@ def render_report(cmp: Comparison) -> str:
         lines += [f"**Library versions changed between the runs:** {', '.join(changes)}.", ""]
     th = cmp.thresholds
     verdict = f"**{len(cmp.regressions)} regression(s)**" if cmp.regressions else "**No regressions.**"
+    if cmp.regressions:
+        fired = sorted({f.kind for f in cmp.regressions})
+        verdict += f" Signals that fired: {', '.join(fired)}."
+    if cmp.instructions_compared:
+        instr = (
+            f"instructions (callgrind) compared for {cmp.instructions_compared}, threshold "
+            f"max({th.instructions:.0%}, {th.instructions_spread_factor:g} x the repeat spread); "
+        )
+    else:
+        instr = "no instruction counts in both files (run perf with --perf-instructions); "
+    if cmp.time_compared:
+        time_text = f"wall time: threshold {th.threshold:.0%} and outside the noise (alpha={th.alpha:g}); "
+    else:
+        time_text = "wall time NOT compared (different machines, see below); "
     lines += [
-        f"{verdict} {cmp.compared} benchmark(s) compared; time threshold {th.threshold:.0%} "
-        f"(and outside the noise, alpha={th.alpha:g}), counts +{th.count_tolerance:.0%}, "
-        f"norms/losses {th.quality_factor:g}x.",
+        f"{verdict} {cmp.compared} benchmark(s) compared; {instr}{time_text}"
+        f"counts +{th.count_tolerance:.0%}, norms/losses {th.quality_factor:g}x.",
         "",
         f"- baseline: {_run_label(cmp.baseline)}",
         f"- current: {_run_label(cmp.current)}",
@@ -299,7 +363,15 @@ def render_report(cmp: Comparison) -> str:
         lines += ["", "## Missing from the current run", ""] + [f"- `{n}`" for n in cmp.missing]
     if cmp.new:
         lines += ["", "## New in the current run", ""] + [f"- `{n}`" for n in cmp.new]
-    lines += ["", "## Machines and versions", "", "| | baseline | current |", "|---|---|---|"]
+    lines += ["", "## Machines and versions", ""]
+    if not cmp.time_compared:
+        lines += [
+            f"The runs come from different machines ({cmp.baseline.machine()} vs {cmp.current.machine()}): "
+            "their wall times say nothing about each other and were not compared; instruction counts "
+            "and exact figures were.",
+            "",
+        ]
+    lines += ["| | baseline | current |", "|---|---|---|"]
     bm, cm = cmp.baseline.machine_info, cmp.current.machine_info
     rows = [
         ("node", bm.get("node"), cm.get("node")),

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from lbfgs_impl.compare import Comparison, ComparisonRow
+from lbfgs_impl.instructions import InstructionCounts, InstructionReport
 from lbfgs_impl.measure import FirstCallSample, median
 from lbfgs_impl.solvers import Result
 
@@ -20,6 +21,7 @@ TABLE_COLUMNS = (
     "grad inf-norm",
     "converged",
 )
+INSTRUCTION_COLUMNS = ("instructions (M)", "instr/iter (k)")
 
 
 def _finite_or_none(x: float | None) -> float | None:
@@ -48,6 +50,24 @@ def row_to_dict(row: ComparisonRow) -> dict[str, Any]:
         "break_even_solves_vs_scipy": row.break_even_vs_scipy,
         "break_even_note": row.break_even_note or None,
         "first_call_samples": [s._asdict() for s in row.first_call],
+        **instruction_fields(row.instructions),
+    }
+
+
+def instruction_fields(counts: InstructionCounts | None) -> dict[str, Any]:
+    """The instruction-count fields of a result row (empty when the phase did not run)."""
+    if counts is None:
+        return {}
+    doc = counts.to_dict()
+    return {
+        "instructions": doc["instructions"],
+        "instructions_per_iteration": doc["instructions_per_iteration"],
+        "instructions_spread": doc["instructions_spread"],
+        "instructions_samples": doc["instructions_samples"],
+        "instructions_n_iter": doc["n_iter"],
+        "instructions_n_fev": doc["n_fev"],
+        "compile_instructions": doc["compile_instructions"],
+        "instructions_errors": doc["errors"],
     }
 
 
@@ -116,12 +136,23 @@ def header_lines(meta: dict[str, Any]) -> list[str]:
     ]
 
 
+def _fmt_instructions(counts: InstructionCounts | None) -> tuple[str, str]:
+    if counts is None or not counts.ok:
+        return "failed", "-"
+    per_iter = "-" if counts.per_iteration is None else f"{counts.per_iteration / 1e3:.1f}"
+    return f"{counts.median / 1e6:.2f} ±{counts.spread:.2%}", per_iter
+
+
 def format_table(comparison: Comparison) -> str:
     """Plain-text table with the header lines above it."""
+    report = comparison.instructions
+    with_instructions = report is not None and report.skipped is None
+    columns = TABLE_COLUMNS + (INSTRUCTION_COLUMNS if with_instructions else ())
     body = []
     for row in comparison.rows:
         r = row.result
         speed = "-" if row.speedup_vs_scipy is None else f"{row.speedup_vs_scipy:.2f}x"
+        extra = _fmt_instructions(row.instructions) if with_instructions else ()
         body.append(
             (
                 row.solver,
@@ -133,11 +164,12 @@ def format_table(comparison: Comparison) -> str:
                 f"{r.value:.3e}",
                 f"{r.grad_inf_norm:.2e}",
                 "yes" if r.converged else "NO",
+                *extra,
             )
         )
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(TABLE_COLUMNS)]
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(columns)]
     lines = [*header_lines(comparison.meta), ""]
-    lines.append(" | ".join(h.ljust(w) for h, w in zip(TABLE_COLUMNS, widths, strict=True)))
+    lines.append(" | ".join(h.ljust(w) for h, w in zip(columns, widths, strict=True)))
     lines.append("-+-".join("-" * w for w in widths))
     lines.extend(" | ".join(c.ljust(w) for c, w in zip(b, widths, strict=True)) for b in body)
     notes = []
@@ -151,7 +183,33 @@ def format_table(comparison: Comparison) -> str:
             notes.append(f"{row.solver}: {row.break_even_note}")
         if not row.result.converged:
             notes.append(f"{row.solver}: {row.result.status}")
+    if report is not None:
+        notes.extend(_instruction_notes(report, comparison.rows))
     if notes:
         lines.append("")
         lines.extend(notes)
     return "\n".join(lines)
+
+
+def _instruction_notes(report: InstructionReport, rows: list[ComparisonRow]) -> list[str]:
+    if report.skipped:
+        return [f"instruction counts skipped: {report.skipped}"]
+    m = report.meta
+    notes = [
+        f"instructions: callgrind ({m['valgrind']}), median of {m['repeats']} process(es) "
+        "± (max-min)/median; "
+        f"ASLR {'off' if m['aslr_disabled'] else 'on'}; iterations under valgrind may differ from native"
+    ]
+    for row in rows:
+        c = row.instructions
+        if c is None:
+            continue
+        if c.errors:
+            notes.append(f"{row.solver}: instruction count failed: {c.errors[0]}")
+        if c.compile_median is not None:
+            notes.append(f"{row.solver}: trace+lower+compile {c.compile_median / 1e9:.2f} G instructions")
+        if c.n_iter and c.n_iter[0] != row.result.n_iter:
+            notes.append(
+                f"{row.solver}: {c.n_iter[0]} iterations under valgrind ({row.result.n_iter} native)"
+            )
+    return notes

@@ -16,6 +16,7 @@ import pytest
 
 from lbfgs_impl.cases import SIZES, BenchCase, cases_for
 from lbfgs_impl.environment import collect_meta
+from lbfgs_impl.instructions import InstructionReport, InstructionTask, measure_instructions
 from lbfgs_impl.measure import pinned
 from lbfgs_impl.problems import Problem
 from lbfgs_impl.solvers import solver_names
@@ -39,6 +40,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=int,
         default=3,
         help="cold rounds per first-call benchmark (default: 3; >= 5 lets a rank test see a change)",
+    )
+    group.addoption(
+        "--perf-instructions",
+        action="store_true",
+        help="also count each steady solve's instructions under callgrind (stored in extra_info; "
+        "machine-independent; skipped with the reason when valgrind or a C compiler is missing)",
+    )
+    group.addoption(
+        "--perf-instructions-repeats",
+        type=int,
+        default=3,
+        help="processes per benchmark for --perf-instructions (default: 3)",
     )
     group.addoption(
         "--perf-cpu",
@@ -122,3 +135,28 @@ def first_call_rounds(pytestconfig: pytest.Config) -> int:
 @pytest.fixture(scope="module")
 def problem(case: BenchCase) -> Problem:
     return case.make_problem()
+
+
+@pytest.fixture(scope="session")
+def instruction_report(pytestconfig: pytest.Config) -> InstructionReport | None:
+    """Instruction counts of every steady benchmark in the grid (``--perf-instructions``), taken once.
+
+    The zygotes run on every CPU this run had before pinning, before any timing starts.
+    """
+    if not pytestconfig.getoption("perf_instructions"):
+        return None
+    repeats = pytestconfig.getoption("perf_instructions_repeats")
+    if repeats < 1:
+        raise pytest.UsageError(f"--perf-instructions-repeats must be >= 1, got {repeats}")
+    pinning = pytestconfig.stash[_pinning]
+    cpus = pinning.get("cpus_before") if pinning.get("pinned") else None
+    tasks = [
+        InstructionTask(solver, case.problem, case.n, case.config())
+        for case in cases_for(pytestconfig.getoption("perf_size"))
+        for solver in solver_names()
+    ]
+    report = measure_instructions(tasks, repeats=repeats, cpus=cpus)
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    if report.skipped and reporter is not None:
+        reporter.write_line(f"--perf-instructions: skipped: {report.skipped}", yellow=True)
+    return report

@@ -19,7 +19,7 @@ from lbfgs_impl.measure import (
     prepare_compiled,
 )
 from lbfgs_impl.problems import Problem
-from lbfgs_impl.report import benchmark_extra_info
+from lbfgs_impl.report import benchmark_extra_info, instruction_fields
 from lbfgs_impl.solvers import Result, get_solver
 
 
@@ -28,7 +28,9 @@ def _median_seconds(benchmark: Any) -> float | None:
     return stats.stats.median if stats is not None else None
 
 
-def test_steady(benchmark, case: BenchCase, problem: Problem, solver_name: str, perf_meta) -> None:
+def test_steady(
+    benchmark, case: BenchCase, problem: Problem, solver_name: str, perf_meta, instruction_report
+) -> None:
     benchmark.group = f"{case.id} steady"
     prepared = prepare_compiled(get_solver(solver_name), problem, case.config())
     prepared.run()  # one warm run outside the timed rounds
@@ -37,6 +39,13 @@ def test_steady(benchmark, case: BenchCase, problem: Problem, solver_name: str, 
     result = prepared.result(raw)
     benchmark.extra_info.update(benchmark_extra_info(result, perf_meta, seconds=_median_seconds(benchmark)))
     benchmark.extra_info["fixed_budget"] = case.fixed_budget
+    if instruction_report is not None:
+        benchmark.extra_info["instructions_meta"] = {
+            **instruction_report.meta,
+            "skipped": instruction_report.skipped,
+        }
+        counts = instruction_report.get(solver_name, case.problem, case.n)
+        benchmark.extra_info.update(instruction_fields(counts))
 
 
 def test_first_call(

@@ -198,3 +198,73 @@ def _renamed(doc: dict) -> dict:
 def test_bad_options_exit_2(capsys):
     assert main(["check-regressions", str(DATA), str(DATA), "--threshold", "1.5"]) == 2
     assert "between 0 and 1" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ instruction counts
+
+
+def with_instructions(doc: dict, *, spread: float = 0.002, scale: dict[str, float] | None = None) -> dict:
+    """A copy where every steady benchmark carries instruction counts, some scaled by a factor."""
+    doc = copy.deepcopy(doc)
+    for i, b in enumerate(doc["benchmarks"]):
+        if "test_steady" in b["fullname"]:
+            base = 1e6 * (10 + i)
+            b["extra_info"]["instructions"] = base * (scale or {}).get(b["fullname"], 1.0)
+            b["extra_info"]["instructions_spread"] = spread
+    return doc
+
+
+def kinds(comparison) -> list[tuple[str, str]]:
+    return [(f.benchmark, f.kind) for f in comparison.regressions]
+
+
+@pytest.mark.parametrize(
+    ("factor", "spread", "flagged"),
+    [
+        (1.10, 0.002, True),  # +10%: above the 2% floor
+        (1.03, 0.002, True),  # +3%: above the floor, spread small
+        (1.01, 0.002, False),  # +1%: below the 2% floor
+        (1.04, 0.02, False),  # +4% with a 2% spread: threshold 6%
+        (1.07, 0.02, True),  # +7% with a 2% spread
+    ],
+)
+def test_instruction_threshold_follows_the_spread(tmp_path, run_doc, factor, spread, flagged):
+    base = load_run(write(tmp_path, "b.json", with_instructions(run_doc, spread=spread)))
+    cur_doc = with_instructions(run_doc, spread=spread, scale={SLOWED: factor})
+    cur = load_run(write(tmp_path, "c.json", cur_doc))
+    cmp = compare_runs(base, cur)
+    assert cmp.instructions_compared == 6
+    assert kinds(cmp) == ([(SLOWED, "instructions")] if flagged else [])
+
+
+def test_instruction_regression_exits_1_and_names_the_signal(tmp_path, run_doc, capsys):
+    base = write(tmp_path, "b.json", with_instructions(run_doc))
+    cur = write(tmp_path, "c.json", with_instructions(run_doc, scale={SLOWED: 1.25}))
+    assert main(["check-regressions", base, cur]) == 1
+    out = capsys.readouterr().out
+    assert "Signals that fired: instructions." in out
+    assert "instructions +25.0% > threshold 2.0%" in out
+    assert "instructions (callgrind) compared for 6" in out
+
+
+def test_a_baseline_from_another_machine_compares_instructions_not_time(tmp_path, run_doc, capsys):
+    base_doc = with_instructions(run_doc)
+    base_doc["machine_info"]["cpu"]["brand_raw"] = "Intel(R) Xeon(R) Processor"
+    # Every wall time 3x slower, instructions 10% up in one benchmark: only the latter may alert.
+    cur_doc = with_instructions(scale_time(run_doc, SLOWED, 3.0), scale={SLOWED: 1.10})
+    base, cur = write(tmp_path, "b.json", base_doc), write(tmp_path, "c.json", cur_doc)
+    cmp = compare_runs(load_run(base), load_run(cur))
+    assert cmp.time_compared is False
+    assert kinds(cmp) == [(SLOWED, "instructions")]
+    assert main(["check-regressions", base, cur]) == 1
+    out = capsys.readouterr().out
+    assert "wall time NOT compared (different machines" in out
+    assert "Intel(R) Xeon(R) Processor, 2 logical CPUs" in out and "AMD EPYC, 2 logical CPUs" in out
+
+
+def test_same_machine_still_compares_time_beside_instructions(tmp_path, run_doc):
+    base = load_run(write(tmp_path, "b.json", with_instructions(run_doc)))
+    cur = load_run(write(tmp_path, "c.json", with_instructions(scale_time(run_doc, SLOWED, 3.0))))
+    cmp = compare_runs(base, cur)
+    assert cmp.time_compared is True
+    assert kinds(cmp) == [(SLOWED, "time")]
