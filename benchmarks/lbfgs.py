@@ -5,7 +5,8 @@
 * ``ColdStart.timeraw_cold_start``: a fresh interpreter: import + compile + solve;
 * ``Quality.track_*``: iterations, f+g evals, gradient norm, compile seconds
   (all lower-is-better, as asv only flags increases);
-* ``Memory.peakmem_solve``: peak resident memory around a solve.
+* ``Memory.peakmem_solve``: peak resident memory around a solve;
+* ``Instructions.track_instructions``: instructions per solve under callgrind (load-independent).
 """
 
 from __future__ import annotations
@@ -138,3 +139,47 @@ class Memory:
 
     def peakmem_solve(self, solver, case):
         self.prepared.run()
+
+
+class Instructions:
+    """Instructions per solve under callgrind: a noise-free line per solver and case.
+
+    One ``setup_cache`` counts every (solver, case) in parallel subprocesses
+    (see :mod:`lbfgs_impl.instructions`); skipped where the measured commit
+    predates the counter or valgrind/a C compiler is missing.
+    """
+
+    params = PARAMS
+    param_names = PARAM_NAMES
+    timeout = 1200
+
+    def setup_cache(self):
+        try:
+            from lbfgs_impl.instructions import InstructionTask, measure_instructions
+        except ImportError:
+            return {"skipped": "this commit has no instruction counter"}
+        tasks = []
+        for solver in SOLVERS:
+            for case in CASES:
+                try:
+                    make_case(solver, case)
+                except NotImplementedError:
+                    continue
+                tasks.append(InstructionTask(solver, *parse_case(case)))
+        report = measure_instructions(tasks, repeats=1)
+        if report.skipped:
+            return {"skipped": report.skipped}
+        return {
+            (c.task.solver, f"{c.task.problem}-{c.task.n}"): c.median for c in report.counts.values() if c.ok
+        }
+
+    def setup(self, counts, solver, case):
+        if "skipped" in counts:
+            raise NotImplementedError(counts["skipped"])
+        if (solver, case) not in counts:
+            raise NotImplementedError(f"no instruction count for {solver} on {case} in this commit")
+
+    def track_instructions(self, counts, solver, case):
+        return counts[solver, case]
+
+    track_instructions.unit = "instructions"

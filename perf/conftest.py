@@ -138,11 +138,12 @@ def problem(case: BenchCase) -> Problem:
 
 
 @pytest.fixture(scope="session")
-def instruction_report(pytestconfig: pytest.Config) -> InstructionReport | None:
-    """Instruction counts of every steady benchmark in the grid (``--perf-instructions``), taken once.
+def instruction_report(request: pytest.FixtureRequest) -> InstructionReport | None:
+    """Instruction counts of every selected steady benchmark (``--perf-instructions``), taken once.
 
     The zygotes run on every CPU this run had before pinning, before any timing starts.
     """
+    pytestconfig = request.config
     if not pytestconfig.getoption("perf_instructions"):
         return None
     repeats = pytestconfig.getoption("perf_instructions_repeats")
@@ -150,10 +151,14 @@ def instruction_report(pytestconfig: pytest.Config) -> InstructionReport | None:
         raise pytest.UsageError(f"--perf-instructions-repeats must be >= 1, got {repeats}")
     pinning = pytestconfig.stash[_pinning]
     cpus = pinning.get("cpus_before") if pinning.get("pinned") else None
+    selected = [
+        item.callspec.params
+        for item in request.session.items
+        if item.name.startswith("test_steady[") and hasattr(item, "callspec")
+    ]
     tasks = [
-        InstructionTask(solver, case.problem, case.n, case.config())
-        for case in cases_for(pytestconfig.getoption("perf_size"))
-        for solver in solver_names()
+        InstructionTask(p["solver_name"], p["case"].problem, p["case"].n, p["case"].config())
+        for p in selected
     ]
     report = measure_instructions(tasks, repeats=repeats, cpus=cpus)
     reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")

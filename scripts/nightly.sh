@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The nightly regression job. .github/workflows/nightly.yml runs it; so does `tox -e nightly`.
 #
-#   1. full perf suite, pinned to one CPU, raw samples kept  -> $NIGHTLY_DIR/current.json
+#   1. full perf suite, pinned to one CPU, raw samples kept, instruction counts
+#      under callgrind (INSTRUCTIONS=0 turns them off)      -> $NIGHTLY_DIR/current.json
 #   2. no baseline yet: the run becomes the baseline, exit 0
 #   3. otherwise: lbfgs-bench check-regressions baseline current --confirm
 #      (flagged time regressions are re-run A/B from git worktrees of both commits)
@@ -9,7 +10,8 @@
 #
 # Environment: NIGHTLY_DIR (default .nightly), PERF_SIZE (default full), PERF_CPU (default first),
 # PERF_ARGS (extra pytest options, e.g. -k "steady"), CHECK_ARGS (extra check-regressions options,
-# e.g. "--threshold 0.15"), CONFIRM (default 1; 0 alerts on the first comparison, without re-runs).
+# e.g. "--threshold 0.15"), CONFIRM (default 1; 0 alerts on the first comparison, without re-runs),
+# INSTRUCTIONS (default 1; 0 skips the callgrind instruction counts).
 set -euo pipefail
 
 dir=${NIGHTLY_DIR:-.nightly}
@@ -22,7 +24,9 @@ if ! { mkdir -p "$dir" && touch "$dir/.write-check" && rm -f "$dir/.write-check"
 fi
 
 # shellcheck disable=SC2086  # PERF_ARGS and CHECK_ARGS are lists of options
-python -m pytest perf -p no:cacheprovider --perf-size "$size" --perf-cpu "$cpu" \
+instructions=--perf-instructions
+[ "${INSTRUCTIONS:-1}" = 0 ] && instructions=
+python -m pytest perf -p no:cacheprovider --perf-size "$size" --perf-cpu "$cpu" $instructions \
     --perf-first-call-rounds 5 --benchmark-min-rounds 10 \
     --benchmark-save-data --benchmark-json "$dir/current.json.tmp" ${PERF_ARGS:-}
 mv "$dir/current.json.tmp" "$dir/current.json"
