@@ -7,6 +7,13 @@ are benchmarked side by side in one job, alternating A B A B, each from its own
 B/A must still exceed the threshold. Quality figures are exact for a given
 commit and library versions, so they are not re-run.
 
+Most regressions arrive with a dependency upgrade while the commit stays the
+same (the nightly installs the newest jax/jaxlib/optax/scipy/numpy). When the
+two files record different versions, side A runs in an environment that has
+the baseline's versions of exactly the changed packages: a virtual environment
+that sees this one's packages (a ``.pth`` file) with only those pinned
+(``pip install --no-deps pkg==version``). The report then names the upgrade.
+
 The ratio compares each run's *fastest* sample. Interference on a shared
 machine only ever adds time, and here it comes in phases: the seed case's
 steady median read ~6.5 ms or ~11 ms from one process to the next (pinned,
@@ -25,7 +32,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lbfgs_impl.measure import median
-from lbfgs_impl.regressions import Comparison
+from lbfgs_impl.regressions import BenchmarkRun, Comparison
+
+#: Packages whose baseline version the A side gets back when the two runs differ.
+PINNABLE = ("jax", "jaxlib", "optax", "scipy", "numpy")
 
 
 class ConfirmationError(Exception):
@@ -45,6 +55,53 @@ def _fastest(path: Path) -> dict[str, float]:
     except (OSError, json.JSONDecodeError):
         return {}
     return {b["fullname"]: b["stats"]["min"] for b in doc.get("benchmarks", [])}
+
+
+def changed_versions(baseline: BenchmarkRun, current: BenchmarkRun) -> dict[str, tuple[str, str | None]]:
+    """Pinnable packages whose version differs: ``{name: (baseline version, current version)}``."""
+    b, c = baseline.versions(), current.versions()
+    return {k: (b[k], c.get(k)) for k in PINNABLE if b.get(k) and b.get(k) != c.get(k)}
+
+
+def make_env_with(pins: dict[str, str], directory: Path, *, python: str = sys.executable) -> str:
+    """A virtual environment that sees ``python``'s packages but has ``pins`` installed over them.
+
+    Returns the new environment's interpreter. Raises :class:`ConfirmationError`
+    when the environment or the pinned install fails (for example no index).
+    """
+    probe = subprocess.run(
+        [
+            python,
+            "-c",
+            "import json, sysconfig; p = sysconfig.get_paths(); "
+            "print(json.dumps([p['purelib'], p['platlib']]))",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if probe.returncode != 0:
+        raise ConfirmationError(f"cannot inspect {python}: {probe.stderr.strip()}")
+    parent_paths = list(dict.fromkeys(json.loads(probe.stdout)))
+    proc = subprocess.run([python, "-m", "venv", str(directory)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ConfirmationError(f"python -m venv failed: {proc.stderr.strip()}")
+    env_python = str(directory / "bin" / "python")
+    site = subprocess.run(
+        [env_python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    # Appended after the new environment's own site-packages: the pins win, everything else is shared.
+    (Path(site) / "lbfgs_bench_parent_env.pth").write_text("\n".join(parent_paths) + "\n")
+    specs = [f"{name}=={version}" for name, version in pins.items()]
+    proc = subprocess.run(
+        [env_python, "-m", "pip", "install", "--quiet", "--no-deps", *specs], capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
+        raise ConfirmationError(f"pip install {' '.join(specs)} failed: {last}")
+    return env_python
 
 
 def rerun_benchmarks(
@@ -74,8 +131,15 @@ def confirm_time_regressions(
     cpu: str = "first",
     python: str = sys.executable,
     progress: Callable[[str], None] = lambda msg: None,
+    recreate_versions: bool = True,
 ) -> None:
-    """Re-run the flagged time regressions A/B; move those that do not reproduce to ``unconfirmed``."""
+    """Re-run the flagged time regressions A/B; move those that do not reproduce to ``unconfirmed``.
+
+    With ``recreate_versions`` (default) and different library versions in the
+    two files, the baseline side runs with the baseline's versions of the
+    changed packages (see the module docstring); ``cmp.confirm_notes`` says how
+    each side ran.
+    """
     if rounds < 1:
         raise ValueError(f"confirmation rounds must be >= 1, got {rounds}")
     flagged = [f for f in cmp.regressions if f.kind == "time"]
@@ -91,8 +155,34 @@ def confirm_time_regressions(
     revs["current"] = _git(repo, "rev-parse", "--verify", f"{current_rev}^{{commit}}")
     node_ids = sorted({f.benchmark for f in flagged})
     ratios: dict[str, list[float]] = {n: [] for n in node_ids}
+    changed = changed_versions(cmp.baseline, cmp.current) if recreate_versions else {}
+    same_commit = revs["baseline"] == revs["current"]
+    pythons = {"baseline": python, "current": python}
     with tempfile.TemporaryDirectory(prefix="lbfgs-bench-confirm-") as tmp:
         trees = {label: Path(tmp) / label for label in revs}
+        if changed:
+            pins = {name: old for name, (old, _) in changed.items()}
+            what = ", ".join(f"{k} {b} (current {c})" for k, (b, c) in changed.items())
+            progress(f"confirm: building an environment with the baseline's {what}")
+            try:
+                pythons["baseline"] = make_env_with(pins, Path(tmp) / "baseline-env", python=python)
+                cmp.confirm_notes.append(f"A/B re-run: the baseline side ran with the baseline's {what}.")
+            except ConfirmationError as exc:
+                cmp.confirm_notes.append(
+                    f"A/B re-run: could not recreate the baseline's {what} ({exc}); both sides ran "
+                    "with the current versions, so an upgrade's effect cannot reproduce."
+                )
+        if same_commit:
+            cmp.confirm_notes.append(
+                f"Both runs are of commit {revs['current'][:10]}: "
+                + (
+                    "what reproduces came with the upgrade of "
+                    + ", ".join(f"{k} {b} -> {c}" for k, (b, c) in changed.items())
+                    + "."
+                    if changed
+                    else "nothing in this repository changed."
+                )
+            )
         try:
             for label, rev in revs.items():
                 _git(repo, "worktree", "add", "--detach", str(trees[label]), rev)
@@ -101,7 +191,9 @@ def confirm_time_regressions(
                 for label in ("baseline", "current"):
                     progress(f"confirm round {r + 1}/{rounds}: {label} ({revs[label][:10]})")
                     out = Path(tmp) / f"{label}-{r}.json"
-                    fastest[label] = rerun_benchmarks(trees[label], node_ids, out, cpu=cpu, python=python)
+                    fastest[label] = rerun_benchmarks(
+                        trees[label], node_ids, out, cpu=cpu, python=pythons[label]
+                    )
                 for name in node_ids:
                     if name in fastest["baseline"] and name in fastest["current"]:
                         ratios[name].append(fastest["current"][name] / fastest["baseline"][name])

@@ -113,6 +113,7 @@ class Comparison:
     compared: int = 0
     time_compared: bool = True
     instructions_compared: int = 0
+    confirm_notes: list[str] = field(default_factory=list)
 
 
 def load_run(path: str | Path) -> BenchmarkRun:
@@ -143,7 +144,8 @@ def _noise(stats: dict[str, Any]) -> float:
     return (stats.get("iqr") or 0.0) / median if median else math.inf
 
 
-def _time_change(name: str, base: dict[str, Any], cur: dict[str, Any], th: Thresholds) -> Finding | None:
+def time_change(name: str, base: dict[str, Any], cur: dict[str, Any], th: Thresholds) -> Finding | None:
+    """The wall-time finding for one benchmark (a pytest-benchmark entry each side), if any."""
     bs, cs = base["stats"], cur["stats"]
     ratio = cs["median"] / bs["median"] if bs["median"] > 0 else math.inf
     slower = ratio > 1.0 + th.threshold
@@ -172,9 +174,10 @@ def _time_change(name: str, base: dict[str, Any], cur: dict[str, Any], th: Thres
     return Finding(name, "time", bs["median"], cs["median"], ratio, rule, noise)
 
 
-def _instruction_change(
+def instruction_change(
     name: str, base: dict[str, Any], cur: dict[str, Any], th: Thresholds
 ) -> Finding | None:
+    """The instruction-count finding for one benchmark (``extra_info`` each side), if any."""
     bi, ci = base.get("extra_info") or {}, cur.get("extra_info") or {}
     b, c = bi.get("instructions"), ci.get("instructions")
     if not (isinstance(b, (int, float)) and isinstance(c, (int, float)) and b > 0):
@@ -246,9 +249,9 @@ def compare_runs(
     result.time_compared = baseline.machine() == current.machine()
     for name in common:
         base, cur = baseline.benchmarks[name], current.benchmarks[name]
-        changes = [_instruction_change(name, base, cur, th)]
+        changes = [instruction_change(name, base, cur, th)]
         if result.time_compared:
-            changes.append(_time_change(name, base, cur, th))
+            changes.append(time_change(name, base, cur, th))
         if all("instructions" in (b.get("extra_info") or {}) for b in (base, cur)):
             result.instructions_compared += 1
         for change in changes:
@@ -352,6 +355,7 @@ def render_report(cmp: Comparison) -> str:
         "## Regressions",
         "",
     ]
+    lines += [f"{note}" for note in cmp.confirm_notes] + ([""] if cmp.confirm_notes else [])
     confirmed = any(f.confirmation for f in cmp.regressions + cmp.unconfirmed)
     lines += _table(cmp.regressions, confirmed) if cmp.regressions else ["None."]
     if cmp.unconfirmed:

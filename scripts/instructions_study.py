@@ -1,0 +1,341 @@
+"""Are instruction counts a trustworthy gate? Spread, false alarms and detection, beside wall time.
+
+1. **Spread**: every (solver, case) of the quick grid counted in ``--processes``
+   separate processes (default 10).
+2. **A/A**: ten pairs of unchanged runs; run k takes processes k, k+1, k+2 (the
+   nightly's 3 repeats), its partner processes k+5, k+6, k+7 (mod 10); a pair
+   alarms when ``check-regressions``' instruction rule flags any benchmark.
+3. **Detection**: real extra compute injected into one solver (a truncated extra
+   solve of 3%, 5%, 10% and 25% of its iterations, ``scripts/study/extra_work.py``)
+   on the seed case, ``--processes`` processes per level; pair k compares
+   unchanged window k with slowed window k.
+4. **Wall time on the same pairs**: one pinned process per run timing
+   ``--wall-rounds`` precompiled solves, judged by check-regressions' time rule
+   (median > 10% and Mann-Whitney p < 0.05), for unchanged and slowed runs.
+
+Writes ``OUT/study.json``, ``OUT/summary.md``, ``OUT/instruction_spread.png`` and
+``OUT/detection.png``. Usage (about 30 minutes on 2 cores):
+
+    python scripts/instructions_study.py --out .study/instructions
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "study"))
+
+SEED = ("rosenbrock", 100)
+
+
+def window(values: list[float], start: int, size: int = 3) -> list[float]:
+    return [values[(start + i) % len(values)] for i in range(size)]
+
+
+def instruction_entry(samples: list[float]) -> dict[str, Any]:
+    median = statistics.median(samples)
+    return {
+        "extra_info": {"instructions": median, "instructions_spread": (max(samples) - min(samples)) / median}
+    }
+
+
+def time_entry(samples: list[float]) -> dict[str, Any]:
+    q = statistics.quantiles(samples, n=4)
+    return {
+        "stats": {
+            "median": statistics.median(samples),
+            "q1": q[0],
+            "q3": q[2],
+            "iqr": q[2] - q[0],
+            "data": samples,
+        }
+    }
+
+
+def time_one(solver: str, extra: float, rounds: int) -> None:
+    """Child mode: pinned, precompiled, ``rounds`` timed solves; prints the samples as JSON."""
+    from lbfgs_impl.measure import pinned
+
+    with pinned(-1):
+        if extra:
+            import extra_work
+
+            extra_work.install(f"{solver}:{extra}")
+        from lbfgs_impl.measure import prepare_compiled, timed_run
+        from lbfgs_impl.problems import make_problem
+        from lbfgs_impl.solvers import SolverConfig, get_solver
+
+        prepared = prepare_compiled(get_solver(solver), make_problem(*SEED), SolverConfig())
+        prepared.run()
+        samples = [timed_run(prepared)[0] for _ in range(rounds)]
+    print(json.dumps(samples))
+
+
+def wall_samples(solver: str, extra: float, rounds: int) -> list[float]:
+    cmd = [
+        sys.executable,
+        __file__,
+        "--time-one",
+        solver,
+        "--extra",
+        str(extra),
+        "--wall-rounds",
+        str(rounds),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def progress(label: str):
+    def show(done: int, total: int) -> None:
+        print(
+            f"\r{label}: {done}/{total} processes",
+            end="" if done < total else "\n",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return show
+
+
+def run_study(args: argparse.Namespace) -> dict[str, Any]:
+    from lbfgs_impl.cases import QUICK_CASES
+    from lbfgs_impl.instructions import InstructionTask, measure_instructions
+    from lbfgs_impl.solvers import solver_names
+
+    n = args.processes
+    t0 = time.monotonic()
+    tasks = [InstructionTask(s, c.problem, c.n, c.config()) for c in QUICK_CASES for s in solver_names()]
+    spread = measure_instructions(tasks, repeats=n, progress=progress("spread"))
+    if spread.skipped:
+        raise SystemExit(f"instruction counts unavailable: {spread.skipped}")
+    study: dict[str, Any] = {"meta": spread.meta, "processes": n, "spread": {}, "slowed": {}, "wall": {}}
+    for key, c in spread.counts.items():
+        study["spread"][key] = {
+            "samples": c.solve,
+            "total_samples": c.solve_total,
+            "spread": c.spread,
+            "errors": c.errors,
+        }
+    study["seconds_spread"] = time.monotonic() - t0
+
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(HERE / "study"), os.environ.get("PYTHONPATH")])
+    )
+    for solver in args.solvers:
+        for level in args.levels:
+            os.environ["LBFGS_BENCH_EXTRA_WORK"] = f"{solver}:{level}"
+            report = measure_instructions(
+                [InstructionTask(solver, *SEED)],
+                repeats=n,
+                plugins=["extra_work"],
+                progress=progress(f"{solver} +{level:.0%}"),
+            )
+            (c,) = report.counts.values()
+            study["slowed"][f"{solver}:{level}"] = {"samples": c.solve, "errors": c.errors}
+    os.environ.pop("LBFGS_BENCH_EXTRA_WORK", None)
+    study["seconds_instructions"] = time.monotonic() - t0
+
+    if not args.skip_wall:
+        for solver in args.solvers:
+            for level in [0.0, *args.levels]:
+                runs = []
+                for k in range(n):
+                    print(f"\rwall time {solver} +{level:.0%}: {k}/{n}", end="", file=sys.stderr, flush=True)
+                    runs.append(wall_samples(solver, level, args.wall_rounds))
+                print(file=sys.stderr)
+                study["wall"][f"{solver}:{level}"] = runs
+    study["seconds_total"] = time.monotonic() - t0
+    return study
+
+
+def verdicts(study: dict[str, Any]) -> dict[str, Any]:
+    from lbfgs_impl.regressions import Thresholds, instruction_change, time_change
+
+    th = Thresholds()
+    n = study["processes"]
+    out: dict[str, Any] = {"aa": [], "detection": {}}
+    for k in range(n):
+        flagged = []
+        for key, entry in study["spread"].items():
+            a, b = window(entry["samples"], k), window(entry["samples"], k + n // 2)
+            f = instruction_change(key, instruction_entry(a), instruction_entry(b), th)
+            if f is not None:
+                flagged.append(f"{key} {f.ratio:.4f}")
+        out["aa"].append(flagged)
+    for spec, entry in study["slowed"].items():
+        solver = spec.split(":")[0]
+        base = study["spread"][f"{solver}/{SEED[0]}-{SEED[1]}"]["samples"]
+        rows = []
+        for k in range(n):
+            a, b = window(base, k), window(entry["samples"], k)
+            f = instruction_change(spec, instruction_entry(a), instruction_entry(b), th)
+            row = {
+                "ratio": statistics.median(b) / statistics.median(a),
+                "instructions": f is not None and f.ratio > 1,
+            }
+            wall = study["wall"]
+            if wall:
+                base_runs, slow_runs = wall[f"{solver}:0.0"], wall[spec]
+                t = time_change(spec, time_entry(base_runs[k]), time_entry(slow_runs[k]), th)
+                row["wall_ratio"] = statistics.median(slow_runs[k]) / statistics.median(base_runs[k])
+                row["wall"] = t is not None and t.ratio > 1
+            rows.append(row)
+        out["detection"][spec] = rows
+    if study["wall"]:  # wall-time A/A on the same pairing: unchanged run k vs unchanged run k + n/2
+        out["wall_aa"] = {}
+        for solver in {s.split(":")[0] for s in study["slowed"]}:
+            runs = study["wall"][f"{solver}:0.0"]
+            out["wall_aa"][solver] = [
+                (t := time_change(solver, time_entry(runs[k]), time_entry(runs[(k + n // 2) % n]), th))
+                is not None
+                and t.ratio > 1
+                for k in range(n)
+            ]
+    return out
+
+
+def write_outputs(study: dict[str, Any], result: dict[str, Any], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lbfgs_impl.outputs import atomic_write_text, write_json_atomic
+
+    write_json_atomic(out / "study.json", {"study": study, "verdicts": result})
+    n = study["processes"]
+
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    keys = list(study["spread"])
+    for i, key in enumerate(keys):
+        samples = study["spread"][key]["samples"]
+        med = statistics.median(samples)
+        ax.scatter([i] * len(samples), [100 * (s / med - 1) for s in samples], s=18, alpha=0.7)
+    ax.axhspan(-2, 2, color="tab:green", alpha=0.08, label="±2%: check-regressions' floor")
+    ax.set_xticks(range(len(keys)), [k.replace("/", "\n") for k in keys], fontsize=8)
+    ax.set_ylabel("instructions vs median of its processes (%)")
+    ax.set_title(f"Instruction counts under callgrind: {n} processes per benchmark (quick grid)")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "instruction_spread.png", dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for spec_solver, marker in (("optax_while", "o"), ("scipy", "s")):
+        specs = sorted(
+            (s for s in result["detection"] if s.startswith(spec_solver + ":")),
+            key=lambda s: float(s.split(":")[1]),
+        )
+        if not specs:
+            continue
+        levels = [100 * float(s.split(":")[1]) for s in specs]
+        instr = [100 * sum(r["instructions"] for r in result["detection"][s]) / n for s in specs]
+        ax.plot(levels, instr, marker=marker, label=f"{spec_solver}: instructions")
+        if study["wall"]:
+            wall = [100 * sum(r["wall"] for r in result["detection"][s]) / n for s in specs]
+            ax.plot(
+                levels,
+                wall,
+                marker=marker,
+                linestyle="--",
+                label=f"{spec_solver}: wall time (10%, Mann-Whitney)",
+            )
+    ax.set_xscale("log")
+    ax.set_xticks([3, 5, 10, 25], ["3%", "5%", "10%", "25%"])
+    ax.set_ylim(-5, 105)
+    ax.set_xlabel("injected extra compute (% of the solve's iterations)")
+    ax.set_ylabel(f"pairs flagged (% of {n})")
+    ax.set_title("Detection of real slowdowns: instruction counts vs wall time, same pairs")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "detection.png", dpi=110)
+    plt.close(fig)
+
+    lines = ["# Instruction counts as a regression gate: study", ""]
+    m = study["meta"]
+    lines += [
+        f"{m['valgrind']}, ASLR {'off' if m['aslr_disabled'] else 'on'}, {n} processes per benchmark; "
+        f"{study['seconds_total']:.0f} s in all.",
+        "",
+        "## Spread over processes",
+        "",
+        "| benchmark | median (M) | spread (max-min)/median | total incl. thread-pool spin, spread |",
+        "|---|---|---|---|",
+    ]
+    for key, e in study["spread"].items():
+        s, tot = e["samples"], e["total_samples"]
+        med = statistics.median(s)
+        tspread = (max(tot) - min(tot)) / statistics.median(tot)
+        lines.append(f"| {key} | {med / 1e6:.3f} | {(max(s) - min(s)) / med:.3%} | {tspread:.3%} |")
+    aa_alarms = sum(bool(f) for f in result["aa"])
+    lines += [
+        "",
+        f"## A/A: {aa_alarms} of {len(result['aa'])} pairs of unchanged runs alarmed on instructions",
+        "",
+    ]
+    lines += [f"- pair {k}: {', '.join(f) if f else 'quiet'}" for k, f in enumerate(result["aa"])]
+    if "wall_aa" in result:
+        for solver, flags in result["wall_aa"].items():
+            lines.append(
+                f"- wall time, {solver} seed case: {sum(flags)} of {len(flags)} unchanged pairs flagged"
+            )
+    lines += ["", f"## Detection (pairs flagged of {n})", ""]
+    lines += [
+        "| injected | solver | instruction ratio (median) | flagged: instructions "
+        "| wall ratio (median) | flagged: wall time |"
+    ]
+    lines += ["|---|---|---|---|---|---|"]
+    for spec, rows in result["detection"].items():
+        solver, level = spec.split(":")
+        ratio = statistics.median(r["ratio"] for r in rows)
+        wall_ratio = (
+            statistics.median(r["wall_ratio"] for r in rows) if "wall_ratio" in rows[0] else float("nan")
+        )
+        wall = f"{sum(r['wall'] for r in rows)}/{n}" if "wall" in rows[0] else "-"
+        lines.append(
+            f"| +{float(level):.0%} | {solver} | {ratio:.4f} | "
+            f"{sum(r['instructions'] for r in rows)}/{n} | {wall_ratio:.3f} | {wall} |"
+        )
+    lines += ["", "![spread](instruction_spread.png)", "", "![detection](detection.png)", ""]
+    atomic_write_text(out / "summary.md", "\n".join(lines))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=".study/instructions")
+    parser.add_argument("--processes", type=int, default=10)
+    parser.add_argument(
+        "--levels", type=lambda t: [float(x) for x in t.split(",")], default=[0.03, 0.05, 0.10, 0.25]
+    )
+    parser.add_argument("--solvers", type=lambda t: t.split(","), default=["optax_while", "scipy"])
+    parser.add_argument("--wall-rounds", type=int, default=10)
+    parser.add_argument("--skip-wall", action="store_true")
+    parser.add_argument("--time-one", metavar="SOLVER", help=argparse.SUPPRESS)
+    parser.add_argument("--extra", type=float, default=0.0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.time_one:
+        time_one(args.time_one, args.extra, args.wall_rounds)
+        return 0
+    out = Path(args.out)
+    from lbfgs_impl.outputs import check_writable
+
+    check_writable(out / "study.json")
+    study = run_study(args)
+    write_outputs(study, verdicts(study), out)
+    print(f"wrote {out}/summary.md, study.json, instruction_spread.png, detection.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
