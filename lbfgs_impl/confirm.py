@@ -12,7 +12,9 @@ same (the nightly installs the newest jax/jaxlib/optax/scipy/numpy). When the
 two files record different versions, side A runs in an environment that has
 the baseline's versions of exactly the changed packages: a virtual environment
 that sees this one's packages (a ``.pth`` file) with only those pinned
-(``pip install --no-deps pkg==version``). The report then names the upgrade.
+(``pip install pkg==version``: dependencies the shared packages already
+satisfy are left alone, missing ones such as optax 0.2.4's chex are added).
+The report then names the upgrade.
 
 The ratio compares each run's *fastest* sample. Interference on a shared
 machine only ever adds time, and here it comes in phases: the seed case's
@@ -49,12 +51,17 @@ def _git(repo: Path, *args: str) -> str:
     return proc.stdout.strip()
 
 
-def _fastest(path: Path) -> dict[str, float]:
+def _fastest(path: Path) -> tuple[dict[str, float], dict[str, str]]:
+    """Fastest sample by benchmark, and the library versions the re-run recorded."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
-        return {}
-    return {b["fullname"]: b["stats"]["min"] for b in doc.get("benchmarks", [])}
+        return {}, {}
+    benchmarks = doc.get("benchmarks", [])
+    versions = next(
+        (b["extra_info"]["versions"] for b in benchmarks if "versions" in b.get("extra_info", {})), {}
+    )
+    return {b["fullname"]: b["stats"]["min"] for b in benchmarks}, versions
 
 
 def changed_versions(baseline: BenchmarkRun, current: BenchmarkRun) -> dict[str, tuple[str, str | None]]:
@@ -96,7 +103,7 @@ def make_env_with(pins: dict[str, str], directory: Path, *, python: str = sys.ex
     (Path(site) / "lbfgs_bench_parent_env.pth").write_text("\n".join(parent_paths) + "\n")
     specs = [f"{name}=={version}" for name, version in pins.items()]
     proc = subprocess.run(
-        [env_python, "-m", "pip", "install", "--quiet", "--no-deps", *specs], capture_output=True, text=True
+        [env_python, "-m", "pip", "install", "--quiet", *specs], capture_output=True, text=True
     )
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
@@ -111,8 +118,8 @@ def rerun_benchmarks(
     *,
     cpu: str = "first",
     python: str = sys.executable,
-) -> dict[str, float]:
-    """Run ``node_ids`` of ``perf/`` from ``worktree``; fastest sample (s) by full name."""
+) -> tuple[dict[str, float], dict[str, str]]:
+    """Run ``node_ids`` of ``perf/`` from ``worktree``; fastest sample (s) by full name, and versions."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(worktree), env.get("PYTHONPATH")]))
     cmd = [python, "-m", "pytest", *node_ids, "-q", "-p", "no:cacheprovider", "--perf-size", "full"]
@@ -186,17 +193,24 @@ def confirm_time_regressions(
         try:
             for label, rev in revs.items():
                 _git(repo, "worktree", "add", "--detach", str(trees[label]), rev)
+            seen: dict[str, dict[str, str]] = {}
             for r in range(rounds):
                 fastest = {}
                 for label in ("baseline", "current"):
                     progress(f"confirm round {r + 1}/{rounds}: {label} ({revs[label][:10]})")
                     out = Path(tmp) / f"{label}-{r}.json"
-                    fastest[label] = rerun_benchmarks(
+                    fastest[label], seen[label] = rerun_benchmarks(
                         trees[label], node_ids, out, cpu=cpu, python=pythons[label]
                     )
                 for name in node_ids:
                     if name in fastest["baseline"] and name in fastest["current"]:
                         ratios[name].append(fastest["current"][name] / fastest["baseline"][name])
+            if changed:
+                ran = "; ".join(
+                    f"{label}: " + ", ".join(f"{k} {seen.get(label, {}).get(k)}" for k in changed)
+                    for label in ("baseline", "current")
+                )
+                cmp.confirm_notes.append(f"Versions the re-runs recorded: {ran}.")
         finally:
             for tree in trees.values():
                 subprocess.run(
