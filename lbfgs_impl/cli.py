@@ -31,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from lbfgs_impl.problems import problem_names
-    from lbfgs_impl.solvers import solver_names
+    from lbfgs_impl.solvers import SEED_SOLVERS, solver_names
 
     parser = _Parser(prog=PROG, description="L-BFGS in SciPy and Optax, measured correctly.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -46,8 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--n", type=int, default=100, help="problem dimension, >= 2 (default: 100)")
     cmp_.add_argument(
         "--solvers",
-        default=",".join(solver_names()),
-        help=f"comma-separated subset of: {', '.join(solver_names())} (default: all)",
+        default=",".join(SEED_SOLVERS),
+        help=f"comma-separated subset of: {', '.join(solver_names())} "
+        f"(default: the seed variants {', '.join(SEED_SOLVERS)}; peers need the 'peers' extra)",
     )
     cmp_.add_argument(
         "--repeats", type=_positive_int, default=20, help="steady-state runs per solver (default: 20)"

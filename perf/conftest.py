@@ -19,7 +19,7 @@ from lbfgs_impl.environment import collect_meta
 from lbfgs_impl.instructions import InstructionReport, InstructionTask, measure_instructions
 from lbfgs_impl.measure import pinned
 from lbfgs_impl.problems import Problem
-from lbfgs_impl.solvers import solver_names
+from lbfgs_impl.solvers import SEED_SOLVERS
 
 _pin_stack = pytest.StashKey[contextlib.ExitStack]()
 _pinning = pytest.StashKey[dict[str, Any]]()
@@ -115,7 +115,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         cases = cases_for(metafunc.config.getoption("perf_size"))
         metafunc.parametrize("case", cases, ids=[c.id for c in cases], scope="module")
     if "solver_name" in metafunc.fixturenames:
-        metafunc.parametrize("solver_name", solver_names())
+        metafunc.parametrize("solver_name", SEED_SOLVERS)
 
 
 @pytest.fixture(scope="session")

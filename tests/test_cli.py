@@ -91,11 +91,12 @@ def test_compare_json_schema(compare_run):
     [
         (
             ["compare", "--solvers", "scipy,lbfgs"],
-            "unknown solver(s) 'lbfgs'; valid solvers: scipy, optax_loop, optax_while",
+            "unknown solver(s) 'lbfgs'; valid solvers: scipy, optax_loop, optax_while, jaxopt_lbfgs, "
+            "optimistix_lbfgs, optimistix_bfgs, jax_scipy_bfgs",
         ),
         (
             ["compare", "--problem", "rosen"],
-            "unknown problem 'rosen'; valid problems: rosenbrock, quadratic, logistic",
+            "unknown problem 'rosen'; valid problems: rosenbrock, quadratic, logistic, mgh_rosenbrock",
         ),
         (["compare", "--n", "1"], "problem dimension n must be an integer >= 2, got 1"),
         (["compare", "--repeats", "0"], "expected an integer >= 1"),
@@ -120,6 +121,7 @@ def test_unknown_solver_in_a_subprocess_has_no_traceback():
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
-        "lbfgs-bench: error: unknown solver(s) 'nope'; valid solvers: scipy, optax_loop, optax_while"
+        "lbfgs-bench: error: unknown solver(s) 'nope'; valid solvers: "
+        "scipy, optax_loop, optax_while, jaxopt_lbfgs, optimistix_lbfgs, optimistix_bfgs, jax_scipy_bfgs"
     )
     assert proc.stdout == ""

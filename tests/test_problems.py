@@ -16,8 +16,10 @@ def central_diff_grad(f, x, h=1e-6):
     return g
 
 
-def test_registry_lists_the_three_problems():
-    assert problem_names() == ["rosenbrock", "quadratic", "logistic"]
+def test_registry_lists_the_seed_problems_then_the_mgh_set():
+    names = problem_names()
+    assert names[:3] == ["rosenbrock", "quadratic", "logistic"]
+    assert len(names) == 3 + 33 and all(n.startswith("mgh_") for n in names[3:])
 
 
 def test_rosenbrock_values():

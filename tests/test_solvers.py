@@ -6,15 +6,17 @@ import numpy as np
 import pytest
 
 from lbfgs_impl.problems import Problem, make_problem, rosenbrock_objective
-from lbfgs_impl.solvers import SolverConfig, get_solver, solve, solver_names
+from lbfgs_impl.solvers import PEER_SOLVERS, SEED_SOLVERS, SolverConfig, get_solver, solve, solver_names
 
 
-def test_solver_names_are_fixed():
-    assert solver_names() == ["scipy", "optax_loop", "optax_while"]
+def test_solver_names_are_the_seed_variants_then_the_peers():
+    assert SEED_SOLVERS == ("scipy", "optax_loop", "optax_while")
+    assert solver_names() == [*SEED_SOLVERS, *PEER_SOLVERS]
+    assert PEER_SOLVERS == ("jaxopt_lbfgs", "optimistix_lbfgs", "optimistix_bfgs", "jax_scipy_bfgs")
 
 
 def test_unknown_solver_lists_valid_names():
-    with pytest.raises(ValueError, match="valid solvers: scipy, optax_loop, optax_while"):
+    with pytest.raises(ValueError, match="valid solvers: scipy, optax_loop, optax_while, jaxopt_lbfgs"):
         get_solver("lbfgs")
 
 

@@ -1,0 +1,255 @@
+"""What every solver shares: the config, the result, the prepare/compile/run/result protocol."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
+
+import jax
+import numpy as np
+
+from lbfgs_impl.problems import Problem
+
+
+class SolverUnavailable(RuntimeError):
+    """An optional solver's package is not installed; the message says how to get it."""
+
+
+class SolverConfig(NamedTuple):
+    """Stopping rule and memory shared by every variant.
+
+    Attributes:
+      gtol: stop when the infinity norm of the gradient is <= gtol (default 1e-5).
+      maxiter: stop after this many iterations (default 1000).
+      memory_size: number of (s, y) pairs kept by L-BFGS (default 10).
+    """
+
+    gtol: float = 1e-5
+    maxiter: int = 1000
+    memory_size: int = 10
+
+    def validate(self) -> SolverConfig:
+        """Return self, or raise ``ValueError`` naming the bad field."""
+        if not (isinstance(self.gtol, (int, float)) and np.isfinite(self.gtol) and self.gtol > 0):
+            raise ValueError(f"gtol must be a finite number > 0, got {self.gtol!r}")
+        for name in ("maxiter", "memory_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        return self
+
+
+class Result(NamedTuple):
+    """Outcome of one solve.
+
+    Attributes:
+      x: final iterate, float64 array of shape ``(n,)``.
+      value: objective value at ``x``.
+      grad_inf_norm: infinity norm of the gradient at ``x``.
+      n_iter: iterations performed.
+      n_fev: objective+gradient evaluations performed (each one evaluation of
+        ``value_and_grad``), counted while the solve ran.
+      converged: ``grad_inf_norm <= gtol`` with a finite value.
+      status: one line saying why the solve stopped.
+    """
+
+    x: np.ndarray
+    value: float
+    grad_inf_norm: float
+    n_iter: int
+    n_fev: int
+    converged: bool
+    status: str
+
+
+class StageTimes(NamedTuple):
+    """Wall seconds spent ahead of the run by :meth:`PreparedSolve.compile`."""
+
+    trace_lower_s: float
+    compile_s: float
+
+
+class PreparedSolve(Protocol):
+    """A solve bound to one problem and config, ready to be timed."""
+
+    def compile(self) -> StageTimes:
+        """Trace, lower and compile everything ``run`` needs (idempotent)."""
+        ...
+
+    def run(self) -> Any:
+        """One complete solve from ``problem.x0``; returns only when finished."""
+        ...
+
+    def result(self, raw: Any) -> Result:
+        """Turn what ``run`` returned into a :class:`Result` (not timed)."""
+        ...
+
+
+class Solver(Protocol):
+    """A named L-BFGS variant."""
+
+    name: str
+    description: str
+
+    def prepare(self, problem: Problem, config: SolverConfig) -> PreparedSolve: ...
+
+    def solve(self, problem: Problem, config: SolverConfig) -> Result: ...
+
+    def unavailable_reason(self) -> str | None: ...
+
+
+def stop_status(value: float, grad_inf_norm: float, n_iter: int, config: SolverConfig) -> tuple[bool, str]:
+    if not (np.isfinite(value) and np.isfinite(grad_inf_norm)):
+        return False, "failed: objective or gradient is not finite (NaN/inf)"
+    if grad_inf_norm <= config.gtol:
+        return True, f"converged: ||g||_inf <= gtol={config.gtol:g}"
+    if n_iter >= config.maxiter:
+        return False, f"not converged: maxiter={config.maxiter} reached"
+    return False, "not converged: stopped before reaching gtol"
+
+
+def aot_compile(fn: Callable[..., Any], *args: Any) -> tuple[Any, StageTimes]:
+    """``jax.jit(fn).lower(*args).compile()``, timing the two stages."""
+    t0 = time.perf_counter()
+    lowered = jax.jit(fn).lower(*args)
+    t1 = time.perf_counter()
+    compiled = lowered.compile()
+    t2 = time.perf_counter()
+    return compiled, StageTimes(t1 - t0, t2 - t1)
+
+
+def add_stages(*stages: StageTimes) -> StageTimes:
+    return StageTimes(sum(s.trace_lower_s for s in stages), sum(s.compile_s for s in stages))
+
+
+class SolverBase:
+    name = ""
+    description = ""
+
+    def prepare(self, problem: Problem, config: SolverConfig) -> PreparedSolve:
+        raise NotImplementedError
+
+    def unavailable_reason(self) -> str | None:
+        """Why this solver cannot run here (a missing optional package), or ``None``."""
+        return None
+
+    def solve(self, problem: Problem, config: SolverConfig | None = None) -> Result:
+        """Prepare, compile and run once; return the :class:`Result`."""
+        prepared = self.prepare(problem, config or SolverConfig())
+        prepared.compile()
+        return prepared.result(prepared.run())
+
+    def __repr__(self) -> str:
+        return f"<solver {self.name!r}: {self.description}>"
+
+
+# --------------------------------------------------------------------------- one-jit solvers
+
+
+class JittedOutput(NamedTuple):
+    """What a solver that is one jitted function of ``(x0, data)`` returns."""
+
+    x: jax.Array
+    n_iter: jax.Array
+    code: jax.Array  # the library's own status code, explained by the solver's ``describe``
+
+
+BuildFn = Callable[[Callable[..., Any], SolverConfig], Callable[[jax.Array, Any], JittedOutput]]
+
+
+def inf_norm(g: jax.Array) -> jax.Array:
+    return jax.numpy.max(jax.numpy.abs(g))
+
+
+class JittedPrepared:
+    """A :class:`PreparedSolve` for a library solve that runs as one jitted function.
+
+    ``build(objective, config)`` returns ``solve(x0, data) -> JittedOutput``.
+    The final value and gradient are evaluated at the returned ``x`` in
+    :meth:`result` (not timed), so every solver's figures come from the same
+    place. Objective evaluations are counted in one extra, untimed solve whose
+    objective bumps a host counter (:func:`jax.debug.callback`) on each call: the
+    solve is deterministic, so the count is that of the timed solves.
+    """
+
+    def __init__(
+        self,
+        problem: Problem,
+        config: SolverConfig,
+        build: BuildFn,
+        describe: Callable[[int, int, SolverConfig], str],
+    ):
+        self.problem, self.config = problem, config
+        self._build, self._describe = build, describe
+        self._solve: Any = None
+        self._stages = StageTimes(0.0, 0.0)
+        self._n_fev: int | None = None
+
+    def compile(self) -> StageTimes:
+        if self._solve is None:
+            p = self.problem
+            self._solve, self._stages = aot_compile(self._build(p.objective, self.config), p.x0, p.data)
+        return self._stages
+
+    def run(self) -> JittedOutput:
+        self.compile()
+        return jax.block_until_ready(self._solve(self.problem.x0, self.problem.data))
+
+    def count_evaluations(self) -> int:
+        """Objective calls of one solve, counted on the host (an extra, untimed solve)."""
+        if self._n_fev is None:
+            calls = 0
+
+            def bump() -> None:
+                nonlocal calls
+                calls += 1
+
+            objective = self.problem.objective
+
+            def counted(x: jax.Array, data: Any) -> jax.Array:
+                jax.debug.callback(bump)
+                return objective(x, data)
+
+            solve = jax.jit(self._build(counted, self.config))
+            jax.block_until_ready(solve(self.problem.x0, self.problem.data))
+            jax.effects_barrier()
+            self._n_fev = calls
+        return self._n_fev
+
+    def result(self, raw: JittedOutput) -> Result:
+        x, n_iter, code = jax.device_get(tuple(raw))
+        value, grad = jax.jit(jax.value_and_grad(self.problem.objective))(x, self.problem.data)
+        value, gnorm, n_iter = float(value), float(inf_norm(grad)), int(n_iter)
+        converged, text = stop_status(value, gnorm, n_iter, self.config)
+        if not converged:
+            text = f"{text}; {self._describe(int(code), n_iter, self.config)}"
+        return Result(np.asarray(x), value, gnorm, n_iter, self.count_evaluations(), converged, text)
+
+
+class JittedSolver(SolverBase):
+    """A peer solver: one library call inside one jit, optional package checked up front."""
+
+    package = ""  # import name of the optional package ("" = always there)
+
+    def build(self, objective: Callable[..., Any], config: SolverConfig) -> Callable[..., JittedOutput]:
+        raise NotImplementedError
+
+    def describe(self, code: int, n_iter: int, config: SolverConfig) -> str:
+        raise NotImplementedError
+
+    def unavailable_reason(self) -> str | None:
+        import importlib.util
+
+        if self.package and importlib.util.find_spec(self.package) is None:
+            return f"{self.package} is not installed (pip install 'lbfgs-bench[peers]')"
+        return None
+
+    def prepare(self, problem: Problem, config: SolverConfig) -> JittedPrepared:
+        from lbfgs_impl._compat import require_x64
+
+        reason = self.unavailable_reason()
+        if reason:
+            raise SolverUnavailable(f"{self.name}: {reason}")
+        require_x64()
+        return JittedPrepared(problem, config.validate(), self.build, self.describe)
