@@ -91,7 +91,9 @@ def wall_samples(solver: str, extra: float, rounds: int) -> list[float]:
         "--wall-rounds",
         str(rounds),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"timing run failed: {proc.stderr.strip().splitlines()[-1:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -144,6 +146,9 @@ def run_study(args: argparse.Namespace) -> dict[str, Any]:
             study["slowed"][f"{solver}:{level}"] = {"samples": c.solve, "errors": c.errors}
     os.environ.pop("LBFGS_BENCH_EXTRA_WORK", None)
     study["seconds_instructions"] = time.monotonic() - t0
+    from lbfgs_impl.outputs import write_json_atomic
+
+    write_json_atomic(Path(args.out) / "study-instructions.json", study)  # kept if the wall phase fails
 
     if not args.skip_wall:
         for solver in args.solvers:
