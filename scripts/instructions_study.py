@@ -112,11 +112,11 @@ def progress(label: str):
 def run_study(args: argparse.Namespace) -> dict[str, Any]:
     from lbfgs_impl.cases import QUICK_CASES
     from lbfgs_impl.instructions import InstructionTask, measure_instructions
-    from lbfgs_impl.solvers import solver_names
+    from lbfgs_impl.solvers import SEED_SOLVERS
 
     n = args.processes
     t0 = time.monotonic()
-    tasks = [InstructionTask(s, c.problem, c.n, c.config()) for c in QUICK_CASES for s in solver_names()]
+    tasks = [InstructionTask(s, c.problem, c.n, c.config()) for c in QUICK_CASES for s in SEED_SOLVERS]
     spread = measure_instructions(tasks, repeats=n, progress=progress("spread"))
     if spread.skipped:
         raise SystemExit(f"instruction counts unavailable: {spread.skipped}")
