@@ -87,6 +87,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pin.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
 
+    prof = sub.add_parser(
+        "profile",
+        help="every solver on the Moré-Garbow-Hillstrom set: success rates and performance profiles",
+        description="Runs the MGH set with every solver (the same success rule for all), writes "
+        "results.json, profile.md and profile_*.png into OUTDIR (created if missing).",
+    )
+    prof.add_argument("outdir", metavar="OUTDIR", help="where to write the results and figures")
+    prof.add_argument("--quick", action="store_true", help="10 problems, 3 timed runs each (a few minutes)")
+    prof.add_argument(
+        "--solvers", help=f"comma-separated subset of: {', '.join(solver_names())} (default: all available)"
+    )
+    prof.add_argument("--problems", help="comma-separated problem names (default: the whole MGH set)")
+    prof.add_argument("--repeats", type=_positive_int, help="timed runs per solve (default: 5; --quick: 3)")
+    prof.add_argument("--maxiter", type=_positive_int, default=1000, help="iteration limit (default: 1000)")
+    prof.add_argument(
+        "--instructions", action="store_true", help="also profile instruction counts (callgrind; slow)"
+    )
+    prof_pin = prof.add_mutually_exclusive_group()
+    prof_pin.add_argument("--cpu", type=int, default=-1, help="pin to this CPU (default: first allowed CPU)")
+    prof_pin.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
+
     chk = sub.add_parser(
         "check-regressions",
         help="compare two pytest-benchmark JSON files: noise-aware time and exact quality checks",
@@ -145,6 +166,68 @@ def _fraction(text: str) -> float:
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {value}")
     return value
+
+
+def _parse_problems(text: str) -> list[str]:
+    from lbfgs_impl.problems import problem_names
+
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    valid = problem_names()
+    unknown = [p for p in names if p not in valid]
+    if unknown or not names:
+        what = f"unknown problem(s) {', '.join(map(repr, unknown))}" if unknown else "no problem given"
+        raise UsageError(f"{what}; valid problems: {', '.join(valid)}")
+    return list(dict.fromkeys(names))
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from lbfgs_impl.environment import collect_meta
+    from lbfgs_impl.measure import pinned
+    from lbfgs_impl.outputs import OutputError, check_writable
+    from lbfgs_impl.problems import mgh
+    from lbfgs_impl.robustness import QUICK_PROBLEMS, run_profile, success_table, write_outputs
+    from lbfgs_impl.solvers import SolverConfig, solver_names
+
+    solvers = _parse_solvers(args.solvers) if args.solvers else solver_names()
+    if args.problems:
+        problems = _parse_problems(args.problems)
+    else:
+        problems = list(QUICK_PROBLEMS if args.quick else mgh.STANDARD_SET)
+    repeats = args.repeats or (3 if args.quick else 5)
+    outdir = Path(args.outdir)
+    _check_output(check_writable, str(outdir / "results.json"))
+    config = SolverConfig(maxiter=args.maxiter)
+    with pinned(None if args.no_pin else args.cpu) as pinning:
+        _progress(f"{len(problems)} problem(s) x {len(solvers)} solver(s), {repeats} timed run(s) each")
+        with tqdm(total=len(problems) * len(solvers), desc="profile", unit="solve", file=sys.stderr) as bar:
+            run = run_profile(
+                problems,
+                solvers,
+                config=config,
+                repeats=repeats,
+                instructions=args.instructions,
+                instruction_cpus=pinning.get("cpus_before") if pinning.get("pinned") else None,
+                progress=lambda msg: bar.write(f"[{PROG}] {msg}", file=sys.stderr),
+                bar=bar,
+            )
+        meta = collect_meta(pinning)
+    for name, reason in run.skipped_solvers.items():
+        _progress(f"{name} skipped: {reason}")
+    run.meta.update(meta)
+    run.meta.update(repeats=repeats, config=config._asdict())
+    try:
+        written = write_outputs(run, outdir)
+    except OutputError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    for solver, k, n in success_table(run):
+        print(f"{solver:18s} solved {k}/{n}")
+    print(f"wrote {', '.join(str(p) for p in written)}")
+    return 0
 
 
 def _parse_solvers(text: str) -> list[str]:
@@ -283,7 +366,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             build_parser().print_help()
             return 2
-        commands = {"compare": cmd_compare, "check-regressions": cmd_check_regressions}
+        commands = {
+            "compare": cmd_compare,
+            "check-regressions": cmd_check_regressions,
+            "profile": cmd_profile,
+        }
         return commands[args.command](args)
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
