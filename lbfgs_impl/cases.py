@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from lbfgs_impl.problems import Problem, make_problem
+from lbfgs_impl.problems import Problem, make_problem, mgh
 from lbfgs_impl.solvers import SolverConfig
 
 
@@ -46,7 +46,13 @@ FULL_CASES: tuple[BenchCase, ...] = (
     BenchCase("logistic", 10_000),
 )
 
-SIZES: dict[str, tuple[BenchCase, ...]] = {"quick": QUICK_CASES, "full": FULL_CASES}
+#: The Moré-Garbow-Hillstrom set at each problem's default dimension (``--perf-size mgh``).
+MGH_CASES: tuple[BenchCase, ...] = tuple(BenchCase(name, spec.default_n) for name, spec in mgh.SPECS.items())
+
+SIZES: dict[str, tuple[BenchCase, ...]] = {"quick": QUICK_CASES, "full": FULL_CASES, "mgh": MGH_CASES}
+
+#: Grids that every solver runs (the peers too); the others run the seed variants.
+ALL_SOLVER_SIZES = ("mgh",)
 
 
 def cases_for(size: str) -> tuple[BenchCase, ...]:

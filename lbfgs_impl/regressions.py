@@ -211,6 +211,12 @@ def _quality_changes(
                 better.append(
                     Finding(name, key, bi[key], ci[key], ratio, f"down more than {th.count_tolerance:.0%}")
                 )
+    if bi.get("solved") is True and ci.get("solved") is False:
+        worse.append(
+            Finding(name, "solved", True, False, None, "no longer solves the problem (suite's rule)")
+        )
+    elif bi.get("solved") is False and ci.get("solved") is True:
+        better.append(Finding(name, "solved", False, True, None, "solves the problem now"))
     if bi.get("converged") is True and ci.get("converged") is False:
         worse.append(
             Finding(name, "converged", True, False, None, f"no longer converges: {ci.get('status', '')}")

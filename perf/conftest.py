@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from lbfgs_impl.cases import SIZES, BenchCase, cases_for
+from lbfgs_impl.cases import ALL_SOLVER_SIZES, SIZES, BenchCase, cases_for
 from lbfgs_impl.environment import collect_meta
 from lbfgs_impl.instructions import InstructionReport, InstructionTask, measure_instructions
 from lbfgs_impl.measure import pinned
 from lbfgs_impl.problems import Problem
-from lbfgs_impl.solvers import SEED_SOLVERS
+from lbfgs_impl.solvers import SEED_SOLVERS, solver_names
 
 _pin_stack = pytest.StashKey[contextlib.ExitStack]()
 _pinning = pytest.StashKey[dict[str, Any]]()
@@ -33,7 +33,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--perf-size",
         default="quick",
         choices=sorted(SIZES),
-        help="benchmark grid: quick (seed case + one more, ~2 min) or full (n sweep, <15 min)",
+        help="benchmark grid: quick (seed case + one more, ~2 min), full (n sweep, <15 min) or mgh "
+        "(the Moré-Garbow-Hillstrom set, every solver, steady phase only)",
     )
     group.addoption(
         "--perf-first-call-rounds",
@@ -115,7 +116,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         cases = cases_for(metafunc.config.getoption("perf_size"))
         metafunc.parametrize("case", cases, ids=[c.id for c in cases], scope="module")
     if "solver_name" in metafunc.fixturenames:
-        metafunc.parametrize("solver_name", SEED_SOLVERS)
+        every = metafunc.config.getoption("perf_size") in ALL_SOLVER_SIZES
+        metafunc.parametrize("solver_name", solver_names() if every else SEED_SOLVERS)
 
 
 @pytest.fixture(scope="session")

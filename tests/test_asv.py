@@ -66,11 +66,11 @@ def test_quick_asv_run_in_this_environment_passes(asv_env):
         env=env,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1800,
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-5000:]
-    ran = re.findall(r"··· (lbfgs\.\S+)\s+(\w+)", out)
+    ran = re.findall(r"··· ((?:lbfgs|mgh)\.\S+)\s+(\w+)", out)
     assert {name for name, _ in ran} >= {
         "lbfgs.SteadyState.time_solve",
         "lbfgs.FirstCall.time_first_call",
@@ -80,6 +80,10 @@ def test_quick_asv_run_in_this_environment_passes(asv_env):
         "lbfgs.Quality.track_grad_inf_norm",
         "lbfgs.Quality.track_compile_seconds",
         "lbfgs.Memory.peakmem_solve",
+        "lbfgs.Instructions.track_instructions",
+        "mgh.Robustness.track_problems_failed",
+        "mgh.Robustness.track_iterations",
+        "mgh.Robustness.track_fg_evals",
     }
     assert all(status == "ok" for _, status in ran), ran
 
