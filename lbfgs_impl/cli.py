@@ -108,6 +108,20 @@ def build_parser() -> argparse.ArgumentParser:
     prof_pin.add_argument("--cpu", type=int, default=-1, help="pin to this CPU (default: first allowed CPU)")
     prof_pin.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
 
+    rep = sub.add_parser(
+        "report",
+        help="when does each solver win? scaling, floor, break-even, cache, batching, convergence, "
+        "robustness",
+        description="Runs every analysis and writes report.md, report.json and one PNG per figure into "
+        "OUTDIR (created if missing). --quick: ~5 minutes on 2 cores; the full report: ~30.",
+    )
+    rep.add_argument("outdir", metavar="OUTDIR", help="where to write report.md, report.json and the figures")
+    rep.add_argument("--quick", action="store_true", help="smaller sizes and batches (about 5 minutes)")
+    rep.add_argument("--plan", choices=["quick", "full", "tiny"], help=argparse.SUPPRESS)  # tiny: the tests
+    rep_pin = rep.add_mutually_exclusive_group()
+    rep_pin.add_argument("--cpu", type=int, default=-1, help="pin to this CPU (default: first allowed CPU)")
+    rep_pin.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
+
     chk = sub.add_parser(
         "check-regressions",
         help="compare two pytest-benchmark JSON files: noise-aware time and exact quality checks",
@@ -228,6 +242,30 @@ def cmd_profile(args: argparse.Namespace) -> int:
         print(f"{solver:18s} solved {k}/{n}")
     print(f"wrote {', '.join(str(p) for p in written)}")
     return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lbfgs_impl.measure import pinned
+    from lbfgs_impl.outputs import OutputError, check_writable
+    from lbfgs_impl.whenwins import PLANS, build_report
+
+    outdir = Path(args.outdir)
+    _check_output(check_writable, str(outdir / "report.md"))
+    plan = PLANS[args.plan or ("quick" if args.quick else "full")]
+    with pinned(None if args.no_pin else args.cpu) as pinning:
+        _progress(f"report ({plan.name}): scaling, floor, break-even, batched, convergence, robustness")
+        try:
+            report, written = build_report(outdir, plan, pinning=pinning, progress=_progress)
+        except OutputError as exc:
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            return 1
+    failed = [s.name for s in report.stages.values() if s.error]
+    for name in failed:
+        _progress(f"stage {name} failed (recorded in report.md): {report.stages[name].error}")
+    print(f"wrote {', '.join(str(p) for p in written)}")
+    return 1 if failed else 0
 
 
 def _parse_solvers(text: str) -> list[str]:
@@ -370,6 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "compare": cmd_compare,
             "check-regressions": cmd_check_regressions,
             "profile": cmd_profile,
+            "report": cmd_report,
         }
         return commands[args.command](args)
     except UsageError as exc:

@@ -30,15 +30,16 @@ class _Optimistix(JittedSolver):
 
         def solve(x0: Any, data: Any) -> JittedOutput:
             sol = optx.minimise(objective, solver, x0, args=data, max_steps=config.maxiter, throw=False)
-            return JittedOutput(sol.value, sol.stats["num_steps"], sol.result._value)
+            code = getattr(sol.result, "_value", 0)  # equinox enumeration item -> its index
+            return JittedOutput(sol.value, sol.stats["num_steps"], code)
 
         return solve
 
     def describe(self, code: int, n_iter: int, config: SolverConfig) -> str:
         import optimistix as optx
 
-        messages = optx.RESULTS._index_to_message
-        text = messages[code].splitlines()[0] if 0 <= code < len(messages) else ""
+        messages = getattr(optx.RESULTS, "_index_to_message", [])
+        text = messages[code].splitlines()[0] if 0 <= code < len(messages) and messages[code] else ""
         return f"optimistix result {code}: {text or 'successful (step and value changes below tolerance)'}"
 
 
