@@ -109,6 +109,19 @@ def progress(label: str):
     return show
 
 
+def run_wall(study: dict[str, Any], args: argparse.Namespace) -> None:
+    """Wall-time runs of the same solvers and levels, one pinned process per run."""
+    n = study["processes"]
+    for solver in args.solvers:
+        for level in [0.0, *args.levels]:
+            runs = []
+            for k in range(n):
+                print(f"\rwall time {solver} +{level:.0%}: {k}/{n}", end="", file=sys.stderr, flush=True)
+                runs.append(wall_samples(solver, level, args.wall_rounds))
+            print(file=sys.stderr)
+            study["wall"][f"{solver}:{level}"] = runs
+
+
 def run_study(args: argparse.Namespace) -> dict[str, Any]:
     from lbfgs_impl.cases import QUICK_CASES
     from lbfgs_impl.instructions import InstructionTask, measure_instructions
@@ -151,14 +164,7 @@ def run_study(args: argparse.Namespace) -> dict[str, Any]:
     write_json_atomic(Path(args.out) / "study-instructions.json", study)  # kept if the wall phase fails
 
     if not args.skip_wall:
-        for solver in args.solvers:
-            for level in [0.0, *args.levels]:
-                runs = []
-                for k in range(n):
-                    print(f"\rwall time {solver} +{level:.0%}: {k}/{n}", end="", file=sys.stderr, flush=True)
-                    runs.append(wall_samples(solver, level, args.wall_rounds))
-                print(file=sys.stderr)
-                study["wall"][f"{solver}:{level}"] = runs
+        run_wall(study, args)
     study["seconds_total"] = time.monotonic() - t0
     return study
 
@@ -326,6 +332,11 @@ def main() -> int:
     parser.add_argument("--solvers", type=lambda t: t.split(","), default=["optax_while", "scipy"])
     parser.add_argument("--wall-rounds", type=int, default=10)
     parser.add_argument("--skip-wall", action="store_true")
+    parser.add_argument(
+        "--reuse-instructions",
+        metavar="JSON",
+        help="take the instruction phases from an earlier study-instructions.json",
+    )
     parser.add_argument("--time-one", metavar="SOLVER", help=argparse.SUPPRESS)
     parser.add_argument("--extra", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -336,7 +347,14 @@ def main() -> int:
     from lbfgs_impl.outputs import check_writable
 
     check_writable(out / "study.json")
-    study = run_study(args)
+    if args.reuse_instructions:  # e.g. to redo the wall-time runs on a quiet machine
+        study = json.loads(Path(args.reuse_instructions).read_text())
+        study["wall"] = {}
+        t0 = time.monotonic()
+        run_wall(study, args)
+        study["seconds_total"] = study["seconds_instructions"] + time.monotonic() - t0
+    else:
+        study = run_study(args)
     write_outputs(study, verdicts(study), out)
     print(f"wrote {out}/summary.md, study.json, instruction_spread.png, detection.png")
     return 0

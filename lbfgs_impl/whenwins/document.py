@@ -281,7 +281,12 @@ def to_dict(report: ReportData) -> dict[str, Any]:
 def write(report: ReportData, outdir: Path, figure_names: list[str]) -> list[Path]:
     from lbfgs_impl.outputs import atomic_write_text, write_json_atomic
 
-    text = render(report)
+    # A figure whose drawing failed is not linked; every figure written is.
+    text = "\n".join(
+        line
+        for line in render(report).split("\n")
+        if not (line.startswith("![") and line.split("](", 1)[-1].rstrip(")") not in figure_names)
+    )
     missing = [f for f in figure_names if f"]({f})" not in text]
     if missing:  # every figure written is shown
         text += "\n" + "\n".join(f"![{f}]({f})" for f in missing) + "\n"
