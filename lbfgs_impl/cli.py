@@ -182,16 +182,22 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _parse_names(text: str, valid: list[str], kind: str) -> list[str]:
+    """A comma-separated list of ``kind`` names; ``UsageError`` names the valid choices."""
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in names if s not in valid]
+    if unknown or not names:
+        what = f"unknown {kind}(s) {', '.join(map(repr, unknown))}" if unknown else f"no {kind} given"
+        raise UsageError(f"{what}; valid {kind}s: {', '.join(valid)}")
+    if len(set(names)) != len(names):
+        raise UsageError(f"{kind} listed twice in {text!r}")
+    return names
+
+
 def _parse_problems(text: str) -> list[str]:
     from lbfgs_impl.problems import problem_names
 
-    names = [p.strip() for p in text.split(",") if p.strip()]
-    valid = problem_names()
-    unknown = [p for p in names if p not in valid]
-    if unknown or not names:
-        what = f"unknown problem(s) {', '.join(map(repr, unknown))}" if unknown else "no problem given"
-        raise UsageError(f"{what}; valid problems: {', '.join(valid)}")
-    return list(dict.fromkeys(names))
+    return _parse_names(text, problem_names(), "problem")
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
@@ -271,15 +277,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _parse_solvers(text: str) -> list[str]:
     from lbfgs_impl.solvers import solver_names
 
-    names = [s.strip() for s in text.split(",") if s.strip()]
-    valid = solver_names()
-    unknown = [s for s in names if s not in valid]
-    if unknown or not names:
-        what = f"unknown solver(s) {', '.join(map(repr, unknown))}" if unknown else "no solver given"
-        raise UsageError(f"{what}; valid solvers: {', '.join(valid)}")
-    if len(set(names)) != len(names):
-        raise UsageError(f"solver listed twice in {text!r}")
-    return names
+    return _parse_names(text, solver_names(), "solver")
 
 
 def _progress(message: str) -> None:

@@ -39,6 +39,15 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def _temporary_beside(path: Path) -> tuple[int, str]:
+    """A new temporary file in ``path``'s directory (created if missing), as ``mkstemp`` returns it."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {_reason(exc)}") from None
+
+
 def check_writable(path: str | os.PathLike[str]) -> Path:
     """Make sure ``path`` can be written later; create missing parent directories.
 
@@ -52,11 +61,7 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     target = Path(path)
     if target.is_dir():
         raise OutputError(f"cannot write {target}: it is a directory")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise OutputError(f"cannot write {target}: {_reason(exc)}") from None
+    fd, tmp = _temporary_beside(target)
     os.close(fd)
     os.unlink(tmp)
     if target.exists() and not os.access(target, os.W_OK):
@@ -67,11 +72,7 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """:func:`atomic_write_text` for bytes (a PNG, for example)."""
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {_reason(exc)}") from None
+    fd, tmp = _temporary_beside(path)
     _finish(fd, tmp, path, lambda f: f.write(data), "wb")
 
 
@@ -111,11 +112,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
       OutputError: the file could not be written (the old file, if any, is untouched).
     """
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {_reason(exc)}") from None
+    fd, tmp = _temporary_beside(path)
     _finish(fd, tmp, path, lambda f: f.write(text), "w")
 
 
