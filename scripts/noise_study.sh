@@ -18,7 +18,7 @@ base_rev=$(git rev-parse HEAD)
 scratch=$(mktemp -d)
 trap 'git worktree remove --force "$scratch/slow" >/dev/null 2>&1 || true; rm -rf "$scratch"' EXIT
 git worktree add -q --detach "$scratch/slow" "$base_rev"
-python - "$scratch/slow/lbfgs_impl/solvers.py" <<'PY'
+python - "$scratch/slow/lbfgs_impl/solvers/optax_lbfgs.py" <<'PY'
 import sys
 path = sys.argv[1]
 text = open(path).read()

@@ -44,7 +44,7 @@ def scratch_repo(tmp_path_factory) -> tuple[Path, str, str]:
     git(repo, "add", "-A")
     git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "baseline")
     baseline = git(repo, "rev-parse", "HEAD")
-    solvers = repo / "lbfgs_impl" / "solvers.py"
+    solvers = repo / "lbfgs_impl" / "solvers" / "optax_lbfgs.py"
     text = solvers.read_text()
     assert RUN_LINE in text
     slowed = (
