@@ -23,6 +23,9 @@ PARAM_NAMES = ["solver", "case"]
 class SteadyState:
     params = PARAMS
     param_names = PARAM_NAMES
+    # 5-20 samples within 4 s a round (asv's default allows 20 s): the load-independent signal is
+    # Instructions.track_instructions; this keeps the whole suite for one commit near 10 minutes.
+    repeat = (5, 20, 4.0)
     timeout = 300
 
     def setup(self, solver, case):
@@ -41,7 +44,7 @@ class FirstCall:
     params = PARAMS
     param_names = PARAM_NAMES
     number = 1
-    repeat = 5
+    repeat = 3  # x 2 rounds: 6 cold compiles per grid point
     warmup_time = 0
     timeout = 600
 
@@ -60,7 +63,7 @@ class ColdStart:
     params = PARAMS
     param_names = PARAM_NAMES
     number = 1
-    repeat = 3
+    repeat = 2  # x 2 rounds: 4 fresh interpreters per grid point
     timeout = 600
 
     def setup(self, solver, case):
