@@ -147,8 +147,11 @@ def overhead_ratio(seconds_per_iteration: float, seconds_per_evaluation: float) 
 _CHILD = r"""
 import json, sys, time
 t0 = time.perf_counter()
+import jax
 import lbfgs_impl
 from lbfgs_impl.measure import count_compilations, pinned
+events = []
+jax.monitoring.register_event_listener(lambda event, **kwargs: events.append(event))
 spec = json.loads(sys.argv[1])
 with pinned(spec["cpu"]):
     from lbfgs_impl.problems import make_problem
@@ -161,7 +164,8 @@ with pinned(spec["cpu"]):
         prepared.run()
         t2 = time.perf_counter()
 print(json.dumps({"first_call_s": t2 - t1, "with_import_s": t2 - t0, "backend_compiles": log.n_compilations,
-                  "backend_compile_s": log.compile_s}))
+                  "backend_compile_s": log.compile_s,
+                  "cache_hits": events.count("/jax/compilation_cache/cache_hits")}))
 """
 
 
@@ -220,8 +224,8 @@ def break_even(
                     "scipy_first_call_s": ref["first_call_s"],
                     "cold_first_call_s": cold["first_call_s"],
                     "warm_first_call_s": warm["first_call_s"],
-                    "warm_backend_compiles": warm["backend_compiles"],
-                    "cold_backend_compiles": cold["backend_compiles"],
+                    "cold_cache_hits": cold["cache_hits"],
+                    "warm_cache_hits": warm["cache_hits"],
                 }
                 comparable = s and r and s["converged"] and r["converged"]
                 for label in ("cold", "warm"):
