@@ -242,7 +242,7 @@ def write_outputs(study: dict[str, Any], result: dict[str, Any], out: Path) -> N
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    for spec_solver, marker in (("optax_while", "o"), ("scipy", "s")):
+    for spec_solver, marker, color in (("optax_while", "o", "tab:green"), ("scipy", "s", "tab:blue")):
         specs = sorted(
             (s for s in result["detection"] if s.startswith(spec_solver + ":")),
             key=lambda s: float(s.split(":")[1]),
@@ -251,7 +251,7 @@ def write_outputs(study: dict[str, Any], result: dict[str, Any], out: Path) -> N
             continue
         levels = [100 * float(s.split(":")[1]) for s in specs]
         instr = [100 * sum(r["instructions"] for r in result["detection"][s]) / n for s in specs]
-        ax.plot(levels, instr, marker=marker, label=f"{spec_solver}: instructions")
+        ax.plot(levels, instr, marker=marker, color=color, label=f"{spec_solver}: instructions")
         if study["wall"]:
             wall = [100 * sum(r["wall"] for r in result["detection"][s]) / n for s in specs]
             ax.plot(
@@ -259,10 +259,12 @@ def write_outputs(study: dict[str, Any], result: dict[str, Any], out: Path) -> N
                 wall,
                 marker=marker,
                 linestyle="--",
+                color=color,
                 label=f"{spec_solver}: wall time (10%, Mann-Whitney)",
             )
     ax.set_xscale("log")
     ax.set_xticks([3, 5, 10, 25], ["3%", "5%", "10%", "25%"])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_ylim(-5, 105)
     ax.set_xlabel("injected extra compute (% of the solve's iterations)")
     ax.set_ylabel(f"pairs flagged (% of {n})")
@@ -333,6 +335,9 @@ def main() -> int:
     parser.add_argument("--wall-rounds", type=int, default=10)
     parser.add_argument("--skip-wall", action="store_true")
     parser.add_argument(
+        "--replot", metavar="JSON", help="redraw figures and summary from a finished study.json"
+    )
+    parser.add_argument(
         "--reuse-instructions",
         metavar="JSON",
         help="take the instruction phases from an earlier study-instructions.json",
@@ -347,6 +352,10 @@ def main() -> int:
     from lbfgs_impl.outputs import check_writable
 
     check_writable(out / "study.json")
+    if args.replot:  # figures and summary again from a finished study.json
+        study = json.loads(Path(args.replot).read_text())["study"]
+        write_outputs(study, verdicts(study), out)
+        return 0
     if args.reuse_instructions:  # e.g. to redo the wall-time runs on a quiet machine
         study = json.loads(Path(args.reuse_instructions).read_text())
         study["wall"] = {}
