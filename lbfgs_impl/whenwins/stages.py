@@ -119,13 +119,24 @@ def _evaluation_loop(objective: Callable[..., Any], count: int) -> Callable[...,
     return run
 
 
-def evaluation_floor(problem_name: str, n: int, count: int = 2000, repeats: int = 5) -> dict[str, Any]:
+def evaluation_floor(
+    problem_name: str, n: int, count: int | None = None, repeats: int = 3, target_s: float = 0.2
+) -> dict[str, Any]:
     """Seconds of one objective+gradient evaluation inside XLA: a jitted loop of ``count`` evaluations.
 
     Each evaluation depends on the previous one (a vanishing shift of x), so XLA
     can neither hoist it out of the loop nor drop it; no dispatch is counted.
+    Without ``count``, a 10-evaluation probe picks the count that fills about
+    ``target_s`` (10 to 2000 evaluations), so large n stay affordable.
     """
     problem = make_problem(problem_name, n)
+    if count is None:
+        probe = jax.jit(_evaluation_loop(problem.objective, 10)).lower(problem.x0, problem.data).compile()
+        probe(problem.x0, problem.data).block_until_ready()
+        t0 = time.perf_counter()
+        probe(problem.x0, problem.data).block_until_ready()
+        per = (time.perf_counter() - t0) / 10
+        count = int(min(2000, max(10, target_s / max(per, 1e-9))))
     run = jax.jit(_evaluation_loop(problem.objective, count)).lower(problem.x0, problem.data).compile()
     run(problem.x0, problem.data).block_until_ready()
     times = []
@@ -133,7 +144,12 @@ def evaluation_floor(problem_name: str, n: int, count: int = 2000, repeats: int 
         t0 = time.perf_counter()
         run(problem.x0, problem.data).block_until_ready()
         times.append(time.perf_counter() - t0)
-    return {"problem": problem_name, "n": n, "seconds_per_evaluation": statistics.median(times) / count}
+    return {
+        "problem": problem_name,
+        "n": n,
+        "evaluations_timed": count,
+        "seconds_per_evaluation": statistics.median(times) / count,
+    }
 
 
 def overhead_ratio(seconds_per_iteration: float, seconds_per_evaluation: float) -> float:
