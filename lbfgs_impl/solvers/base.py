@@ -185,6 +185,7 @@ class JittedPrepared:
         self._solve: Any = None
         self._stages = StageTimes(0.0, 0.0)
         self._n_fev: int | None = None
+        self._value_and_grad = jax.jit(jax.value_and_grad(problem.objective))  # compiled on first result()
 
     def compile(self) -> StageTimes:
         if self._solve is None:
@@ -219,7 +220,7 @@ class JittedPrepared:
 
     def result(self, raw: JittedOutput) -> Result:
         x, n_iter, code = jax.device_get(tuple(raw))
-        value, grad = jax.jit(jax.value_and_grad(self.problem.objective))(x, self.problem.data)
+        value, grad = self._value_and_grad(x, self.problem.data)
         value, gnorm, n_iter = float(value), float(inf_norm(grad)), int(n_iter)
         converged, text = stop_status(value, gnorm, n_iter, self.config)
         if not converged:

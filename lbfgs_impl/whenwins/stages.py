@@ -8,6 +8,7 @@ driver records a stage that raises as failed and goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import json
@@ -281,12 +282,12 @@ def batched(
     rng = np.random.default_rng(seed)
     scipy_prepared = get_solver("scipy").prepare(problem, config)
     scipy_prepared.compile()
+    one = jax.jit(solve_one).lower(problem.x0, problem.data).compile()
     rows = []
     for b in sizes:
         progress(f"batched: B={b}")
         starts = jnp.asarray(np.asarray(problem.x0) + rng.uniform(-0.5, 0.5, size=(b, n)))
         vmapped = jax.jit(jax.vmap(solve_one, in_axes=(0, None))).lower(starts, problem.data).compile()
-        one = jax.jit(solve_one).lower(problem.x0, problem.data).compile()
         jax.block_until_ready(vmapped(starts, problem.data))  # warm-ups, untimed
         jax.block_until_ready(one(starts[0], problem.data))
         _scipy_from(scipy_prepared, starts[0])
@@ -322,9 +323,7 @@ def batched(
 
 def _scipy_from(prepared: Any, x0: jax.Array) -> Any:
     problem = prepared.problem
-    prepared.problem = type(problem)(
-        problem.name, problem.n, problem.objective, x0, problem.data, problem.f_star, problem.params
-    )
+    prepared.problem = dataclasses.replace(problem, x0=x0)
     try:
         return prepared.run()
     finally:
