@@ -144,11 +144,25 @@ class Memory:
         self.prepared.run()
 
 
+def _instruction_counter():
+    """``(InstructionTask, measure_instructions)`` from the measured commit, wherever it keeps them.
+
+    Since the reorganisation they live in ``lbfgs_impl.measure.instructions``; the
+    commits before it (still measured by asv with today's benchmarks) have
+    ``lbfgs_impl.instructions``; older ones have neither (ImportError: skipped).
+    """
+    try:
+        from lbfgs_impl.measure.instructions import InstructionTask, measure_instructions
+    except ImportError:
+        from lbfgs_impl.instructions import InstructionTask, measure_instructions
+    return InstructionTask, measure_instructions
+
+
 class Instructions:
     """Instructions per solve under callgrind: a noise-free line per solver and case.
 
     One ``setup_cache`` counts every (solver, case) in parallel subprocesses
-    (see :mod:`lbfgs_impl.instructions`); skipped where the measured commit
+    (see :mod:`lbfgs_impl.measure.instructions`); skipped where the measured commit
     predates the counter or valgrind/a C compiler is missing.
     """
 
@@ -158,7 +172,7 @@ class Instructions:
 
     def setup_cache(self):
         try:
-            from lbfgs_impl.instructions import InstructionTask, measure_instructions
+            InstructionTask, measure_instructions = _instruction_counter()
         except ImportError:
             return {"skipped": "this commit has no instruction counter"}
         tasks = []

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from lbfgs_impl.cases import ALL_SOLVER_SIZES, SIZES, BenchCase, cases_for
-from lbfgs_impl.environment import collect_meta
-from lbfgs_impl.instructions import InstructionReport, InstructionTask, measure_instructions
-from lbfgs_impl.measure import pinned
+from lbfgs_impl.measure.environment import collect_meta
+from lbfgs_impl.measure.instructions import InstructionReport, InstructionTask, measure_instructions
+from lbfgs_impl.measure.timing import pinned
 from lbfgs_impl.problems import Problem
 from lbfgs_impl.solvers import SEED_SOLVERS, solver_names
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from lbfgs_impl.cases import MGH_CASES, BenchCase
-from lbfgs_impl.measure import (
+from lbfgs_impl.measure.timing import (
     FirstCallSample,
     assert_no_compilations,
     clear_jax_caches,
@@ -20,7 +20,7 @@ from lbfgs_impl.measure import (
 )
 from lbfgs_impl.problems import Problem
 from lbfgs_impl.profiles import solved
-from lbfgs_impl.report import benchmark_extra_info, instruction_fields
+from lbfgs_impl.records import benchmark_extra_info, instruction_fields
 from lbfgs_impl.solvers import Result, Solver, get_solver
 
 

@@ -63,14 +63,14 @@ def time_entry(samples: list[float]) -> dict[str, Any]:
 
 def time_one(solver: str, extra: float, rounds: int) -> None:
     """Child mode: pinned, precompiled, ``rounds`` timed solves; prints the samples as JSON."""
-    from lbfgs_impl.measure import pinned
+    from lbfgs_impl.measure.timing import pinned
 
     with pinned(-1):
         if extra:
             import extra_work
 
             extra_work.install(f"{solver}:{extra}")
-        from lbfgs_impl.measure import prepare_compiled, timed_run
+        from lbfgs_impl.measure.timing import prepare_compiled, timed_run
         from lbfgs_impl.problems import make_problem
         from lbfgs_impl.solvers import SolverConfig, get_solver
 
@@ -124,7 +124,7 @@ def run_wall(study: dict[str, Any], args: argparse.Namespace) -> None:
 
 def run_study(args: argparse.Namespace) -> dict[str, Any]:
     from lbfgs_impl.cases import QUICK_CASES
-    from lbfgs_impl.instructions import InstructionTask, measure_instructions
+    from lbfgs_impl.measure.instructions import InstructionTask, measure_instructions
     from lbfgs_impl.solvers import SEED_SOLVERS
 
     n = args.processes
@@ -170,7 +170,7 @@ def run_study(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def verdicts(study: dict[str, Any]) -> dict[str, Any]:
-    from lbfgs_impl.regressions import Thresholds, instruction_change, time_change
+    from lbfgs_impl.tracking.regressions import Thresholds, instruction_change, time_change
 
     th = Thresholds()
     n = study["processes"]
@@ -216,64 +216,14 @@ def verdicts(study: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_outputs(study: dict[str, Any], result: dict[str, Any], out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from lbfgs_impl.outputs import atomic_write_text, write_json_atomic
+    from lbfgs_impl.plots import study as study_figures
 
     write_json_atomic(out / "study.json", {"study": study, "verdicts": result})
     n = study["processes"]
 
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    keys = list(study["spread"])
-    for i, key in enumerate(keys):
-        samples = study["spread"][key]["samples"]
-        med = statistics.median(samples)
-        ax.scatter([i] * len(samples), [100 * (s / med - 1) for s in samples], s=18, alpha=0.7)
-    ax.axhspan(-2, 2, color="tab:green", alpha=0.08, label="±2%: check-regressions' floor")
-    ax.set_xticks(range(len(keys)), [k.replace("/", "\n") for k in keys], fontsize=8)
-    ax.set_ylabel("instructions vs median of its processes (%)")
-    ax.set_title(f"Instruction counts under callgrind: {n} processes per benchmark (quick grid)")
-    ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "instruction_spread.png", dpi=110)
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for spec_solver, marker, color in (("optax_while", "o", "tab:green"), ("scipy", "s", "tab:blue")):
-        specs = sorted(
-            (s for s in result["detection"] if s.startswith(spec_solver + ":")),
-            key=lambda s: float(s.split(":")[1]),
-        )
-        if not specs:
-            continue
-        levels = [100 * float(s.split(":")[1]) for s in specs]
-        instr = [100 * sum(r["instructions"] for r in result["detection"][s]) / n for s in specs]
-        ax.plot(levels, instr, marker=marker, color=color, label=f"{spec_solver}: instructions")
-        if study["wall"]:
-            wall = [100 * sum(r["wall"] for r in result["detection"][s]) / n for s in specs]
-            ax.plot(
-                levels,
-                wall,
-                marker=marker,
-                linestyle="--",
-                color=color,
-                label=f"{spec_solver}: wall time (10%, Mann-Whitney)",
-            )
-    ax.set_xscale("log")
-    ax.set_xticks([3, 5, 10, 25], ["3%", "5%", "10%", "25%"])
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.set_ylim(-5, 105)
-    ax.set_xlabel("injected extra compute (% of the solve's iterations)")
-    ax.set_ylabel(f"pairs flagged (% of {n})")
-    ax.set_title("Detection of real slowdowns: instruction counts vs wall time, same pairs")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "detection.png", dpi=110)
-    plt.close(fig)
+    study_figures.instruction_spread(study, out / "instruction_spread.png")
+    study_figures.detection(study, result, out / "detection.png")
 
     lines = ["# Instruction counts as a regression gate: study", ""]
     m = study["meta"]

@@ -12,13 +12,13 @@ import sys
 import numpy as np
 import pytest
 
-import lbfgs_impl.compare
+import lbfgs_impl.commands.compare.runner
 import lbfgs_impl.problems
 from lbfgs_impl.cli import main
-from lbfgs_impl.compare import run_comparison
+from lbfgs_impl.commands.compare.runner import run_comparison
+from lbfgs_impl.measure.resources import InsufficientMemory, check_fits, is_out_of_memory, required_bytes
 from lbfgs_impl.outputs import OutputError, atomic_write_text, check_writable
 from lbfgs_impl.problems import make_problem
-from lbfgs_impl.resources import InsufficientMemory, check_fits, is_out_of_memory, required_bytes
 from lbfgs_impl.solvers import SolverConfig
 
 TINY = ["--problem", "quadratic", "--n", "5", "--repeats", "1", "--first-call-repeats", "1"]
@@ -95,7 +95,7 @@ def test_compare_refuses_an_unwritable_json_before_measuring():
 
 def test_compare_keeps_the_table_when_the_final_write_fails(tmp_path, monkeypatch, capsys, umask_022):
     target = tmp_path / "out" / "r.json"
-    real_run = lbfgs_impl.compare.run_comparison
+    real_run = lbfgs_impl.commands.compare.runner.run_comparison
 
     def run_then_break_the_directory(*args, **kwargs):
         comparison = real_run(*args, **kwargs)
@@ -103,7 +103,7 @@ def test_compare_keeps_the_table_when_the_final_write_fails(tmp_path, monkeypatc
         target.parent.write_text("a file where the directory was")  # mkdir/mkstemp now fail
         return comparison
 
-    monkeypatch.setattr(lbfgs_impl.compare, "run_comparison", run_then_break_the_directory)
+    monkeypatch.setattr(lbfgs_impl.commands.compare.runner, "run_comparison", run_then_break_the_directory)
     assert main(["compare", *TINY, "--json", str(target)]) == 1
     out, err = capsys.readouterr()
     assert "optax_while" in out and "speedup vs scipy" in out  # the figures are still shown
@@ -172,7 +172,7 @@ def test_break_even_is_not_computed_for_solves_that_did_not_converge():
     assert not row.result.converged
     assert row.break_even_vs_scipy is None
     assert row.break_even_note == "break-even not computed: scipy and optax_while did not converge"
-    from lbfgs_impl.report import format_table
+    from lbfgs_impl.commands.compare.table import format_table
 
     table = format_table(comparison)
     assert "optax_while: break-even not computed: scipy and optax_while did not converge" in table

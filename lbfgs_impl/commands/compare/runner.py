@@ -1,0 +1,157 @@
+"""The side-by-side comparison behind ``lbfgs-bench compare``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lbfgs_impl.measure.environment import collect_meta
+from lbfgs_impl.measure.instructions import (
+    InstructionCounts,
+    InstructionReport,
+    InstructionTask,
+    measure_instructions,
+)
+from lbfgs_impl.measure.timing import (
+    FirstCallSample,
+    SteadyStats,
+    break_even_solves,
+    measure_first_call,
+    measure_steady,
+    median,
+    prepare_compiled,
+)
+from lbfgs_impl.problems import Problem
+from lbfgs_impl.solvers import Result, SolverConfig, get_solver
+
+REFERENCE_SOLVER = "scipy"
+
+
+@dataclass
+class ComparisonRow:
+    """All figures for one solver on one problem."""
+
+    solver: str
+    problem: Problem
+    first_call: list[FirstCallSample]
+    steady: SteadyStats
+    result: Result
+    speedup_vs_scipy: float | None = None
+    break_even_vs_scipy: int | None = None
+    break_even_note: str = ""
+    instructions: InstructionCounts | None = None
+
+    @property
+    def first_call_s(self) -> float:
+        return median([s.total_s for s in self.first_call])
+
+    @property
+    def compile_s(self) -> float:
+        return median([s.compile_s for s in self.first_call])
+
+    @property
+    def seconds_per_iteration(self) -> float | None:
+        return self.steady.median_s / self.result.n_iter if self.result.n_iter else None
+
+
+@dataclass
+class Comparison:
+    meta: dict[str, Any]
+    config: SolverConfig
+    rows: list[ComparisonRow]
+    instructions: InstructionReport | None = None
+
+
+@dataclass(frozen=True)
+class InstructionOptions:
+    """The instruction-count phase of a comparison (see :mod:`lbfgs_impl.measure.instructions`)."""
+
+    repeats: int = 3
+    compile: bool = False
+    cpus: tuple[int, ...] | None = None
+
+
+def run_comparison(
+    problem: Problem,
+    solvers: Sequence[str],
+    config: SolverConfig,
+    *,
+    repeats: int = 20,
+    first_call_repeats: int = 3,
+    pinning: dict[str, Any] | None = None,
+    progress: Callable[[str], None] = lambda msg: None,
+    instructions: InstructionOptions | None = None,
+) -> Comparison:
+    """First-call and steady-state figures for ``solvers`` on ``problem``.
+
+    Args:
+      pinning: what :func:`lbfgs_impl.measure.pinned` yielded, if the caller
+        pinned the process (do it before building the problem); recorded in ``meta``.
+      progress: called with a one-line message before each phase.
+      instructions: also count instructions under callgrind (run first, in
+        subprocesses on every CPU the process had before pinning; each builds
+        the registry problem with its default parameters). Skipped,
+        with the reason recorded, where valgrind or a C compiler is missing.
+    """
+    resolved = [get_solver(name) for name in solvers]
+    config = config.validate()
+    report = None
+    if instructions is not None:
+        report = _count_instructions(problem, solvers, config, instructions, pinning, progress)
+    first: dict[str, tuple[list[FirstCallSample], Result]] = {}
+    for solver in resolved:
+        progress(f"{solver.name}: {first_call_repeats} first-call sample(s), caches cleared")
+        first[solver.name] = measure_first_call(solver, problem, config, first_call_repeats)
+    progress("compiling for steady state")
+    prepared = {s.name: prepare_compiled(s, problem, config) for s in resolved}
+    progress(f"steady state: {repeats} round(s) of {', '.join(prepared)}")
+    steady, results = measure_steady(prepared, repeats=repeats)
+    meta = collect_meta(pinning)
+    rows = [
+        ComparisonRow(s.name, problem, first[s.name][0], steady[s.name], results[s.name]) for s in resolved
+    ]
+    reference = next((r for r in rows if r.solver == REFERENCE_SOLVER), None)
+    if reference is not None:
+        for row in rows:
+            row.speedup_vs_scipy = reference.steady.median_s / row.steady.median_s
+            unconverged = [r.solver for r in (reference, row) if not r.result.converged]
+            if unconverged:
+                # Runs that stopped early (maxiter, failure) did different amounts of work.
+                row.break_even_note = (
+                    f"break-even not computed: {' and '.join(dict.fromkeys(unconverged))} did not converge"
+                )
+                continue
+            row.break_even_vs_scipy = break_even_solves(
+                row.first_call_s, row.steady.median_s, reference.first_call_s, reference.steady.median_s
+            )
+            if row.break_even_vs_scipy is None:
+                row.break_even_note = "never pays back its first call (not faster in steady state)"
+    meta["problem"] = {"name": problem.name, "n": problem.n, "params": dict(problem.params)}
+    meta["config"] = config._asdict()
+    meta["repeats"] = {"steady": repeats, "first_call": first_call_repeats}
+    if report is not None:
+        meta["instructions"] = {**report.meta, "skipped": report.skipped}
+        for row in rows:
+            row.instructions = report.get(row.solver, problem.name, problem.n)
+    return Comparison(meta, config, rows, report)
+
+
+def _count_instructions(
+    problem: Problem,
+    solvers: Sequence[str],
+    config: SolverConfig,
+    options: InstructionOptions,
+    pinning: dict[str, Any] | None,
+    progress: Callable[[str], None],
+) -> InstructionReport:
+    cpus = options.cpus
+    if cpus is None and pinning and pinning.get("pinned"):
+        cpus = tuple(pinning["cpus_before"])  # the timing process is pinned; the zygotes need not be
+    tasks = [InstructionTask(name, problem.name, problem.n, config) for name in solvers]
+    what = "solve and compile" if options.compile else "solve"
+    progress(f"instruction counts ({what}) under callgrind: {len(tasks)} x {options.repeats} process(es)")
+    report = measure_instructions(tasks, repeats=options.repeats, compile=options.compile, cpus=cpus)
+    if report.skipped:
+        progress(f"instruction counts skipped: {report.skipped}")
+    return report

@@ -1,0 +1,92 @@
+"""``lbfgs-bench profile``: arguments and body."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lbfgs_impl.commands.common import (
+    PROG,
+    add_pin_arguments,
+    check_output,
+    parse_problems,
+    parse_solvers,
+    pin_request,
+    positive_int,
+    progress,
+)
+
+NAME = "profile"
+HELP = "every solver on the Moré-Garbow-Hillstrom set: success rates and performance profiles"
+DESCRIPTION = (
+    "Runs the MGH set with every solver (the same success rule for all), writes "
+    "results.json, profile.md and profile_*.png into OUTDIR (created if missing)."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from lbfgs_impl.solvers import solver_names
+
+    parser.add_argument("outdir", metavar="OUTDIR", help="where to write the results and figures")
+    parser.add_argument("--quick", action="store_true", help="10 problems, 3 timed runs each (a few minutes)")
+    parser.add_argument(
+        "--solvers", help=f"comma-separated subset of: {', '.join(solver_names())} (default: all available)"
+    )
+    parser.add_argument("--problems", help="comma-separated problem names (default: the whole MGH set)")
+    parser.add_argument("--repeats", type=positive_int, help="timed runs per solve (default: 5; --quick: 3)")
+    parser.add_argument("--maxiter", type=positive_int, default=1000, help="iteration limit (default: 1000)")
+    parser.add_argument(
+        "--instructions", action="store_true", help="also profile instruction counts (callgrind; slow)"
+    )
+    add_pin_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from lbfgs_impl.commands.profile.document import write_outputs
+    from lbfgs_impl.commands.profile.runner import QUICK_PROBLEMS, run_profile, success_table
+    from lbfgs_impl.measure.environment import collect_meta
+    from lbfgs_impl.measure.timing import pinned
+    from lbfgs_impl.outputs import OutputError, check_writable
+    from lbfgs_impl.problems import mgh
+    from lbfgs_impl.solvers import SolverConfig, solver_names
+
+    solvers = parse_solvers(args.solvers) if args.solvers else solver_names()
+    if args.problems:
+        problems = parse_problems(args.problems)
+    else:
+        problems = list(QUICK_PROBLEMS if args.quick else mgh.STANDARD_SET)
+    repeats = args.repeats or (3 if args.quick else 5)
+    outdir = Path(args.outdir)
+    check_output(check_writable, str(outdir / "results.json"))
+    config = SolverConfig(maxiter=args.maxiter)
+    with pinned(pin_request(args)) as pinning:
+        progress(f"{len(problems)} problem(s) x {len(solvers)} solver(s), {repeats} timed run(s) each")
+        with tqdm(total=len(problems) * len(solvers), desc="profile", unit="solve", file=sys.stderr) as bar:
+            result = run_profile(
+                problems,
+                solvers,
+                config=config,
+                repeats=repeats,
+                instructions=args.instructions,
+                instruction_cpus=pinning.get("cpus_before") if pinning.get("pinned") else None,
+                progress=lambda msg: bar.write(f"[{PROG}] {msg}", file=sys.stderr),
+                bar=bar,
+            )
+        meta = collect_meta(pinning)
+    for name, reason in result.skipped_solvers.items():
+        progress(f"{name} skipped: {reason}")
+    result.meta.update(meta)
+    result.meta.update(repeats=repeats, config=config._asdict())
+    try:
+        written = write_outputs(result, outdir)
+    except OutputError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    for solver, k, n in success_table(result):
+        print(f"{solver:18s} solved {k}/{n}")
+    print(f"wrote {', '.join(str(p) for p in written)}")
+    return 0

@@ -1,0 +1,78 @@
+"""``lbfgs-bench profile``'s outputs: ``results.json``, ``profile.md`` and one PNG per metric."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from lbfgs_impl.commands.profile.runner import METRICS, ProfileRun, success_table, to_dict, winners
+from lbfgs_impl.outputs import atomic_write_text, write_json_atomic
+from lbfgs_impl.plots.profiles import plot_profile
+from lbfgs_impl.profiles import SUCCESS_TOL
+
+
+def _fmt(x: float | None, spec: str) -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def markdown(run: ProfileRun, figures: Sequence[str]) -> str:
+    lines = ["# Robustness on the Moré-Garbow-Hillstrom set", ""]
+    meta = run.meta
+    if meta.get("versions"):
+        v = meta["versions"]
+        lines += [
+            f"jax {v.get('jax')} | optax {v.get('optax')} | scipy {v.get('scipy')} | CPU: {meta.get('cpu')} "
+            f"| pinned: {(meta.get('pinning') or {}).get('cpus', 'no')}",
+            "",
+        ]
+    lines += [
+        f"Success: f - f* <= {SUCCESS_TOL:g} (f(x0) - f*) with f* MGH's published minimum (the same rule for "
+        "every solver; a local minimum or a stop elsewhere is a failure). Steady time: median of "
+        f"{meta.get('repeats', '?')} precompiled runs.",
+        "",
+        "## Success rate",
+        "",
+        "| solver | solved | rate |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {s} | {k}/{n} | {k / n:.0%} |" for s, k, n in success_table(run)]
+    for s, reason in run.skipped_solvers.items():
+        lines.append(f"| {s} | skipped: {reason} | - |")
+    lines += ["", "## Profile winners (share of problems where the solver was the cheapest, rho(1))", ""]
+    for metric in METRICS:
+        if run.has(metric):
+            ranked = ", ".join(f"{s} {v:.0%}" for s, v in winners(run, metric))
+            lines.append(f"- {METRICS[metric][1]}: {ranked}")
+    lines += [""]
+    lines += [f"![{f}]({f})" for f in figures]
+    lines += [
+        "",
+        "## Every run",
+        "",
+        "| problem | n | solver | f(x) | f* | minimum reached | iterations | f+g evals | steady (ms) "
+        "| solved |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in run.runs:
+        what = r.minimum_reached or (f"error: {r.error}" if r.error else "-")
+        steady = None if r.steady_s is None else r.steady_s * 1e3
+        lines.append(
+            f"| {r.problem} | {r.n} | {r.solver} | {_fmt(r.value, '.6g')} | {_fmt(r.f_star, '.6g')} | {what} "
+            f"| {_fmt(r.n_iter, 'd')} | {_fmt(r.n_fev, 'd')} | {_fmt(steady, '.3f')} | "
+            f"{'yes' if r.solved else 'no'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(run: ProfileRun, outdir: Path) -> list[Path]:
+    """``results.json``, ``profile.md`` and one ``profile_<metric>.png`` per available metric."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    figures = []
+    for metric in METRICS:
+        if run.has(metric):
+            name = f"profile_{metric}.png"
+            plot_profile(run.costs(metric), METRICS[metric][1], len(run.problems), outdir / name)
+            figures.append(name)
+    write_json_atomic(outdir / "results.json", to_dict(run))
+    atomic_write_text(outdir / "profile.md", markdown(run, figures))
+    return [outdir / "results.json", outdir / "profile.md", *(outdir / f for f in figures)]

@@ -1,0 +1,200 @@
+"""``lbfgs-bench profile``: every solver on the Moré-Garbow-Hillstrom set, success rates and profiles.
+
+Each problem is solved by every solver with the same :class:`SolverConfig`;
+steady time is the median of ``repeats`` precompiled runs (round-robin across
+solvers, zero compilations checked), evaluations are counted as everywhere
+else, instructions (optional) come from :mod:`lbfgs_impl.measure.instructions`.
+Success is the suite's rule (:func:`lbfgs_impl.profiles.solved`), never a
+library's own flag; a solver that raises is a failure with its error kept.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from lbfgs_impl.problems import make_problem, mgh
+from lbfgs_impl.profiles import SUCCESS_TOL, profile, solved
+from lbfgs_impl.solvers import SolverConfig, get_solver
+
+#: ``profile --quick``: fixed and variable-dimension problems, easy and hard, ~3 minutes for all solvers.
+QUICK_PROBLEMS: tuple[str, ...] = (
+    "mgh_rosenbrock",
+    "mgh_freudenstein_roth",
+    "mgh_beale",
+    "mgh_helical_valley",
+    "mgh_box_3d",
+    "mgh_wood",
+    "mgh_extended_rosenbrock",
+    "mgh_penalty_1",
+    "mgh_trigonometric",
+    "mgh_broyden_tridiagonal",
+)
+
+METRICS = {
+    "time": ("steady_s", "steady time"),
+    "evaluations": ("n_fev", "f+g evaluations"),
+    "instructions": ("instructions", "instructions per solve"),
+}
+
+
+@dataclass
+class Run:
+    """One solver on one problem."""
+
+    problem: str
+    n: int
+    mgh_number: int | None
+    solver: str
+    f0: float
+    f_star: float | None
+    value: float | None = None
+    grad_inf_norm: float | None = None
+    n_iter: int | None = None
+    n_fev: int | None = None
+    steady_s: float | None = None
+    instructions: float | None = None
+    converged: bool = False
+    solved: bool = False
+    minimum_reached: str = ""
+    status: str = ""
+    error: str = ""
+
+
+@dataclass
+class ProfileRun:
+    runs: list[Run]
+    problems: list[str]
+    solvers: list[str]
+    skipped_solvers: dict[str, str]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def costs(self, metric: str) -> dict[str, list[float | None]]:
+        """Per solver, the metric's cost on each problem; ``None`` where it did not succeed."""
+        key = METRICS[metric][0]
+        by = {(r.problem, r.solver): r for r in self.runs}
+        cost = {k: getattr(r, key) if r.solved else None for k, r in by.items()}
+        return {s: [cost[p, s] for p in self.problems] for s in self.solvers}
+
+    def has(self, metric: str) -> bool:
+        key = METRICS[metric][0]
+        return any(getattr(r, key) is not None for r in self.runs)
+
+
+def _minimum_label(value: float, f0: float, f_star: float | None, name: str) -> str:
+    if f_star is not None and solved(value, f_star, f0):
+        return "global minimum (MGH f*)"
+    for label, other in mgh.SPECS[name].known_minima if name in mgh.SPECS else ():
+        if solved(value, other, f0):
+            return label
+    return "none of the known minima"
+
+
+def run_profile(
+    problems: Sequence[str],
+    solvers: Sequence[str],
+    *,
+    config: SolverConfig | None = None,
+    repeats: int = 3,
+    instructions: bool = False,
+    instruction_cpus: Sequence[int] | None = None,
+    progress: Callable[[str], None] = lambda msg: None,
+    bar: Any = None,
+) -> ProfileRun:
+    """Solve every problem with every available solver; see the module docstring."""
+    from lbfgs_impl.measure.timing import CompilationInTimedRegion, measure_steady, prepare_compiled
+
+    config = (config or SolverConfig()).validate()
+    skipped = {s: r for s in solvers if (r := get_solver(s).unavailable_reason())}
+    active = [s for s in solvers if s not in skipped]
+    runs: list[Run] = []
+    for name in problems:
+        problem = make_problem(name)
+        f0 = float(problem.value(problem.x0))
+        number = mgh.SPECS[name].number if name in mgh.SPECS else None
+        prepared, rows = {}, {}
+        for s in active:
+            row = Run(name, problem.n, number, s, f0, problem.f_star)
+            rows[s] = row
+            try:
+                prepared[s] = prepare_compiled(get_solver(s), problem, config)
+            except Exception as exc:  # a failure is a result
+                row.error = f"{type(exc).__name__}: {exc}"
+        try:
+            stats, results = measure_steady(prepared, repeats=repeats) if prepared else ({}, {})
+        except CompilationInTimedRegion:
+            raise
+        except Exception:  # one solver broke the round-robin: time them one by one
+            stats, results = {}, {}
+            for s, prep in prepared.items():
+                try:
+                    one_stats, one_result = measure_steady({s: prep}, repeats=repeats)
+                    stats.update(one_stats)
+                    results.update(one_result)
+                except Exception as exc:
+                    rows[s].error = f"{type(exc).__name__}: {exc}"
+        f_ref = problem.f_star
+        if f_ref is None:  # MGH give no minimum for this n: use the best any solver found
+            finite = [r.value for r in results.values() if math.isfinite(r.value)]
+            f_ref = min(finite) if finite else None
+        for s in active:
+            row = rows[s]
+            if s in results:
+                r = results[s]
+                row.value, row.grad_inf_norm = r.value, r.grad_inf_norm
+                row.n_iter, row.n_fev, row.converged, row.status = r.n_iter, r.n_fev, r.converged, r.status
+                row.steady_s = stats[s].median_s
+                row.solved = f_ref is not None and solved(r.value, f_ref, f0)
+                row.minimum_reached = _minimum_label(r.value, f0, f_ref, name)
+            runs.append(row)
+            if bar is not None:
+                bar.update(1)
+        progress(f"{name}: solved by {', '.join(s for s in active if rows[s].solved) or 'none'}")
+    result = ProfileRun(runs, list(problems), active, skipped)
+    if instructions:
+        _add_instructions(result, config, instruction_cpus, progress)
+    return result
+
+
+def _add_instructions(
+    run: ProfileRun, config: SolverConfig, cpus: Sequence[int] | None, progress: Callable[[str], None]
+) -> None:
+    from lbfgs_impl.measure.instructions import InstructionTask, measure_instructions
+
+    tasks = [InstructionTask(r.solver, r.problem, r.n, config) for r in run.runs if r.value is not None]
+    progress(f"instruction counts under callgrind: {len(tasks)} process(es)")
+    report = measure_instructions(tasks, repeats=1, cpus=cpus)
+    run.meta["instructions"] = {**report.meta, "skipped": report.skipped}
+    if report.skipped:
+        progress(f"instruction counts skipped: {report.skipped}")
+        return
+    for r in run.runs:
+        counts = report.get(r.solver, r.problem, r.n)
+        if counts is not None and counts.ok:
+            r.instructions = counts.median
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def to_dict(run: ProfileRun) -> dict[str, Any]:
+    return {
+        "meta": run.meta,
+        "success_rule": f"f - f* <= {SUCCESS_TOL:g} * (f(x0) - f*), f finite",
+        "problems": run.problems,
+        "solvers": run.solvers,
+        "skipped_solvers": run.skipped_solvers,
+        "runs": [asdict(r) for r in run.runs],
+    }
+
+
+def success_table(run: ProfileRun) -> list[tuple[str, int, int]]:
+    return [(s, sum(r.solved for r in run.runs if r.solver == s), len(run.problems)) for s in run.solvers]
+
+
+def winners(run: ProfileRun, metric: str) -> list[tuple[str, float]]:
+    """rho_s(1) per solver: the share of problems on which it was the cheapest, best first."""
+    rho = profile(run.costs(metric), [1.0])
+    return sorted(((s, float(v[0])) for s, v in rho.items()), key=lambda t: -t[1])

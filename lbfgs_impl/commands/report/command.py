@@ -1,0 +1,49 @@
+"""``lbfgs-bench report``: arguments and body."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lbfgs_impl.commands.common import PROG, add_pin_arguments, check_output, pin_request, progress
+
+NAME = "report"
+HELP = "when does each solver win? scaling, floor, break-even, cache, batching, convergence, robustness"
+DESCRIPTION = (
+    "Runs every analysis and writes report.md, report.json and one PNG per figure into "
+    "OUTDIR (created if missing). --quick: ~5 minutes on 2 cores; the full report: ~30."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "outdir", metavar="OUTDIR", help="where to write report.md, report.json and the figures"
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller sizes and batches (about 5 minutes)")
+    parser.add_argument("--plan", choices=["quick", "full", "tiny"], help=argparse.SUPPRESS)  # tiny: tests
+    add_pin_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lbfgs_impl.commands.report.build import build_report
+    from lbfgs_impl.commands.report.plans import PLANS
+    from lbfgs_impl.measure.timing import pinned
+    from lbfgs_impl.outputs import OutputError, check_writable
+
+    outdir = Path(args.outdir)
+    check_output(check_writable, str(outdir / "report.md"))
+    plan = PLANS[args.plan or ("quick" if args.quick else "full")]
+    with pinned(pin_request(args)) as pinning:
+        progress(f"report ({plan.name}): scaling, floor, break-even, batched, convergence, robustness")
+        try:
+            report, written = build_report(outdir, plan, pinning=pinning, progress=progress)
+        except OutputError as exc:
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            return 1
+    failed = [s.name for s in report.stages.values() if s.error]
+    for name in failed:
+        progress(f"stage {name} failed (recorded in report.md): {report.stages[name].error}")
+    print(f"wrote {', '.join(str(p) for p in written)}")
+    return 1 if failed else 0

@@ -1,0 +1,85 @@
+"""What each stage of ``lbfgs-bench report`` measures: the quick, full and tiny plans."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lbfgs_impl.cases import BenchCase
+
+
+@dataclass(frozen=True)
+class ReportPlan:
+    """What each stage measures. :data:`QUICK` and :data:`FULL` are the two the command offers."""
+
+    name: str
+    scaling: tuple[BenchCase, ...]
+    steady_repeats: int
+    floor_sizes: tuple[int, ...]
+    break_even: tuple[BenchCase, ...]
+    batch_sizes: tuple[int, ...]
+    batch_repeats: int
+    robustness_problems: tuple[str, ...]
+    robustness_solvers: tuple[str, ...] | None  # None: every available solver
+
+
+def _rosenbrock(n: int) -> BenchCase:
+    # Rosenbrock needs ~5n iterations: beyond n=1000, a fixed budget of 1000 (labelled so).
+    return (
+        BenchCase("rosenbrock", n, 1000, fixed_budget=True)
+        if n > 1000
+        else BenchCase("rosenbrock", n, 10_000)
+    )
+
+
+QUICK = ReportPlan(
+    name="quick",
+    scaling=(
+        *(_rosenbrock(n) for n in (10, 100, 1000)),
+        *(BenchCase("logistic", n) for n in (10, 100, 1000)),
+    ),
+    steady_repeats=3,
+    floor_sizes=(10, 100, 1000),
+    break_even=(BenchCase("rosenbrock", 100),),
+    batch_sizes=(1, 16, 64),
+    batch_repeats=2,
+    robustness_problems=("mgh_rosenbrock", "mgh_beale", "mgh_freudenstein_roth", "mgh_wood", "mgh_penalty_1"),
+    robustness_solvers=("scipy", "optax_loop", "optax_while"),
+)
+
+FULL = ReportPlan(
+    name="full",
+    scaling=(
+        *(_rosenbrock(n) for n in (10, 100, 1000, 10_000, 100_000)),
+        *(BenchCase("logistic", n) for n in (10, 100, 1000, 10_000, 100_000)),
+    ),
+    steady_repeats=5,
+    floor_sizes=(10, 100, 1000, 10_000, 100_000),
+    break_even=(
+        BenchCase("rosenbrock", 100),
+        BenchCase("rosenbrock", 1000, 10_000),
+        BenchCase("logistic", 10_000),
+    ),
+    batch_sizes=(1, 4, 16, 64, 256),
+    batch_repeats=3,
+    robustness_problems=(),  # () = the quick MGH subset of `lbfgs-bench profile --quick`
+    robustness_solvers=None,
+)
+
+#: For the tests: every stage and figure, on sizes that take seconds.
+TINY = ReportPlan(
+    name="tiny",
+    scaling=(
+        BenchCase("rosenbrock", 10, 10_000),
+        BenchCase("rosenbrock", 30, 10_000),
+        BenchCase("logistic", 10),
+    ),
+    steady_repeats=1,
+    floor_sizes=(10,),
+    break_even=(BenchCase("rosenbrock", 10, 10_000),),
+    batch_sizes=(1, 4),
+    batch_repeats=1,
+    robustness_problems=("mgh_rosenbrock", "mgh_beale"),
+    robustness_solvers=("scipy", "optax_while"),
+)
+
+PLANS = {"quick": QUICK, "full": FULL, "tiny": TINY}

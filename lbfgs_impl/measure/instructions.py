@@ -1,0 +1,398 @@
+"""Instruction counts under valgrind's callgrind: figures that do not depend on the machine's load.
+
+A wall-clock median moves up to ~1.8x between processes on a shared 2-core VM,
+and a hosted CI runner changes hardware from night to night. The number of
+instructions a solve executes does neither. This module counts them the way
+CodSpeed's simulation mode and iai-callgrind do:
+
+* every (solver, problem) is measured in its own process, forked from a
+  "zygote" that imported JAX, Optax and SciPy once under valgrind (import alone
+  takes ~10 s there) but never started JAX's backend, so each child starts cold;
+* the child AOT-compiles and warms the solve up uninstrumented, then switches
+  instrumentation on with callgrind *client requests* exactly around one
+  ``prepared.run()`` (``callgrind_control`` would act at its next poll point);
+* the environment is fixed: ``PYTHONHASHSEED=0``, ASLR off (``setarch -R``
+  where it works), OpenBLAS and XLA single-threaded, JAX's async dispatch off,
+  each zygote pinned to one CPU (XLA sizes its thread pool from the affinity:
+  with a pool per core, idle workers' work-stealing added up to 45% to a count),
+  ``gc`` off around the measured call;
+* the self cost of XLA's thread-pool scheduler (idle spinning and work
+  stealing, whose length depends on how valgrind interleaves threads) is
+  subtracted from the compared figure and kept apart
+  (:data:`lbfgs_impl.measure.callgrind.SCHEDULER_FUNCTIONS`);
+* repeats after the first load the compiled executable from JAX's persistent
+  cache in a temporary directory (compiling is ~5x slower under valgrind);
+* optionally the trace+lower+compile step is counted the same way (then
+  without the cache)
+  (``compile=True``; ~5x slower than the uninstrumented compile: about a minute
+  per JAX solver on the seed case).
+
+Zygotes run in parallel, one per CPU: instruction counts do not care.
+The client requests live in a 10-line C helper (``_native/callgrind_shim.c``)
+built with the system C compiler on first use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from lbfgs_impl.measure.callgrind import read_dumps
+from lbfgs_impl.solvers import SolverConfig
+
+SHIM_SOURCE = Path(__file__).parent / "_native" / "callgrind_shim.c"
+
+VALGRIND_FLAGS = ("--tool=callgrind", "--instr-atstart=no", "--separate-threads=no", "--dump-instr=no")
+
+#: The environment every measured process gets (on top of the caller's).
+FIXED_ENV = {
+    "PYTHONHASHSEED": "0",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false",
+    "JAX_CPU_ENABLE_ASYNC_DISPATCH": "false",
+    "JAX_ENABLE_COMPILATION_CACHE": "false",
+}
+
+
+class InstructionsUnavailable(RuntimeError):
+    """valgrind, a C compiler or callgrind's header is missing; the message says which."""
+
+
+class InstructionTask(NamedTuple):
+    """One thing to count: ``solver`` on ``problem`` of size ``n`` under ``config``."""
+
+    solver: str
+    problem: str
+    n: int
+    config: SolverConfig = SolverConfig()
+
+    @property
+    def key(self) -> str:
+        return f"{self.solver}/{self.problem}-{self.n}"
+
+
+@dataclass
+class InstructionCounts:
+    """Counts of one task over ``repeats`` processes.
+
+    Attributes:
+      solve: instructions of one complete solve, per process, without the thread
+        pool's idle spinning and work stealing (:data:`lbfgs_impl.measure.callgrind.SCHEDULER_FUNCTIONS`).
+      solve_total: the same with them: everything callgrind counted.
+      compile: instructions of trace+lower+compile, per process (empty unless asked for).
+      n_iter, n_fev, converged: what the solve did under valgrind (valgrind
+        emulates a CPU without AVX-512, so SciPy's path may differ by an
+        iteration from a native run; compare per-iteration figures across
+        machines).
+    """
+
+    task: InstructionTask
+    solve: list[int] = field(default_factory=list)
+    solve_total: list[int] = field(default_factory=list)
+    compile: list[int] = field(default_factory=list)
+    n_iter: list[int] = field(default_factory=list)
+    n_fev: list[int] = field(default_factory=list)
+    converged: list[bool] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.solve)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.solve)
+
+    @property
+    def spread(self) -> float:
+        """(max - min) / median of the per-process counts: the noise of this figure."""
+        return (max(self.solve) - min(self.solve)) / self.median if self.solve else float("nan")
+
+    @property
+    def per_iteration(self) -> float | None:
+        iters = statistics.median(self.n_iter) if self.n_iter else 0
+        return self.median / iters if iters else None
+
+    @property
+    def compile_median(self) -> float | None:
+        return statistics.median(self.compile) if self.compile else None
+
+    def to_dict(self) -> dict[str, Any]:
+        t = self.task
+        return {
+            "solver": t.solver,
+            "problem": t.problem,
+            "n": t.n,
+            "config": t.config._asdict(),
+            "instructions": self.median if self.ok else None,
+            "instructions_per_iteration": self.per_iteration if self.ok else None,
+            "instructions_spread": self.spread if self.ok else None,
+            "instructions_samples": self.solve,
+            "instructions_total_samples": self.solve_total,
+            "compile_instructions": self.compile_median,
+            "compile_instructions_samples": self.compile,
+            "n_iter": self.n_iter,
+            "n_fev": self.n_fev,
+            "converged": self.converged,
+            "errors": self.errors,
+        }
+
+
+@dataclass
+class InstructionReport:
+    """Counts of every task, with how they were taken (or why they were not)."""
+
+    counts: dict[str, InstructionCounts]
+    meta: dict[str, Any]
+    skipped: str | None = None
+
+    def get(self, solver: str, problem: str, n: int) -> InstructionCounts | None:
+        return self.counts.get(InstructionTask(solver, problem, n).key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "meta": self.meta,
+            "skipped": self.skipped,
+            "results": [c.to_dict() for c in self.counts.values()],
+        }
+
+
+# ------------------------------------------------------------------ tools
+
+
+def valgrind_version() -> str | None:
+    exe = shutil.which("valgrind")
+    if exe is None:
+        return None
+    proc = subprocess.run([exe, "--version"], capture_output=True, text=True)
+    return proc.stdout.strip() or None
+
+
+def _aslr_off_prefix() -> list[str]:
+    """``setarch <arch> -R`` if it works here (containers may forbid personality changes)."""
+    exe = shutil.which("setarch")
+    if exe is None:
+        return []
+    cmd = [exe, platform.machine(), "-R"]
+    try:
+        ok = subprocess.run([*cmd, "true"], capture_output=True).returncode == 0
+    except OSError:
+        ok = False
+    return cmd if ok else []
+
+
+def build_shim(directory: str | os.PathLike[str]) -> Path:
+    """Compile the client-request helper into ``directory``; :class:`InstructionsUnavailable` if it can't."""
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        raise InstructionsUnavailable(
+            "instruction counts need a C compiler (cc or gcc) to build their helper"
+        )
+    digest = hashlib.sha256(SHIM_SOURCE.read_bytes()).hexdigest()[:12]
+    out = Path(directory) / f"callgrind_shim-{digest}.so"
+    try:
+        proc = subprocess.run(
+            [cc, "-O2", "-shared", "-fPIC", "-o", str(out), str(SHIM_SOURCE)], capture_output=True, text=True
+        )
+    except OSError as exc:
+        raise InstructionsUnavailable(
+            f"could not build the callgrind helper with {cc}: {exc.strerror}"
+        ) from None
+    if proc.returncode != 0:
+        first = (proc.stderr.strip().splitlines() or ["unknown error"])[0]
+        raise InstructionsUnavailable(f"could not build the callgrind helper with {cc}: {first}")
+    return out
+
+
+def unavailable_reason() -> str | None:
+    """Why instruction counts cannot be taken here, or ``None`` when they can."""
+    if shutil.which("valgrind") is None:
+        return "valgrind is not installed (apt-get install valgrind)"
+    try:
+        with tempfile.TemporaryDirectory(prefix="lbfgs-bench-shim-") as tmp:
+            build_shim(tmp)
+    except InstructionsUnavailable as exc:
+        return str(exc)
+    return None
+
+
+# ------------------------------------------------------------------ running
+
+
+def _partition(items: Sequence[Any], parts: int) -> list[list[Any]]:
+    buckets: list[list[Any]] = [[] for _ in range(max(1, parts))]
+    for i, item in enumerate(items):
+        buckets[i % len(buckets)].append(item)
+    return [b for b in buckets if b]
+
+
+def measure_instructions(
+    tasks: Sequence[InstructionTask],
+    *,
+    repeats: int = 3,
+    compile: bool = False,
+    cpus: Sequence[int] | None = None,
+    plugins: Sequence[str] = (),
+    progress: Callable[[int, int], None] | None = None,
+    timeout_s: float = 3600.0,
+) -> InstructionReport:
+    """Count the instructions of each task's solve, ``repeats`` processes each.
+
+    Args:
+      tasks: what to measure.
+      repeats: processes per task (their spread is reported).
+      compile: also count trace+lower+compile (slow: ~5x the uninstrumented compile).
+      cpus: CPUs to spread the zygotes over, one zygote each (default: every CPU
+        this process may use).
+      plugins: modules each child imports first (for example one that registers
+        a solver).
+      progress: called with (done, total) as child processes finish.
+
+    Returns:
+      An :class:`InstructionReport`; ``skipped`` holds the reason when valgrind
+      or the helper is unavailable (then nothing was run). A child that fails
+      leaves its error in the task's ``errors``; it never raises.
+    """
+    if repeats < 1:
+        raise ValueError(f"instruction repeats must be >= 1, got {repeats}")
+    version = valgrind_version()
+    cpus = sorted(cpus if cpus is not None else os.sched_getaffinity(0))
+    aslr = _aslr_off_prefix()
+    meta: dict[str, Any] = {
+        "valgrind": version,
+        "valgrind_flags": list(VALGRIND_FLAGS),
+        "env": dict(FIXED_ENV),
+        "aslr_disabled": bool(aslr),
+        "repeats": repeats,
+        "compile_counted": compile,
+        "compilation_cache": "off" if compile else "shared by the repeats of one measurement (temporary)",
+        "zygote_cpus": cpus,
+        "plugins": list(plugins),
+    }
+    counts = {t.key: InstructionCounts(t) for t in tasks}
+    if version is None:
+        return InstructionReport(counts, meta, "valgrind is not installed (apt-get install valgrind)")
+    with tempfile.TemporaryDirectory(prefix="lbfgs-bench-callgrind-") as tmp_name:
+        tmp = Path(tmp_name)
+        try:
+            shim = build_shim(tmp)
+        except InstructionsUnavailable as exc:
+            return InstructionReport(counts, meta, str(exc))
+        jobs = [{"task": t.key, "repeat": r, "spec": _task_spec(t)} for r in range(repeats) for t in tasks]
+        for i, job in enumerate(jobs):
+            job["id"] = f"job{i}"
+        procs = []
+        for z, (cpu, chunk) in enumerate(zip(cpus, _partition(jobs, len(cpus)), strict=False)):
+            zdir = tmp / f"zygote{z}"
+            zdir.mkdir()
+            (zdir / "jobs.json").write_text(json.dumps(chunk))
+            cmd = [
+                *aslr,
+                "valgrind",
+                *VALGRIND_FLAGS,
+                f"--callgrind-out-file={zdir}/callgrind.%p",
+                sys.executable,
+                "-m",
+                "lbfgs_impl.measure._callgrind_worker",
+                str(shim),
+                str(zdir),
+                *(["--compile"] if compile else []),
+                *[f"--plugin={p}" for p in plugins],
+            ]
+            env = {**os.environ, **FIXED_ENV}
+            if not compile:
+                env.update(_compile_cache_env(tmp / "jax-cache"))
+            log = open(zdir / "valgrind.log", "w")  # noqa: SIM115 (closed after the wait below)
+            procs.append(
+                (
+                    subprocess.Popen(
+                        cmd,
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        preexec_fn=lambda c=cpu: os.sched_setaffinity(0, {c}),
+                    ),
+                    log,
+                    zdir,
+                )
+            )
+        deadline = time.monotonic() + timeout_s
+        total = len(jobs)
+        while any(p.poll() is None for p, _, _ in procs):
+            if progress is not None:
+                progress(sum(len(list(z.glob("job[0-9]*.json"))) for _, _, z in procs), total)
+            if time.monotonic() > deadline:
+                for p, _, _ in procs:
+                    p.kill()
+                break
+            time.sleep(0.5)
+        for p, log, _ in procs:
+            p.wait()
+            log.close()
+        if progress is not None:
+            progress(total, total)
+        for _, _, zdir in procs:
+            _collect(zdir, counts)
+    return InstructionReport(counts, meta)
+
+
+def _compile_cache_env(directory: Path) -> dict[str, str]:
+    """JAX's persistent cache in a temporary directory shared by one measurement's processes.
+
+    XLA compiles ~5x slower under valgrind (~12 s for optax_while on the seed
+    case); with the cache, only the first process of a task compiles and the
+    later repeats load the same executable. Not used when compilation itself
+    is counted.
+    """
+    return {
+        "JAX_ENABLE_COMPILATION_CACHE": "true",
+        "JAX_COMPILATION_CACHE_DIR": str(directory),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1",
+    }
+
+
+def _task_spec(task: InstructionTask) -> dict[str, Any]:
+    return {"solver": task.solver, "problem": task.problem, "n": task.n, "config": task.config._asdict()}
+
+
+def _collect(zdir: Path, counts: dict[str, InstructionCounts]) -> None:
+    dumps = read_dumps(zdir)
+    log_tail = (zdir / "valgrind.log").read_text(errors="replace").strip().splitlines()[-3:]
+    for job in json.loads((zdir / "jobs.json").read_text()):
+        entry = counts[job["task"]]
+        result_path = zdir / f"{job['id']}.json"
+        if not result_path.exists():
+            entry.errors.append(
+                f"repeat {job['repeat']}: no result; valgrind log ends: {' | '.join(log_tail)}"
+            )
+            continue
+        result = json.loads(result_path.read_text())
+        if result.get("error"):
+            entry.errors.append(f"repeat {job['repeat']}: {result['error']}")
+            continue
+        solve = dumps.get(f"{job['id']}:solve")
+        if solve is None:
+            entry.errors.append(f"repeat {job['repeat']}: callgrind wrote no dump for the solve")
+            continue
+        entry.solve.append(solve.net)
+        entry.solve_total.append(solve.total)
+        if f"{job['id']}:compile" in dumps:
+            entry.compile.append(dumps[f"{job['id']}:compile"].net)
+        entry.n_iter.append(result["n_iter"])
+        entry.n_fev.append(result["n_fev"])
+        entry.converged.append(result["converged"])

@@ -1,0 +1,183 @@
+"""The figures of ``lbfgs-bench report``: one PNG per question, in the suite's one style.
+
+Each function takes the stage's rows (the dicts ``report.json`` holds) and a path,
+draws one figure with a title, axes with units, a legend and log axes where the
+range calls for it, and writes it atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lbfgs_impl.plots.style import SOLVER_STYLE, pyplot, save
+
+
+def _by(rows: list[dict[str, Any]], *keys: str) -> dict[tuple, list[dict[str, Any]]]:
+    out: dict[tuple, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(tuple(r[k] for k in keys), []).append(r)
+    return out
+
+
+def scaling_time(data: list[dict[str, Any]], path: Path) -> Path:
+    plt = pyplot()
+    problems = sorted({r["problem"] for r in data})
+    fig, axes = plt.subplots(1, len(problems), figsize=(6 * len(problems), 4.8), squeeze=False)
+    for ax, problem in zip(axes[0], problems, strict=True):
+        for (solver,), rows in _by([r for r in data if r["problem"] == problem], "solver").items():
+            rows.sort(key=lambda r: r["n"])
+            color, marker = SOLVER_STYLE.get(solver, ("gray", "x"))
+            ns = [r["n"] for r in rows]
+            ax.plot(ns, [r["steady_s"] for r in rows], color=color, marker=marker, label=f"{solver} steady")
+            ax.plot(ns, [r["first_call_s"] for r in rows], color=color, marker=marker, linestyle="--",
+                    markerfacecolor="none", label=f"{solver} first call")  # fmt: skip
+        budget = sorted({r["n"] for r in data if r["problem"] == problem and r["fixed_budget"]})
+        if budget:
+            ax.axvspan(min(budget) / 1.5, max(budget) * 1.5, color="0.9", zorder=0)
+            ax.text(min(budget), ax.get_ylim()[0] * 1.5, " fixed budget:\n 1000 iterations", fontsize=8)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("problem size n")
+        ax.set_ylabel("seconds per solve")
+        ax.set_title(f"{problem}: first call (dashed) and steady state (solid)")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7, ncol=2)
+    return save(fig, path)
+
+
+def speedup(
+    speedups: dict[str, dict[str, list[tuple[int, float]]]],
+    crossovers: dict[str, dict[str, float | None]],
+    path: Path,
+) -> Path:
+    """``speedups[problem][solver]`` = [(n, steady speedup over SciPy)]; crossovers marked where found."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for problem, per_solver in speedups.items():
+        for solver, pts in per_solver.items():
+            color, marker = SOLVER_STYLE.get(solver, ("gray", "x"))
+            style = "-" if problem == "rosenbrock" else ":"
+            ax.plot([n for n, _ in pts], [s for _, s in pts], color=color, marker=marker, linestyle=style,
+                    label=f"{solver}, {problem}")  # fmt: skip
+            cross = crossovers.get(problem, {}).get(solver)
+            if cross:
+                ax.annotate(f"crossover n~{cross:.0f}", (cross, 1.0), textcoords="offset points",
+                            xytext=(5, 8), fontsize=8, color=color)  # fmt: skip
+    ax.axhline(1.0, color="black", linewidth=1)
+    ax.text(ax.get_xlim()[0] if ax.lines else 1, 1.05, " as fast as SciPy", fontsize=8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("problem size n")
+    ax.set_ylabel("steady-state speedup over SciPy L-BFGS-B (x)")
+    ax.set_title("When does the JAX solve win? Steady-state speedup vs size")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return save(fig, path)
+
+
+def floor(scaling: list[dict[str, Any]], floors: list[dict[str, Any]], path: Path) -> Path:
+    plt = pyplot()
+    problems = sorted({r["problem"] for r in floors})
+    fig, axes = plt.subplots(1, len(problems), figsize=(6 * len(problems), 4.8), squeeze=False)
+    for ax, problem in zip(axes[0], problems, strict=True):
+        for (solver,), rows in _by([r for r in scaling if r["problem"] == problem], "solver").items():
+            rows.sort(key=lambda r: r["n"])
+            color, marker = SOLVER_STYLE.get(solver, ("gray", "x"))
+            ax.plot([r["n"] for r in rows], [1e6 * r["seconds_per_iteration"] for r in rows], color=color,
+                    marker=marker, label=f"{solver}: one iteration")  # fmt: skip
+        f = sorted((r for r in floors if r["problem"] == problem), key=lambda r: r["n"])
+        ax.plot([r["n"] for r in f], [1e6 * r["seconds_per_evaluation"] for r in f], color="black",
+                linestyle="--", marker="x", label="one f+g evaluation inside XLA (the floor)")  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("problem size n")
+        ax.set_ylabel("microseconds")
+        ax.set_title(f"{problem}: time per iteration vs one evaluation")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    return save(fig, path)
+
+
+def break_even(rows: list[dict[str, Any]], path: Path) -> Path:
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    labels = [f"{r['solver']}\n{r['problem']} n={r['n']}" for r in rows]
+    xs = range(len(rows))
+    for offset, key, color, name in (
+        (-0.2, "break_even_cold", "tab:red", "cold compilation cache"),
+        (0.2, "break_even_warm", "tab:green", "warm persistent cache"),
+    ):
+        heights = [r[key] if r[key] is not None else 0 for r in rows]
+        bars = ax.bar([x + offset for x in xs], heights, width=0.4, color=color, label=name)
+        for bar, r in zip(bars, rows, strict=True):
+            text = "never" if r[key] is None else str(r[key])
+            ax.annotate(text, (bar.get_x() + bar.get_width() / 2, max(bar.get_height(), 1)), ha="center",
+                        va="bottom", fontsize=8)  # fmt: skip
+    ax.set_xticks(list(xs), labels, fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel("solves until the JAX variant has cost no more than SciPy")
+    ax.set_title("Break-even: first call (fresh process) paid back by faster solves")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y", which="both")
+    return save(fig, path)
+
+
+def batched(rows: list[dict[str, Any]], path: Path) -> Path:
+    plt = pyplot()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
+    bs = [r["B"] for r in rows]
+    series = (
+        ("vmap_s", "optax_while under jax.vmap (one call)", "tab:green"),
+        ("sequential_jit_s", "B sequential optax_while solves", "tab:olive"),
+        ("sequential_scipy_s", "B sequential SciPy solves", "tab:blue"),
+    )
+    for key, label, color in series:
+        ax1.plot(bs, [r[key] for r in rows], marker="o", color=color, label=label)
+        ax2.plot(bs, [1e3 * r[key] / r["B"] for r in rows], marker="o", color=color, label=label)
+    for ax, ylabel, title in (
+        (ax1, "seconds for all B solves", "Total time for B seed-case solves"),
+        (ax2, "milliseconds per solve", "Time per solve"),
+    ):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("batch size B (starting points)")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    return save(fig, path)
+
+
+def convergence(traces: dict[str, dict[str, list[float]]], path: Path) -> Path:
+    plt = pyplot()
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8), sharey="row")
+    for solver, t in traces.items():
+        color, _ = SOLVER_STYLE.get(solver, ("gray", "x"))
+        its = range(1, len(t["loss"]) + 1)
+        axes[0][0].plot(its, t["loss"], color=color, label=solver)
+        axes[1][0].plot(its, t["grad"], color=color, label=solver)
+        axes[0][1].plot(1e3 * _arr(t["time_s"]), t["loss"], color=color, label=solver)
+        axes[1][1].plot(1e3 * _arr(t["time_s"]), t["grad"], color=color, label=solver)
+    for row, ylabel in ((0, "loss f(x)"), (1, "gradient inf-norm")):
+        for col, xlabel in ((0, "iteration"), (1, "wall time since start (ms, steady state)")):
+            ax = axes[row][col]
+            ax.set_yscale("log")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            ax.grid(alpha=0.3, which="both")
+            ax.legend(fontsize=8)
+    axes[1][0].axhline(1e-5, color="black", linewidth=0.8, linestyle=":")
+    axes[1][1].axhline(1e-5, color="black", linewidth=0.8, linestyle=":")
+    axes[1][1].set_xscale("log")
+    axes[0][1].set_xscale("log")
+    fig.suptitle(
+        "Convergence on the seed case (rosenbrock n=100): loss and gradient, by iteration and by time"
+    )
+    return save(fig, path)
+
+
+def _arr(values: list[float]) -> Any:
+    import numpy as np
+
+    return np.asarray(values)

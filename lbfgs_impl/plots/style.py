@@ -1,0 +1,33 @@
+"""The suite's one plotting style: solver colours and markers, the Agg backend, atomic PNG writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+#: colour and marker per solver; a solver not listed is drawn grey with an ``x``.
+SOLVER_STYLE = {
+    "scipy": ("tab:blue", "o"),
+    "optax_loop": ("tab:orange", "s"),
+    "optax_while": ("tab:green", "^"),
+}
+
+
+def pyplot():
+    """``matplotlib.pyplot`` on the non-interactive Agg backend (figures are only ever written to files)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save(fig: Any, path: Path) -> Path:
+    """Lay out, write atomically (:func:`lbfgs_impl.outputs.save_figure`) and close ``fig``."""
+    from lbfgs_impl.outputs import save_figure
+
+    fig.tight_layout()
+    save_figure(fig, path)
+    pyplot().close(fig)
+    return path

@@ -1,0 +1,74 @@
+"""The fields stored with every result: JSON rows, pytest-benchmark ``extra_info``, asv.
+
+One place decides what a result carries (iterations, evaluations, quality,
+versions, pinning, instruction counts), so that ``compare --json``, ``pytest
+perf`` and the gate read the same names.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lbfgs_impl.measure.instructions import InstructionCounts
+    from lbfgs_impl.measure.timing import FirstCallSample
+    from lbfgs_impl.solvers import Result
+
+
+def finite_or_none(x: float | None) -> float | None:
+    """``x``, or None where it is missing or not finite (JSON has no inf/nan)."""
+    return None if x is None or not math.isfinite(x) else x
+
+
+def instruction_fields(counts: InstructionCounts | None) -> dict[str, Any]:
+    """The instruction-count fields of a result row (empty when the phase did not run)."""
+    if counts is None:
+        return {}
+    doc = counts.to_dict()
+    return {
+        "instructions": doc["instructions"],
+        "instructions_per_iteration": doc["instructions_per_iteration"],
+        "instructions_spread": doc["instructions_spread"],
+        "instructions_samples": doc["instructions_samples"],
+        "instructions_n_iter": doc["n_iter"],
+        "instructions_n_fev": doc["n_fev"],
+        "compile_instructions": doc["compile_instructions"],
+        "instructions_errors": doc["errors"],
+    }
+
+
+def benchmark_extra_info(
+    result: Result,
+    meta: dict[str, Any],
+    *,
+    seconds: float | None = None,
+    first_call: list[FirstCallSample] | None = None,
+) -> dict[str, Any]:
+    """The figures stored beside each pytest-benchmark/asv timing.
+
+    Args:
+      result: the solve that was timed.
+      meta: :func:`lbfgs_impl.measure.environment.collect_meta` output.
+      seconds: the timing's median, for seconds per iteration.
+      first_call: cold samples, for the compile seconds.
+    """
+    info: dict[str, Any] = {
+        "n_iter": result.n_iter,
+        "n_fev": result.n_fev,
+        "final_loss": finite_or_none(result.value),
+        "grad_inf_norm": finite_or_none(result.grad_inf_norm),
+        "converged": result.converged,
+        "status": result.status,
+        "seconds_per_iteration": seconds / result.n_iter if seconds and result.n_iter else None,
+        "versions": meta["versions"],
+        "pinning": meta["pinning"],
+        "thread_env": meta["thread_env"],
+    }
+    if first_call:
+        from lbfgs_impl.measure.timing import median
+
+        info["compile_s"] = median([s.compile_s for s in first_call])
+        info["trace_lower_s"] = median([s.trace_lower_s for s in first_call])
+        info["n_compilations"] = [s.n_compilations for s in first_call]
+    return info

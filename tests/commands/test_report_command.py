@@ -1,0 +1,116 @@
+"""`lbfgs-bench report`: every file on a tiny plan, the derived figures on known inputs, failures kept."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from lbfgs_impl.cases import BenchCase
+from lbfgs_impl.commands.report import stages
+from lbfgs_impl.commands.report.build import build_report
+from lbfgs_impl.commands.report.document import crossovers
+from lbfgs_impl.commands.report.plans import TINY
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+FIGURES = {
+    "scaling_time.png",
+    "speedup.png",
+    "floor.png",
+    "break_even.png",
+    "batched.png",
+    "convergence.png",
+    "robustness_profile.png",
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "lbfgs_impl", "report", "--plan", "tiny", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    return proc, out
+
+
+@pytest.mark.slow
+def test_tiny_report_writes_every_file(tiny_report):
+    proc, out = tiny_report
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert {p.name for p in out.iterdir()} == FIGURES | {"report.md", "report.json"}
+    for name in FIGURES:
+        data = (out / name).read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 15_000, name
+    text = (out / "report.md").read_text()
+    for name in FIGURES:
+        assert f"]({name})" in text
+    for stage in ("scaling", "floor", "break-even", "batched", "convergence", "robustness"):
+        assert stage in proc.stderr  # one progress bar per stage
+    assert "wrote " in proc.stdout
+
+
+@pytest.mark.slow
+def test_tiny_report_json_holds_every_stage_and_the_machine(tiny_report):
+    _, out = tiny_report
+    doc = json.loads((out / "report.json").read_text())
+    assert doc["plan"] == "tiny"
+    assert doc["meta"]["versions"]["jax"] and doc["meta"]["pinning"]["pinned"] is True
+    assert set(doc["stages"]) == {"scaling", "floor", "break_even", "batched", "convergence", "robustness"}
+    assert all(s["error"] == "" for s in doc["stages"].values())
+    scaling = doc["stages"]["scaling"]["data"]
+    assert {(r["problem"], r["n"]) for r in scaling} == {(c.problem, c.n) for c in TINY.scaling}
+    assert all(r["first_call_s"] > r["steady_s"] > 0 for r in scaling)
+    be = doc["stages"]["break_even"]["data"]
+    assert {r["solver"] for r in be} == {"optax_loop", "optax_while"}
+    assert all(r["cold_cache_hits"] == 0 for r in be)  # the cache was off
+    assert all(r["warm_cache_hits"] >= 1 for r in be)  # the warm cache served the executables
+    batch = doc["stages"]["batched"]["data"]
+    assert [r["B"] for r in batch] == list(TINY.batch_sizes)
+    assert all(r["converged_members"] == r["B"] for r in batch)
+
+
+def test_overhead_ratio_and_crossover_on_known_inputs():
+    assert stages.overhead_ratio(7e-6, 0.175e-6) == pytest.approx(40.0)
+    # speedup 4 -> 2 -> 0.5 over n = 10, 100, 1000: through 1 at sqrt(100 * 1000) in log-log
+    assert stages.crossover_n([(10, 4.0), (100, 2.0), (1000, 0.5)]) == pytest.approx(
+        1000**1.5 / 100, rel=1e-9
+    )
+    assert stages.crossover_n([(10, 4.0), (100, 2.0)]) is None
+    rows = [
+        {"problem": "p", "n": n, "solver": s, "steady_s": t}
+        for n, ts in ((10, (1.0, 0.25)), (100, (1.0, 0.5)), (1000, (1.0, 2.0)))
+        for s, t in zip(("scipy", "optax_while"), ts, strict=True)
+    ]
+    assert crossovers(rows)["p"]["optax_while"] == pytest.approx(1000**1.5 / 100, rel=1e-9)
+
+
+def test_cache_directory_is_removed_even_when_a_stage_fails(tmp_path):
+    case = BenchCase("no_such_problem", 10)
+    with pytest.raises(RuntimeError, match="fresh first call of scipy failed"):
+        stages.break_even([case], [], None, lambda msg: None, cache_root=str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_stage_is_recorded_and_the_report_still_written(tmp_path):
+    def broken():
+        raise ValueError("this stage broke")
+
+    report, written = build_report(
+        tmp_path,
+        TINY,
+        pinning={"pinned": False},
+        progress=lambda msg: None,
+        stages={"scaling": broken, "floor": lambda: [stages.evaluation_floor("rosenbrock", 10, count=10)]},
+    )
+    assert report.stages["scaling"].error.startswith("ValueError: this stage broke")
+    assert report.ok("floor")
+    text = (tmp_path / "report.md").read_text()
+    assert "## scaling: stage failed" in text and "this stage broke" in text
+    assert "## 2. The floor" in text
+    assert "](floor.png)" not in text  # the floor figure needs the scaling stage: not drawn, not linked
+    assert [p.name for p in written] == ["report.json", "report.md"]
