@@ -11,8 +11,13 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+#: ``LBFGS_BENCH_ASV_SMOKE=1`` shrinks every grid to its smallest useful size (one solver, one small case,
+#: two MGH problems): the test suite's check that every benchmark runs under asv uses it with ``--quick``
+#: (whose results asv does not save). Never set it for figures you keep.
+SMOKE = os.environ.get("LBFGS_BENCH_ASV_SMOKE") == "1"
+
 #: The cases tracked over history: the seed case and one data-driven problem.
-CASES = ["rosenbrock-100", "logistic-100"]
+CASES = ["rosenbrock-10"] if SMOKE else ["rosenbrock-100", "logistic-100"]
 
 
 def parse_case(case: str) -> tuple[str, int]:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import textwrap
 
-from . import CASES, make_case, parse_case
+from . import CASES, SMOKE, make_case, parse_case
 
-SOLVERS = ["scipy", "optax_loop", "optax_while"]
+SOLVERS = ["optax_while"] if SMOKE else ["scipy", "optax_loop", "optax_while"]
 PARAMS = (SOLVERS, CASES)
 PARAM_NAMES = ["solver", "case"]
 

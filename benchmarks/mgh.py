@@ -11,6 +11,8 @@ Commits that predate the MGH set or a peer skip with ``NotImplementedError``.
 
 from __future__ import annotations
 
+from . import SMOKE
+
 PROBLEMS = ["mgh_rosenbrock", "mgh_beale", "mgh_freudenstein_roth", "mgh_wood", "mgh_penalty_1"]
 
 SOLVERS = [
@@ -23,6 +25,9 @@ SOLVERS = [
     "jax_scipy_bfgs",
 ]
 
+
+if SMOKE:  # see benchmarks/__init__.py
+    PROBLEMS, SOLVERS = PROBLEMS[:2], ["scipy"]
 
 PARAMS = (SOLVERS,)
 PARAM_NAMES = ["solver"]

@@ -59,11 +59,12 @@ def test_asv_check_passes(asv_env):
 
 @pytest.mark.slow
 def test_quick_asv_run_in_this_environment_passes(asv_env):
+    """Every benchmark of the suite runs under asv, on the smoke grid (the full grid: the tests below)."""
     asv, env = asv_env
     proc = subprocess.run(
         [*asv, "run", "-E", "existing:same", "--quick", "--show-stderr"],
         cwd=ROOT,
-        env=env,
+        env=dict(env, LBFGS_BENCH_ASV_SMOKE="1"),
         capture_output=True,
         text=True,
         timeout=1800,
@@ -86,6 +87,20 @@ def test_quick_asv_run_in_this_environment_passes(asv_env):
         "mgh.Robustness.track_fg_evals",
     }
     assert all(status == "ok" for _, status in ran), ran
+    # The smoke grid (benchmarks/__init__.py), one point per class: what keeps this run short.
+    assert "rosenbrock-10 " in out and "rosenbrock-100" not in out and "optax_loop" not in out
+
+
+def test_steady_state_benchmark_runs_compile_free_on_every_grid_point():
+    """The full grid the smoke run above leaves out: SteadyState's setup and timed call, in this process."""
+    from benchmarks.lbfgs import SteadyState
+
+    assert "rosenbrock-100" in CASES and "scipy" in SOLVERS  # the full grid, not the smoke one
+    for solver in SOLVERS:
+        for case in CASES:
+            bench = SteadyState()
+            bench.setup(solver, case)
+            bench.time_solve(solver, case)  # raises if anything compiles inside the timed call
 
 
 def test_track_figures_equal_what_lbfgs_impl_returns():
