@@ -121,8 +121,9 @@ def _thread_affinities():
     return {int(t): os.sched_getaffinity(int(t)) for t in os.listdir("/proc/self/task")}
 
 
-def test_pinning_moves_every_thread_and_restores():
+def test_pinning_moves_every_thread_and_restores(run_cpus):
     before = os.sched_getaffinity(0)
+    assert sorted(before) == run_cpus  # every CPU of the run, even in an xdist worker pinned to one
     target = min(before)
     stop = threading.Event()
     worker = threading.Thread(target=stop.wait)
