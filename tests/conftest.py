@@ -28,6 +28,10 @@ def _pin_this_worker() -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     if worker.startswith("gw") and len(RUN_CPUS) > 1:
         os.sched_setaffinity(0, {RUN_CPUS[int(worker[2:]) % len(RUN_CPUS)]})
+    # The perf suites these tests start are pytest runs of their own: seeing xdist's variables,
+    # pytest-benchmark would take them for xdist workers and write no JSON.
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        os.environ.pop(name, None)
 
 
 _pin_this_worker()
@@ -49,8 +53,8 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
     opt = config.option
     if getattr(opt, "numprocesses", 0) is not None or getattr(opt, "tx", None) or opt.dist != "no":
         return
-    if os.environ.get("PYTEST_XDIST_WORKER") or opt.usepdb or opt.collectonly:
-        return  # a worker (or a process it started), or an interactive run
+    if hasattr(config, "workerinput") or opt.usepdb or opt.collectonly:
+        return  # a worker, or an interactive run
     if not all(Path(arg).is_dir() for arg in config.args):
         return
     workers = min(len(RUN_CPUS), MAX_WORKERS)
