@@ -63,6 +63,13 @@ def machine_key_of(cpu: dict[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
 
 
+def this_machine_key() -> str:
+    """:func:`machine_key_of` for this machine, as pytest-benchmark will record it (py-cpuinfo)."""
+    import cpuinfo
+
+    return machine_key_of(cpuinfo.get_cpu_info())
+
+
 @dataclass
 class BenchmarkRun:
     """One file: its benchmarks by full name, plus where and how it ran."""
