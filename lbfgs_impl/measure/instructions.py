@@ -390,8 +390,9 @@ def _collect(zdir: Path, counts: dict[str, InstructionCounts]) -> None:
             entry.errors.append(f"repeat {job['repeat']}: {result['error']}")
             continue
         solve = dumps.get(f"{job['id']}:solve")
-        if solve is None:
-            entry.errors.append(f"repeat {job['repeat']}: callgrind wrote no dump for the solve")
+        if solve is None or solve.problem:
+            why = solve.problem if solve is not None else "callgrind wrote no dump for the solve"
+            entry.errors.append(f"repeat {job['repeat']}: {why}")
             continue
         entry.solve.append(solve.net)
         entry.solve_total.append(solve.total)
