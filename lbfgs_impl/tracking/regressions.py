@@ -88,6 +88,14 @@ def time_change(name: str, base: dict[str, Any], cur: dict[str, Any], th: Thresh
     return Finding(name, "time", bs["median"], cs["median"], ratio, rule, noise)
 
 
+def instruction_change(
+    name: str, base: dict[str, Any], cur: dict[str, Any], th: Thresholds
+) -> Finding | None:
+    """The instruction-count finding alone (rise or fall beyond the limit), for studies; ``None`` if none."""
+    worse, better, _ = instruction_findings(name, base, cur, th)
+    return next((f for f in worse + better if f.kind == "instructions"), None)
+
+
 def _quality_changes(
     name: str, base: dict[str, Any], cur: dict[str, Any], th: Thresholds
 ) -> tuple[list[Finding], list[Finding]]:
