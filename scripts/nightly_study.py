@@ -2,12 +2,15 @@
 
 1. A scratch git repository is made from this checkout (committed, clean: the nightly
    records the commit), with its own ``NIGHTLY_DIR``.
-2. Night 0 seeds the baseline; nights 1..``--unchanged`` run ``scripts/nightly.sh`` on the
-   same commit with the same libraries on the same machine: every exit 1 is a false alarm.
-3. ``scripts/study/extra_gradient.py`` commits one extra value-and-gradient per optax
-   iteration (the body of optax_while's ``lax.while_loop``); nights on that commit run
-   ``--changed`` times against the last good baseline: an exit 1 whose report flags
-   instructions of an optax benchmark is a detection.
+2. Night 0 seeds the baseline; the unchanged nights run ``scripts/nightly.sh`` on the same
+   commit with the same libraries on the same machine: every exit other than 0 is a false alarm.
+3. A second scratch repository gets ``scripts/study/extra_gradient.py`` committed on top (one
+   extra value-and-gradient per optax iteration: the body of optax_while's ``lax.while_loop``)
+   and, as its ``NIGHTLY_DIR``, a copy of night 0's baselines; each changed night is compared
+   with that unchanged baseline: an exit 1 whose report flags the instructions of an optax
+   benchmark is a detection.
+4. Unchanged and changed nights alternate (U C U C ... then the remaining unchanged ones),
+   so a study stopped early still has both figures.
 
 Every night's exit code, findings (signal per benchmark), noise-classified time findings
 and duration go to ``OUT/nights.json`` as soon as the night ends (the study can be stopped
@@ -55,6 +58,23 @@ def scratch_repo(path: Path) -> Path:
     git(path, "add", "-A")
     git(path, "commit", "-qm", "study baseline")
     return path
+
+
+def changed_repo(out: Path, seed_dir: Path) -> Path:
+    """The repository with the extra evaluation committed, its nightly dir holding night 0's baselines."""
+    repo = out / "repo-changed"
+    if not repo.exists():
+        import extra_gradient
+
+        shutil.copytree(out / "repo", repo)
+        extra_gradient.apply(repo)
+        git(repo, "commit", "-qam", "one extra value-and-gradient per optax iteration")
+        target = out / "nightly-changed"
+        (target / "baselines").mkdir(parents=True)
+        shutil.copy(seed_dir / "baseline.json", target / "baseline.json")
+        for path in (seed_dir / "baselines").glob("*.json"):
+            shutil.copy(path, target / "baselines" / path.name)
+    return repo
 
 
 def findings(report: str) -> dict[str, list[str]]:
@@ -155,22 +175,25 @@ def main(argv: list[str] | None = None) -> int:
     (out / "reports").mkdir(parents=True, exist_ok=True)
     repo, nightly_dir = scratch_repo(out / "repo"), out / "nightly"
     done = json.loads((out / "nights.json").read_text()) if (out / "nights.json").exists() else []
-    plan = [("seed", 0)] + [("unchanged", i + 1) for i in range(args.unchanged)]
-    plan += [("changed", args.unchanged + 1 + i) for i in range(args.changed)]
+    plan = [("seed", 0)]
+    for i in range(max(args.unchanged, args.changed)):
+        plan += [("unchanged", len(plan))] if i < args.unchanged else []
+        plan += [("changed", len(plan))] if i < args.changed else []
     for phase, night in plan:
         if any(n["night"] == night for n in done):
             continue
-        if phase == "changed" and "extra value-and-gradient" not in git(repo, "log", "-1", "--format=%s"):
-            import extra_gradient
-
-            extra_gradient.apply(repo)
-            git(repo, "commit", "-qam", "one extra value-and-gradient per optax iteration")
+        where, directory = repo, nightly_dir
+        if phase == "changed":
+            where, directory = changed_repo(out, nightly_dir), out / "nightly-changed"
         print(f"night {night} ({phase}) ...", flush=True)
-        result = run_night(repo, nightly_dir, args)
+        result = run_night(where, directory, args)
         (out / "reports" / f"{night}.md").write_text(result["report"])
         done.append({"night": night, "phase": phase, **result})
         save(out, done, args)
         print(f"night {night}: exit {result['rc']} in {result['seconds']} s", flush=True)
+        if phase == "seed" and result["rc"] != 0:
+            print("the seed night failed; see the report", flush=True)
+            return 1
     return 0
 
 
