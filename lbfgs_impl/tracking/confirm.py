@@ -284,7 +284,8 @@ def confirm_time_regressions(
     revs = {"baseline": run_git(repo, "rev-parse", "--verify", f"{baseline_rev}^{{commit}}")}
     revs["current"] = run_git(repo, "rev-parse", "--verify", f"{current_rev}^{{commit}}")
     node_ids = sorted({f.benchmark for f in flagged})
-    changed = changed_versions(cmp.baseline, cmp.current) if recreate_versions else {}
+    time_base = cmp.time_baseline or cmp.baseline  # side A is the run wall time was compared with
+    changed = changed_versions(time_base, cmp.current) if recreate_versions else {}
     with tempfile.TemporaryDirectory(prefix="lbfgs-bench-confirm-") as tmp_name:
         tmp = Path(tmp_name)
         pythons = {"baseline": _baseline_python(cmp, changed, tmp, python, progress), "current": python}
