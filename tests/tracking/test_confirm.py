@@ -199,3 +199,35 @@ def test_the_confirmation_environment_is_reported_with_pip_freeze_and_pip_check(
     assert "(instead of " in freeze and "pytest==" in freeze  # what this environment has and that one lacks
     assert check.startswith("pip check in that environment: ")
     assert "lbfgs-bench-probe 1.0 requires no-such-dependency, which is not installed." in check
+
+
+# ------------------------------------------------------------------ counts from another valgrind
+
+
+def test_counts_from_another_valgrind_are_re_counted_at_the_baseline_commit(tmp_path, capsys, scratch_repo):
+    import platform
+
+    from lbfgs_impl.measure.instructions import VALGRIND_FLAGS, unavailable_reason, valgrind_version
+    from lbfgs_impl.records import os_image
+
+    if unavailable_reason() is not None:
+        pytest.skip(f"instruction counts unavailable: {unavailable_reason()}")
+    repo, baseline, _ = scratch_repo
+    here = {"valgrind": valgrind_version(), "valgrind_flags": list(VALGRIND_FLAGS), "skipped": None}
+    here.update(arch=platform.machine(), os_image=os_image())
+    docs = {}
+    for side, meta, count in (("base", {**here, "valgrind": "valgrind-3.18.1"}, 1e8), ("cur", here, 1e12)):
+        doc = json.loads(DATA.read_text())
+        info = next(b for b in doc["benchmarks"] if b["fullname"] == FLAGGED)["extra_info"]
+        info.update(instructions=count, instructions_spread=0.001, instructions_meta=meta)
+        docs[side] = tmp_path / f"{side}.json"
+        docs[side].write_text(json.dumps(doc))
+    argv = ["check-regressions", str(docs["base"]), str(docs["cur"]), "--confirm", "--repo", str(repo)]
+    argv += ["--baseline-rev", baseline, "--current-rev", baseline, "--perf-size", "quick"]
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert "the baseline commit was re-counted tonight" in out and "(valgrind valgrind-3.18.1 vs" in out
+    regressions = out.split("## Regressions")[1].split("## Improvements")[0]
+    assert f"`{FLAGGED}` | instructions |" in regressions  # 1e12 against tonight's real count
+    assert "not compared" not in regressions
+    assert git(repo, "worktree", "list").count("\n") == 0  # the worktree is gone
