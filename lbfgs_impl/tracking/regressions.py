@@ -31,6 +31,7 @@ turned false, final gradient norm or loss worse by more than ``quality_factor``.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import scipy.stats
@@ -218,6 +219,15 @@ def compare_runs(
         result.improvements.extend(better + q_better)
     _classify_noise(result, tbase)
     result.signals = _signals(result, expected, time_line, env_notes)
+    if Path(baseline.path).resolve() == Path(current.path).resolve():  # the nightly's first night
+        first = "the run checked against itself (a first night): nothing to compare with yet"
+        result.signals = [
+            (name, how if name == "instructions" and not result.instructions_compared else first)
+            for name, how in result.signals
+        ]
+        if result.instructions_compared:
+            present = f"every count present ({result.instructions_compared}); {first}"
+            result.signals[0] = ("instructions", present)
     return result
 
 
