@@ -119,7 +119,7 @@ def render_report(cmp: Comparison) -> str:
     confirmed = any(f.confirmation for f in cmp.regressions + cmp.unconfirmed)
     lines += _table(cmp.regressions, confirmed) if cmp.regressions else ["None."]
     if cmp.unconfirmed:
-        lines += ["", "## Flagged but not reproduced on re-run (not alerted)", ""]
+        lines += ["", "## Flagged but not confirmed (not alerted)", ""]
         lines += _table(cmp.unconfirmed, True)
     if cmp.noise:
         lines += ["", "## Noise: nothing changed between the runs (not alerted)", ""]

@@ -89,7 +89,7 @@ def test_a_flag_that_does_not_reproduce_is_not_alerted(tmp_path, capsys, scratch
     assert main([*confirm_argv(tmp_path, repo, baseline, baseline), "--confirm-rounds", "3"]) == 0
     out = capsys.readouterr().out
     assert "**No regressions.**" in out
-    unconfirmed = out.split("## Flagged but not reproduced on re-run (not alerted)")[1]
+    unconfirmed = out.split("## Flagged but not confirmed (not alerted)")[1]
     assert f"`{FLAGGED}`" in unconfirmed and "not reproduced" in unconfirmed
 
 

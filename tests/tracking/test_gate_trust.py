@@ -273,7 +273,7 @@ def test_a_time_only_finding_needs_a_decisive_confirmation(tmp_path, capsys, run
     base, cur = clean(counted(run_doc)), clean(counted(scale_time(run_doc, 1.5)), commit="b" * 40)
     assert check(tmp_path, base, cur) == 0
     out = capsys.readouterr().out
-    held = out.split("## Flagged but not reproduced on re-run (not alerted)")[1]
+    held = out.split("## Flagged but not confirmed (not alerted)")[1]
     assert f"`{SLOWED}` | time |" in held and "alerts only on a decisive A/B confirmation" in held
 
 
