@@ -11,7 +11,9 @@ Each round also runs the baseline a second time (A B A'): the A'/A ratios are th
 noise of this very confirmation. A **time-only** finding (its instruction count was
 compared and did not move, :attr:`~lbfgs_impl.tracking.runs.Finding.time_only`) is
 confirmed only when it is decisive: *every* round's B/A beyond the threshold and beyond
-the largest A'/A deviation. Other time findings keep the median-of-rounds rule.
+the largest A'/A deviation. Other time findings need the median of the rounds' B/A
+beyond both. When A and B are the same commit with the same library versions, the two
+sides run identical code: nothing is confirmed.
 
 Most regressions arrive with a dependency upgrade while the commit stays the
 same (the nightly installs the newest jax/jaxlib/optax/scipy/numpy). When the
@@ -235,19 +237,33 @@ def _rounds(cmp, trees, revs, pythons, node_ids, rounds, cpu, tmp, progress):
     return ab, aa, seen
 
 
+def _aa_spread(aa: list[float]) -> float:
+    """The largest A'/A deviation of a confirmation, as a factor >= 1."""
+    return max((max(x, 1 / x) for x in aa), default=1.0)
+
+
+def _detail(ab: list[float], aa: list[float]) -> str:
+    if not ab:
+        return "A/B re-run: no ratio"
+    each = ", ".join(f"{x:.2f}" for x in ab)
+    return (
+        f"A/B re-run x{len(ab)}: fastest-sample ratio {median(ab):.2f}x (rounds {each}); "
+        f"A/A spread {_aa_spread(aa):.2f}x"
+    )
+
+
 def _verdict(f: Finding, ab: list[float], aa: list[float], limit: float) -> bool:
     """Set ``f.confirmation``; True when the finding is confirmed."""
-    each = ", ".join(f"{x:.2f}" for x in ab)
-    aa_dev = max((max(x, 1 / x) for x in aa), default=1.0)
-    m = median(ab)
-    detail = f"A/B re-run x{len(ab)}: fastest-sample ratio {m:.2f}x (rounds {each}); A/A spread {aa_dev:.2f}x"
+    aa_dev, m, detail = _aa_spread(aa), median(ab), _detail(ab, aa)
     if f.time_only:
         decisive = min(ab) > max(limit, aa_dev)
         rule = f"every round > {limit:.2f}x and > the A/A spread (time only: instructions unchanged)"
         f.confirmation = f"{detail}; {rule}: {'decisive, confirmed' if decisive else 'not decisive'}"
         return decisive
-    f.confirmation = f"{detail}, {'confirmed' if m > limit else 'not reproduced'}"
-    return m > limit
+    confirmed = m > max(limit, aa_dev)
+    rule = f"median > {limit:.2f}x and > the A/A spread"
+    f.confirmation = f"{detail}; {rule}: {'confirmed' if confirmed else 'not reproduced'}"
+    return confirmed
 
 
 def confirm_time_regressions(
@@ -304,10 +320,17 @@ def confirm_time_regressions(
         )
         cmp.confirm_notes.append(f"Versions the re-runs recorded: {ran}.")
     limit = 1.0 + cmp.thresholds.threshold
+    identical = revs["baseline"] == revs["current"] and not changed
     kept = []
     for f in cmp.regressions:
         if f.kind != "time":
             kept.append(f)
+        elif identical:  # A and B are the same code in the same environment: any ratio is noise
+            f.confirmation = (
+                f"{_detail(ab[f.benchmark], aa[f.benchmark])}; not reproduced: both sides ran commit "
+                f"{revs['current'][:10]} with the same library versions, so any ratio is noise"
+            )
+            cmp.unconfirmed.append(f)
         elif not ab[f.benchmark]:
             f.confirmation = "could not be re-run in both worktrees; kept"
             kept.append(f)
