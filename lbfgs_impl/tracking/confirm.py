@@ -202,14 +202,9 @@ def _baseline_python(cmp: Comparison, changed: dict, tmp: Path, python: str, pro
 
 
 def _same_commit_note(revs: dict[str, str], changed: dict) -> str:
-    what = (
-        "what reproduces came with the upgrade of "
-        + ", ".join(f"{k} {b} -> {c}" for k, (b, c) in changed.items())
-        + "."
-        if changed
-        else "nothing in this repository changed."
-    )
-    return f"Both runs are of commit {revs['current'][:10]}: {what}"
+    """Same commit, different library versions (identical versions never get this far)."""
+    upgrade = ", ".join(f"{k} {b} -> {c}" for k, (b, c) in changed.items())
+    return f"Both runs are of commit {revs['current'][:10]}: what reproduces came with the upgrade of {upgrade}."
 
 
 def _rounds(cmp, trees, revs, pythons, node_ids, rounds, cpu, tmp, progress):
@@ -266,6 +261,18 @@ def _verdict(f: Finding, ab: list[float], aa: list[float], limit: float) -> bool
     return confirmed
 
 
+def _identical(cmp: Comparison, commit: str) -> None:
+    """A and B would be the same commit with the same versions: a re-run can only measure noise."""
+    cmp.confirm_notes.append(
+        f"Both runs are of commit {commit[:10]} with the same library versions: an A/B re-run would "
+        "compare identical code, so none was run and no time finding is confirmed."
+    )
+    for f in [f for f in cmp.regressions if f.kind == "time"]:
+        cmp.regressions.remove(f)
+        f.confirmation = f"not reproduced: identical code on both sides (commit {commit[:10]}, same versions)"
+        cmp.unconfirmed.append(f)
+
+
 def confirm_time_regressions(
     cmp: Comparison,
     *,
@@ -302,6 +309,9 @@ def confirm_time_regressions(
     node_ids = sorted({f.benchmark for f in flagged})
     time_base = cmp.time_baseline or cmp.baseline  # side A is the run wall time was compared with
     changed = changed_versions(time_base, cmp.current) if recreate_versions else {}
+    if revs["baseline"] == revs["current"] and not changed:
+        _identical(cmp, revs["current"])
+        return
     with tempfile.TemporaryDirectory(prefix="lbfgs-bench-confirm-") as tmp_name:
         tmp = Path(tmp_name)
         pythons = {"baseline": _baseline_python(cmp, changed, tmp, python, progress), "current": python}
@@ -320,17 +330,10 @@ def confirm_time_regressions(
         )
         cmp.confirm_notes.append(f"Versions the re-runs recorded: {ran}.")
     limit = 1.0 + cmp.thresholds.threshold
-    identical = revs["baseline"] == revs["current"] and not changed
     kept = []
     for f in cmp.regressions:
         if f.kind != "time":
             kept.append(f)
-        elif identical:  # A and B are the same code in the same environment: any ratio is noise
-            f.confirmation = (
-                f"{_detail(ab[f.benchmark], aa[f.benchmark])}; not reproduced: both sides ran commit "
-                f"{revs['current'][:10]} with the same library versions, so any ratio is noise"
-            )
-            cmp.unconfirmed.append(f)
         elif not ab[f.benchmark]:
             f.confirmation = "could not be re-run in both worktrees; kept"
             kept.append(f)
