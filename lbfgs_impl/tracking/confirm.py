@@ -204,7 +204,8 @@ def _baseline_python(cmp: Comparison, changed: dict, tmp: Path, python: str, pro
 def _same_commit_note(revs: dict[str, str], changed: dict) -> str:
     """Same commit, different library versions (identical versions never get this far)."""
     upgrade = ", ".join(f"{k} {b} -> {c}" for k, (b, c) in changed.items())
-    return f"Both runs are of commit {revs['current'][:10]}: what reproduces came with the upgrade of {upgrade}."
+    commit = revs["current"][:10]
+    return f"Both runs are of commit {commit}: what reproduces came with the upgrade of {upgrade}."
 
 
 def _rounds(cmp, trees, revs, pythons, node_ids, rounds, cpu, tmp, progress):
