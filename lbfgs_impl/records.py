@@ -8,6 +8,8 @@ perf`` and the gate read the same names.
 from __future__ import annotations
 
 import math
+import platform
+import statistics
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,13 +23,54 @@ def finite_or_none(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else x
 
 
+def thread_pool_shares(counts: InstructionCounts) -> list[float]:
+    """Per process: the share of everything callgrind counted that XLA's thread-pool scheduler took."""
+    return [(t - n) / t for n, t in zip(counts.solve, counts.solve_total, strict=False) if t > 0]
+
+
+def thread_pool_fields(counts: InstructionCounts) -> dict[str, Any]:
+    """Total count (the thread pool included) and the pool's share, beside the compared figure."""
+    shares = thread_pool_shares(counts)
+    return {
+        "instructions_total": statistics.median(counts.solve_total) if counts.solve_total else None,
+        "instructions_total_samples": list(counts.solve_total),
+        "instructions_thread_pool_share": statistics.median(shares) if shares else None,
+        "instructions_thread_pool_share_samples": shares,
+    }
+
+
+def os_image() -> str:
+    """The OS release and C library the counts were taken on (``PRETTY_NAME, glibc X``)."""
+    try:
+        name = platform.freedesktop_os_release().get("PRETTY_NAME", "")
+    except OSError:
+        name = platform.system()
+    lib, version = platform.libc_ver()
+    return f"{name or platform.system()}, {lib or 'libc'} {version or '?'}"
+
+
+def counts_environment(meta: dict[str, Any], skipped: str | None) -> dict[str, Any]:
+    """``extra_info["instructions_meta"]``: how the counts were taken, and what must match to compare them.
+
+    Args:
+      meta: :attr:`lbfgs_impl.measure.instructions.InstructionReport.meta` (valgrind version, flags...).
+      skipped: why no count was taken, or None.
+    """
+    return {**meta, "skipped": skipped, "arch": platform.machine(), "os_image": os_image()}
+
+
 def instruction_fields(counts: InstructionCounts | None) -> dict[str, Any]:
-    """The instruction-count fields of a result row (empty when the phase did not run)."""
+    """The instruction-count fields of a result row (empty when the phase did not run).
+
+    ``instructions`` (the compared figure) leaves out XLA's thread-pool scheduler;
+    ``instructions_total`` and ``instructions_thread_pool_share`` say how much that was.
+    """
     if counts is None:
         return {}
     doc = counts.to_dict()
     return {
         "instructions": doc["instructions"],
+        **thread_pool_fields(counts),
         "instructions_per_iteration": doc["instructions_per_iteration"],
         "instructions_spread": doc["instructions_spread"],
         "instructions_samples": doc["instructions_samples"],

@@ -20,7 +20,7 @@ from lbfgs_impl.measure.timing import (
 )
 from lbfgs_impl.problems import Problem
 from lbfgs_impl.profiles import solved
-from lbfgs_impl.records import benchmark_extra_info, instruction_fields
+from lbfgs_impl.records import benchmark_extra_info, counts_environment, instruction_fields
 from lbfgs_impl.solvers import Result, Solver, get_solver
 
 
@@ -52,10 +52,9 @@ def test_steady(
         f0 = float(problem.value(problem.x0))
         benchmark.extra_info["solved"] = solved(result.value, problem.f_star, f0)
     if instruction_report is not None:
-        benchmark.extra_info["instructions_meta"] = {
-            **instruction_report.meta,
-            "skipped": instruction_report.skipped,
-        }
+        benchmark.extra_info["instructions_meta"] = counts_environment(
+            instruction_report.meta, instruction_report.skipped
+        )
         counts = instruction_report.get(solver_name, case.problem, case.n)
         benchmark.extra_info.update(instruction_fields(counts))
 

@@ -2,13 +2,14 @@
 
 1. **Spread**: every (solver, case) of the quick grid counted in ``--processes``
    separate processes (default 10).
-2. **A/A**: ten pairs of unchanged runs; run k takes processes k, k+1, k+2 (the
-   nightly's 3 repeats), its partner processes k+5, k+6, k+7 (mod 10); a pair
-   alarms when ``check-regressions``' instruction rule flags any benchmark.
+2. **A/A**: unchanged runs of 3 processes each (the nightly's repeats) in pairs that
+   share no process: pair j compares processes 6j..6j+2 with 6j+3..6j+5
+   (:func:`aa_pairs`; 10 pairs need ``--processes 60``); a pair alarms when
+   ``check-regressions``' instruction rule flags any benchmark.
 3. **Detection**: real extra compute injected into one solver (a truncated extra
    solve of 3%, 5%, 10% and 25% of its iterations, ``scripts/study/extra_work.py``)
    on the seed case, ``--processes`` processes per level; pair k compares
-   unchanged window k with slowed window k.
+   unchanged window k (processes 3k..3k+2) with slowed window k, no process reused.
 4. **Wall time on the same pairs**: one pinned process per run timing
    ``--wall-rounds`` precompiled solves, judged by check-regressions' time rule
    (median > 10% and Mann-Whitney p < 0.05), for unchanged and slowed runs.
@@ -37,8 +38,19 @@ sys.path.insert(0, str(HERE / "study"))
 SEED = ("rosenbrock", 100)
 
 
-def window(values: list[float], start: int, size: int = 3) -> list[float]:
-    return [values[(start + i) % len(values)] for i in range(size)]
+def windows(n: int, size: int = 3) -> list[list[int]]:
+    """Disjoint windows of ``size`` process indices out of ``n`` (a remainder is left unused)."""
+    return [list(range(i, i + size)) for i in range(0, n - size + 1, size)]
+
+
+def aa_pairs(n: int, size: int = 3) -> list[tuple[list[int], list[int]]]:
+    """A/A pairs of windows that share no process with each other or with any other pair."""
+    w = windows(n, size)
+    return [(w[2 * j], w[2 * j + 1]) for j in range(len(w) // 2)]
+
+
+def pick(values: list[float], indices: list[int]) -> list[float]:
+    return [values[i] for i in indices]
 
 
 def instruction_entry(samples: list[float]) -> dict[str, Any]:
@@ -175,10 +187,10 @@ def verdicts(study: dict[str, Any]) -> dict[str, Any]:
     th = Thresholds()
     n = study["processes"]
     out: dict[str, Any] = {"aa": [], "detection": {}}
-    for k in range(n):
+    for wa, wb in aa_pairs(n):
         flagged = []
         for key, entry in study["spread"].items():
-            a, b = window(entry["samples"], k), window(entry["samples"], k + n // 2)
+            a, b = pick(entry["samples"], wa), pick(entry["samples"], wb)
             f = instruction_change(key, instruction_entry(a), instruction_entry(b), th)
             if f is not None:
                 flagged.append(f"{key} {f.ratio:.4f}")
@@ -187,8 +199,8 @@ def verdicts(study: dict[str, Any]) -> dict[str, Any]:
         solver = spec.split(":")[0]
         base = study["spread"][f"{solver}/{SEED[0]}-{SEED[1]}"]["samples"]
         rows = []
-        for k in range(n):
-            a, b = window(base, k), window(entry["samples"], k)
+        for k, w in enumerate(windows(n)):
+            a, b = pick(base, w), pick(entry["samples"], w)
             f = instruction_change(spec, instruction_entry(a), instruction_entry(b), th)
             row = {
                 "ratio": statistics.median(b) / statistics.median(a),
@@ -202,15 +214,15 @@ def verdicts(study: dict[str, Any]) -> dict[str, Any]:
                 row["wall"] = t is not None and t.ratio > 1
             rows.append(row)
         out["detection"][spec] = rows
-    if study["wall"]:  # wall-time A/A on the same pairing: unchanged run k vs unchanged run k + n/2
+    if study["wall"]:  # wall-time A/A: unchanged run 2j vs unchanged run 2j+1, no run reused
         out["wall_aa"] = {}
         for solver in {s.split(":")[0] for s in study["slowed"]}:
             runs = study["wall"][f"{solver}:0.0"]
             out["wall_aa"][solver] = [
-                (t := time_change(solver, time_entry(runs[k]), time_entry(runs[(k + n // 2) % n]), th))
+                (t := time_change(solver, time_entry(runs[2 * j]), time_entry(runs[2 * j + 1]), th))
                 is not None
                 and t.ratio > 1
-                for k in range(n)
+                for j in range(len(runs) // 2)
             ]
     return out
 
@@ -247,13 +259,16 @@ def write_outputs(study: dict[str, Any], result: dict[str, Any], out: Path) -> N
         f"## A/A: {aa_alarms} of {len(result['aa'])} pairs of unchanged runs alarmed on instructions",
         "",
     ]
-    lines += [f"- pair {k}: {', '.join(f) if f else 'quiet'}" for k, f in enumerate(result["aa"])]
+    lines += [
+        f"- pair {k} (processes {wa} vs {wb}): {', '.join(f) if f else 'quiet'}"
+        for k, ((wa, wb), f) in enumerate(zip(aa_pairs(n), result["aa"], strict=True))
+    ]
     if "wall_aa" in result:
         for solver, flags in result["wall_aa"].items():
             lines.append(
                 f"- wall time, {solver} seed case: {sum(flags)} of {len(flags)} unchanged pairs flagged"
             )
-    lines += ["", f"## Detection (pairs flagged of {n})", ""]
+    lines += ["", f"## Detection (pairs flagged of {len(windows(n))}: disjoint windows of 3 processes)", ""]
     lines += [
         "| injected | solver | instruction ratio (median) | flagged: instructions "
         "| wall ratio (median) | flagged: wall time |"
@@ -277,7 +292,9 @@ def write_outputs(study: dict[str, Any], result: dict[str, Any], out: Path) -> N
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=".study/instructions")
-    parser.add_argument("--processes", type=int, default=10)
+    parser.add_argument(
+        "--processes", type=int, default=60, help="processes per benchmark (60: 10 A/A pairs)"
+    )
     parser.add_argument(
         "--levels", type=lambda t: [float(x) for x in t.split(",")], default=[0.03, 0.05, 0.10, 0.25]
     )

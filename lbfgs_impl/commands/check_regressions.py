@@ -43,8 +43,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--instructions-threshold",
         type=fraction,
         default=0.02,
-        help="instruction-count rise that can alert, at least (default: 0.02; raised to 3x the "
-        "measured repeat spread when that is larger)",
+        help="instruction-count change that can alert, at least (default: 0.02; raised to 3x the "
+        "baseline's repeat spread when that is larger, at most --instructions-cap)",
+    )
+    parser.add_argument(
+        "--instructions-cap",
+        type=fraction,
+        default=0.05,
+        help="the instruction limit never exceeds this, whatever the baseline's spread (default: 0.05)",
+    )
+    parser.add_argument(
+        "--time-baseline",
+        metavar="PATH",
+        help="pytest-benchmark JSON of the last good run on this machine: wall time is compared with it "
+        "(default: BASELINE, when it ran on the same machine)",
     )
     parser.add_argument(
         "--report",
@@ -63,46 +75,99 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--current-rev", help="current commit for --confirm (default: from the current file)")
     parser.add_argument("--confirm-rounds", type=positive_int, default=3, help="A/B rounds (default: 3)")
     parser.add_argument("--perf-cpu", default="first", help="CPU for the re-runs (default: first allowed)")
+    parser.add_argument(
+        "--perf-size",
+        default="full",
+        choices=("quick", "full", "mgh"),
+        help="perf grid the re-runs and re-counts select from (default: full, which holds quick)",
+    )
 
 
-def run(args: argparse.Namespace) -> int:
-    from lbfgs_impl.outputs import atomic_write_text, check_writable
-    from lbfgs_impl.tracking.confirm import ConfirmationError, confirm_time_regressions
-    from lbfgs_impl.tracking.regressions import DataError, Thresholds, compare_runs, load_run, render_report
+def _load(args: argparse.Namespace):
+    from lbfgs_impl.tracking.regressions import DataError, Thresholds, compare_runs, load_run
 
-    if not args.quality_factor > 1.0:
-        raise UsageError(f"--quality-factor must be > 1, got {args.quality_factor}")
-    if args.report:
-        check_output(check_writable, args.report)
     thresholds = Thresholds(
         threshold=args.threshold,
         alpha=args.alpha,
         count_tolerance=args.count_tolerance,
         quality_factor=args.quality_factor,
         instructions=args.instructions_threshold,
+        instructions_cap=max(args.instructions_cap, args.instructions_threshold),
     )
     try:
         baseline, current = load_run(args.baseline), load_run(args.current)
-        comparison = compare_runs(baseline, current, thresholds)
+        time_baseline = load_run(args.time_baseline) if args.time_baseline else None
+        comparison = compare_runs(baseline, current, thresholds, time_baseline=time_baseline)
     except DataError as exc:
         raise UsageError(str(exc)) from None
+    return baseline, current, time_baseline, thresholds, comparison
+
+
+def _revision(args: argparse.Namespace, which: str, run) -> str:
+    rev = getattr(args, f"{which}_rev") or run.commit_info.get("id")
+    if not rev:
+        raise UsageError(f"--confirm needs --{which}-rev: the {which} file names no commit")
+    return rev
+
+
+def _recount(args, baseline, current, time_baseline, thresholds, comparison):
+    """Counts from another valgrind/image: re-count the baseline commit tonight, or keep 'not compared'."""
+    from lbfgs_impl.tracking.confirm import ConfirmationError
+    from lbfgs_impl.tracking.recount import counted_benchmarks, recount_baseline
+    from lbfgs_impl.tracking.regressions import compare_runs
+
+    mismatch = comparison.environment_mismatch
+    node_ids = [n for n in counted_benchmarks(baseline) if n in current.benchmarks]
+    try:
+        recounted = recount_baseline(
+            node_ids,
+            repo=args.repo,
+            baseline_rev=_revision(args, "baseline", baseline),
+            size=args.perf_size,
+            cpu=args.perf_cpu,
+            progress=progress,
+        )
+    except ConfirmationError as exc:
+        note = f"Instruction counts not compared ({mismatch}); re-counting the baseline failed: {exc}"
+        comparison.confirm_notes.append(note)
+        return comparison
+    redone = compare_runs(
+        baseline, current, thresholds, time_baseline=time_baseline, instruction_baseline=recounted
+    )
+    redone.confirm_notes.append(
+        f"Instruction counts: the baseline's were taken under another environment ({mismatch}); "
+        f"the baseline commit was re-counted tonight ({recounted.path}) and compared with that."
+    )
+    return redone
+
+
+def run(args: argparse.Namespace) -> int:
+    from lbfgs_impl.outputs import atomic_write_text, check_writable
+    from lbfgs_impl.tracking.confirm import ConfirmationError, confirm_time_regressions
+    from lbfgs_impl.tracking.regressions import hold_time_only, render_report
+
+    if not args.quality_factor > 1.0:
+        raise UsageError(f"--quality-factor must be > 1, got {args.quality_factor}")
+    if args.report:
+        check_output(check_writable, args.report)
+    baseline, current, time_baseline, thresholds, comparison = _load(args)
+    if args.confirm and comparison.environment_mismatch:
+        comparison = _recount(args, baseline, current, time_baseline, thresholds, comparison)
     if args.confirm and any(f.kind == "time" for f in comparison.regressions):
-        base_rev = args.baseline_rev or baseline.commit_info.get("id")
-        cur_rev = args.current_rev or current.commit_info.get("id")
-        if not base_rev or not cur_rev:
-            raise UsageError("--confirm needs --baseline-rev/--current-rev: the files name no commit")
         try:
             confirm_time_regressions(
                 comparison,
                 repo=args.repo,
-                baseline_rev=base_rev,
-                current_rev=cur_rev,
+                baseline_rev=_revision(args, "baseline", comparison.time_baseline or baseline),
+                current_rev=_revision(args, "current", current),
                 rounds=args.confirm_rounds,
                 cpu=args.perf_cpu,
                 progress=progress,
             )
         except ConfirmationError as exc:
             raise UsageError(f"--confirm: {exc}") from None
+    elif not args.confirm:
+        hold_time_only(comparison)
     report = render_report(comparison)
     print(report, end="")
     verdict = 1 if comparison.regressions else 0

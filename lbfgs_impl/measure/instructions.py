@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from lbfgs_impl.measure.callgrind import read_dumps
+from lbfgs_impl.measure.processes import kill_process_group
 from lbfgs_impl.solvers import SolverConfig
 
 SHIM_SOURCE = Path(__file__).parent / "_native" / "callgrind_shim.c"
@@ -325,6 +326,7 @@ def measure_instructions(
                         stdout=log,
                         stderr=subprocess.STDOUT,
                         preexec_fn=lambda c=cpu: os.sched_setaffinity(0, {c}),
+                        start_new_session=True,  # its forked children die with it (kill_process_group)
                     ),
                     log,
                     zdir,
@@ -332,14 +334,16 @@ def measure_instructions(
             )
         deadline = time.monotonic() + timeout_s
         total = len(jobs)
-        while any(p.poll() is None for p, _, _ in procs):
-            if progress is not None:
-                progress(sum(len(list(z.glob("job[0-9]*.json"))) for _, _, z in procs), total)
-            if time.monotonic() > deadline:
-                for p, _, _ in procs:
-                    p.kill()
-                break
-            time.sleep(0.5)
+        try:
+            while any(p.poll() is None for p, _, _ in procs):
+                if progress is not None:
+                    progress(sum(len(list(z.glob("job[0-9]*.json"))) for _, _, z in procs), total)
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+        finally:  # timed out or interrupted: end each zygote with the children it forked
+            for p, _, _ in procs:
+                kill_process_group(p)
         for p, log, _ in procs:
             p.wait()
             log.close()
@@ -386,8 +390,9 @@ def _collect(zdir: Path, counts: dict[str, InstructionCounts]) -> None:
             entry.errors.append(f"repeat {job['repeat']}: {result['error']}")
             continue
         solve = dumps.get(f"{job['id']}:solve")
-        if solve is None:
-            entry.errors.append(f"repeat {job['repeat']}: callgrind wrote no dump for the solve")
+        if solve is None or solve.problem:
+            why = solve.problem if solve is not None else "callgrind wrote no dump for the solve"
+            entry.errors.append(f"repeat {job['repeat']}: {why}")
             continue
         entry.solve.append(solve.net)
         entry.solve_total.append(solve.total)

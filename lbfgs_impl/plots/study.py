@@ -43,10 +43,16 @@ def detection(study: dict[str, Any], result: dict[str, Any], path: Path) -> Path
         if not specs:
             continue
         levels = [100 * float(s.split(":")[1]) for s in specs]
-        instr = [100 * sum(r["instructions"] for r in result["detection"][s]) / n for s in specs]
+        instr = [
+            100 * sum(r["instructions"] for r in result["detection"][s]) / len(result["detection"][s])
+            for s in specs
+        ]
         ax.plot(levels, instr, marker=marker, color=color, label=f"{spec_solver}: instructions")
         if study["wall"]:
-            wall = [100 * sum(r["wall"] for r in result["detection"][s]) / n for s in specs]
+            wall = [
+                100 * sum(r["wall"] for r in result["detection"][s]) / len(result["detection"][s])
+                for s in specs
+            ]
             ax.plot(
                 levels,
                 wall,

@@ -7,6 +7,14 @@ are benchmarked side by side in one job, alternating A B A B, each from its own
 B/A must still exceed the threshold. Quality figures are exact for a given
 commit and library versions, so they are not re-run.
 
+Each round also runs the baseline a second time (A B A'): the A'/A ratios are the
+noise of this very confirmation. A **time-only** finding (its instruction count was
+compared and did not move, :attr:`~lbfgs_impl.tracking.runs.Finding.time_only`) is
+confirmed only when it is decisive: *every* round's B/A beyond the threshold and beyond
+the largest A'/A deviation. Other time findings need the median of the rounds' B/A
+beyond both. When A and B are the same commit with the same library versions, the two
+sides run identical code: nothing is confirmed.
+
 Most regressions arrive with a dependency upgrade while the commit stays the
 same (the nightly installs the newest jax/jaxlib/optax/scipy/numpy). When the
 two files record different versions, side A runs in an environment that has
@@ -34,7 +42,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lbfgs_impl.measure.timing import median
-from lbfgs_impl.tracking.regressions import BenchmarkRun, Comparison
+from lbfgs_impl.tracking.runs import BenchmarkRun, Comparison, Finding
 
 #: Packages whose baseline version the A side gets back when the two runs differ.
 PINNABLE = ("jax", "jaxlib", "optax", "scipy", "numpy")
@@ -44,11 +52,15 @@ class ConfirmationError(Exception):
     """The re-run could not be set up (not a git repository, unknown revision...)."""
 
 
-def _git(repo: Path, *args: str) -> str:
+def run_git(repo: Path, *args: str) -> str:
     proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
     if proc.returncode != 0:
         raise ConfirmationError(f"git {' '.join(args)} failed: {proc.stderr.strip()}")
     return proc.stdout.strip()
+
+
+def output_tail(text: str, lines: int = 5) -> str:
+    return " | ".join(text.strip().splitlines()[-lines:]) or "(no output)"
 
 
 def _fastest(path: Path) -> tuple[dict[str, float], dict[str, str]]:
@@ -111,6 +123,28 @@ def make_env_with(pins: dict[str, str], directory: Path, *, python: str = sys.ex
     return env_python
 
 
+def _pip(python: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([python, "-m", "pip", *args], capture_output=True, text=True)
+
+
+def environment_notes(env_python: str, python: str = sys.executable) -> list[str]:
+    """What the confirmation environment differs in from this one (``pip freeze``) and ``pip check``."""
+    freeze = {}
+    for label, exe in (("current", python), ("baseline side", env_python)):
+        proc = _pip(exe, "freeze", "--all")
+        freeze[label] = set(proc.stdout.split()) if proc.returncode == 0 else set()
+    only_env = sorted(freeze["baseline side"] - freeze["current"])
+    only_cur = sorted(freeze["current"] - freeze["baseline side"])
+    diff = ", ".join(only_env) or "nothing"
+    notes = [f"pip freeze of the baseline side's environment differs from this one's: it has {diff}"]
+    if only_cur:
+        notes[0] += f" (instead of {', '.join(only_cur)})"
+    check = _pip(env_python, "check")
+    verdict = "no broken requirements" if check.returncode == 0 else output_tail(check.stdout + check.stderr)
+    notes.append(f"pip check in that environment: {verdict}.")
+    return notes
+
+
 def rerun_benchmarks(
     worktree: Path,
     node_ids: list[str],
@@ -118,14 +152,126 @@ def rerun_benchmarks(
     *,
     cpu: str = "first",
     python: str = sys.executable,
-) -> tuple[dict[str, float], dict[str, str]]:
-    """Run ``node_ids`` of ``perf/`` from ``worktree``; fastest sample (s) by full name, and versions."""
+) -> tuple[dict[str, float], dict[str, str], str | None]:
+    """Run ``node_ids`` of ``perf/`` from ``worktree``.
+
+    Returns the fastest sample (s) by full name, the versions recorded, and the
+    tail of the run's stderr/stdout when it failed (``None`` when it passed).
+    """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(worktree), env.get("PYTHONPATH")]))
     cmd = [python, "-m", "pytest", *node_ids, "-q", "-p", "no:cacheprovider", "--perf-size", "full"]
     cmd += ["--perf-cpu", cpu, f"--benchmark-json={out}"]
-    subprocess.run(cmd, cwd=worktree, env=env, capture_output=True, text=True)
-    return _fastest(out)
+    proc = subprocess.run(cmd, cwd=worktree, env=env, capture_output=True, text=True)
+    fastest, versions = _fastest(out)
+    failed = None
+    if proc.returncode != 0:
+        failed = f"exit {proc.returncode}: {output_tail(proc.stderr or proc.stdout)}"
+    return fastest, versions, failed
+
+
+def _worktrees(repo: Path, revs: dict[str, str], trees: dict[str, Path]) -> None:
+    for label, rev in revs.items():
+        run_git(repo, "worktree", "add", "--detach", str(trees[label]), rev)
+
+
+def remove_worktrees(repo: Path, trees: dict[str, Path]) -> None:
+    for tree in trees.values():
+        cmd = ["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)]
+        subprocess.run(cmd, capture_output=True)
+
+
+def _baseline_python(cmp: Comparison, changed: dict, tmp: Path, python: str, progress) -> str:
+    """The interpreter of side A: one with the baseline's versions of the changed packages, if any."""
+    if not changed:
+        return python
+    pins = {name: old for name, (old, _) in changed.items()}
+    what = ", ".join(f"{k} {b} (current {c})" for k, (b, c) in changed.items())
+    progress(f"confirm: building an environment with the baseline's {what}")
+    try:
+        env_python = make_env_with(pins, tmp / "baseline-env", python=python)
+    except ConfirmationError as exc:
+        cmp.confirm_notes.append(
+            f"A/B re-run: could not recreate the baseline's {what} ({exc}); both sides ran "
+            "with the current versions, so an upgrade's effect cannot reproduce."
+        )
+        return python
+    cmp.confirm_notes.append(f"A/B re-run: the baseline side ran with the baseline's {what}.")
+    cmp.confirm_notes.extend(environment_notes(env_python, python))
+    return env_python
+
+
+def _same_commit_note(revs: dict[str, str], changed: dict) -> str:
+    """Same commit, different library versions (identical versions never get this far)."""
+    upgrade = ", ".join(f"{k} {b} -> {c}" for k, (b, c) in changed.items())
+    commit = revs["current"][:10]
+    return f"Both runs are of commit {commit}: what reproduces came with the upgrade of {upgrade}."
+
+
+def _rounds(cmp, trees, revs, pythons, node_ids, rounds, cpu, tmp, progress):
+    """Run A B A' ``rounds`` times: B/A and A'/A ratios by benchmark, versions seen, failures."""
+    ab: dict[str, list[float]] = {n: [] for n in node_ids}
+    aa: dict[str, list[float]] = {n: [] for n in node_ids}
+    seen: dict[str, dict[str, str]] = {}
+    order = (("baseline", "baseline"), ("current", "current"), ("baseline-again", "baseline"))
+    for r in range(rounds):
+        fastest: dict[str, dict[str, float]] = {}
+        for label, side in order:
+            progress(f"confirm round {r + 1}/{rounds}: {label} ({revs[side][:10]})")
+            out = tmp / f"{label}-{r}.json"
+            fastest[label], seen[side], failed = rerun_benchmarks(
+                trees[side], node_ids, out, cpu=cpu, python=pythons[side]
+            )
+            if failed:
+                cmp.confirm_notes.append(f"A/B re-run round {r + 1}, {label} side failed ({failed}).")
+        for name in node_ids:
+            a, b, a2 = (fastest[k].get(name) for k, _ in order)
+            if a and b:
+                ab[name].append(b / a)
+            if a and a2:
+                aa[name].append(a2 / a)
+    return ab, aa, seen
+
+
+def _aa_spread(aa: list[float]) -> float:
+    """The largest A'/A deviation of a confirmation, as a factor >= 1."""
+    return max((max(x, 1 / x) for x in aa), default=1.0)
+
+
+def _detail(ab: list[float], aa: list[float]) -> str:
+    if not ab:
+        return "A/B re-run: no ratio"
+    each = ", ".join(f"{x:.2f}" for x in ab)
+    return (
+        f"A/B re-run x{len(ab)}: fastest-sample ratio {median(ab):.2f}x (rounds {each}); "
+        f"A/A spread {_aa_spread(aa):.2f}x"
+    )
+
+
+def _verdict(f: Finding, ab: list[float], aa: list[float], limit: float) -> bool:
+    """Set ``f.confirmation``; True when the finding is confirmed."""
+    aa_dev, m, detail = _aa_spread(aa), median(ab), _detail(ab, aa)
+    if f.time_only:
+        decisive = min(ab) > max(limit, aa_dev)
+        rule = f"every round > {limit:.2f}x and > the A/A spread (time only: instructions unchanged)"
+        f.confirmation = f"{detail}; {rule}: {'decisive, confirmed' if decisive else 'not decisive'}"
+        return decisive
+    confirmed = m > max(limit, aa_dev)
+    rule = f"median > {limit:.2f}x and > the A/A spread"
+    f.confirmation = f"{detail}; {rule}: {'confirmed' if confirmed else 'not reproduced'}"
+    return confirmed
+
+
+def _identical(cmp: Comparison, commit: str) -> None:
+    """A and B would be the same commit with the same versions: a re-run can only measure noise."""
+    cmp.confirm_notes.append(
+        f"Both runs are of commit {commit[:10]} with the same library versions: an A/B re-run would "
+        "compare identical code, so none was run and no time finding is confirmed."
+    )
+    for f in [f for f in cmp.regressions if f.kind == "time"]:
+        cmp.regressions.remove(f)
+        f.confirmation = f"not reproduced: identical code on both sides (commit {commit[:10]}, same versions)"
+        cmp.unconfirmed.append(f)
 
 
 def confirm_time_regressions(
@@ -140,12 +286,13 @@ def confirm_time_regressions(
     progress: Callable[[str], None] = lambda msg: None,
     recreate_versions: bool = True,
 ) -> None:
-    """Re-run the flagged time regressions A/B; move those that do not reproduce to ``unconfirmed``.
+    """Re-run the flagged time regressions A B A'; move those not confirmed to ``unconfirmed``.
 
     With ``recreate_versions`` (default) and different library versions in the
     two files, the baseline side runs with the baseline's versions of the
     changed packages (see the module docstring); ``cmp.confirm_notes`` says how
-    each side ran.
+    each side ran, what its environment differs in (``pip freeze``), ``pip check``,
+    and the tail of any re-run that failed.
     """
     if rounds < 1:
         raise ValueError(f"confirmation rounds must be >= 1, got {rounds}")
@@ -157,83 +304,42 @@ def confirm_time_regressions(
             f.confirmation = "exact figure, not re-run"
     if not flagged:
         return
-    repo = Path(_git(Path(repo), "rev-parse", "--show-toplevel"))
-    revs = {"baseline": _git(repo, "rev-parse", "--verify", f"{baseline_rev}^{{commit}}")}
-    revs["current"] = _git(repo, "rev-parse", "--verify", f"{current_rev}^{{commit}}")
+    repo = Path(run_git(Path(repo), "rev-parse", "--show-toplevel"))
+    revs = {"baseline": run_git(repo, "rev-parse", "--verify", f"{baseline_rev}^{{commit}}")}
+    revs["current"] = run_git(repo, "rev-parse", "--verify", f"{current_rev}^{{commit}}")
     node_ids = sorted({f.benchmark for f in flagged})
-    ratios: dict[str, list[float]] = {n: [] for n in node_ids}
-    changed = changed_versions(cmp.baseline, cmp.current) if recreate_versions else {}
-    same_commit = revs["baseline"] == revs["current"]
-    pythons = {"baseline": python, "current": python}
-    with tempfile.TemporaryDirectory(prefix="lbfgs-bench-confirm-") as tmp:
-        trees = {label: Path(tmp) / label for label in revs}
-        if changed:
-            pins = {name: old for name, (old, _) in changed.items()}
-            what = ", ".join(f"{k} {b} (current {c})" for k, (b, c) in changed.items())
-            progress(f"confirm: building an environment with the baseline's {what}")
-            try:
-                pythons["baseline"] = make_env_with(pins, Path(tmp) / "baseline-env", python=python)
-                cmp.confirm_notes.append(f"A/B re-run: the baseline side ran with the baseline's {what}.")
-            except ConfirmationError as exc:
-                cmp.confirm_notes.append(
-                    f"A/B re-run: could not recreate the baseline's {what} ({exc}); both sides ran "
-                    "with the current versions, so an upgrade's effect cannot reproduce."
-                )
-        if same_commit:
-            cmp.confirm_notes.append(
-                f"Both runs are of commit {revs['current'][:10]}: "
-                + (
-                    "what reproduces came with the upgrade of "
-                    + ", ".join(f"{k} {b} -> {c}" for k, (b, c) in changed.items())
-                    + "."
-                    if changed
-                    else "nothing in this repository changed."
-                )
-            )
+    time_base = cmp.time_baseline or cmp.baseline  # side A is the run wall time was compared with
+    changed = changed_versions(time_base, cmp.current) if recreate_versions else {}
+    if revs["baseline"] == revs["current"] and not changed:
+        _identical(cmp, revs["current"])
+        return
+    with tempfile.TemporaryDirectory(prefix="lbfgs-bench-confirm-") as tmp_name:
+        tmp = Path(tmp_name)
+        pythons = {"baseline": _baseline_python(cmp, changed, tmp, python, progress), "current": python}
+        if revs["baseline"] == revs["current"]:
+            cmp.confirm_notes.append(_same_commit_note(revs, changed))
+        trees = {label: tmp / label for label in revs}
         try:
-            for label, rev in revs.items():
-                _git(repo, "worktree", "add", "--detach", str(trees[label]), rev)
-            seen: dict[str, dict[str, str]] = {}
-            for r in range(rounds):
-                fastest = {}
-                for label in ("baseline", "current"):
-                    progress(f"confirm round {r + 1}/{rounds}: {label} ({revs[label][:10]})")
-                    out = Path(tmp) / f"{label}-{r}.json"
-                    fastest[label], seen[label] = rerun_benchmarks(
-                        trees[label], node_ids, out, cpu=cpu, python=pythons[label]
-                    )
-                for name in node_ids:
-                    if name in fastest["baseline"] and name in fastest["current"]:
-                        ratios[name].append(fastest["current"][name] / fastest["baseline"][name])
-            if changed:
-                ran = "; ".join(
-                    f"{label}: " + ", ".join(f"{k} {seen.get(label, {}).get(k)}" for k in changed)
-                    for label in ("baseline", "current")
-                )
-                cmp.confirm_notes.append(f"Versions the re-runs recorded: {ran}.")
+            _worktrees(repo, revs, trees)
+            ab, aa, seen = _rounds(cmp, trees, revs, pythons, node_ids, rounds, cpu, tmp, progress)
         finally:
-            for tree in trees.values():
-                subprocess.run(
-                    ["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], capture_output=True
-                )
+            remove_worktrees(repo, trees)
+    if changed:
+        ran = "; ".join(
+            f"{label}: " + ", ".join(f"{k} {seen.get(label, {}).get(k)}" for k in changed)
+            for label in ("baseline", "current")
+        )
+        cmp.confirm_notes.append(f"Versions the re-runs recorded: {ran}.")
     limit = 1.0 + cmp.thresholds.threshold
     kept = []
     for f in cmp.regressions:
         if f.kind != "time":
             kept.append(f)
-            continue
-        rs = ratios[f.benchmark]
-        if not rs:
+        elif not ab[f.benchmark]:
             f.confirmation = "could not be re-run in both worktrees; kept"
             kept.append(f)
-            continue
-        m = median(rs)
-        each = ", ".join(f"{x:.2f}" for x in rs)
-        detail = f"A/B re-run x{len(rs)}: fastest-sample ratio {m:.2f}x (median of {each})"
-        if m > limit:
-            f.confirmation = f"{detail}, confirmed"
+        elif _verdict(f, ab[f.benchmark], aa[f.benchmark], limit):
             kept.append(f)
         else:
-            f.confirmation = f"{detail}, not reproduced"
             cmp.unconfirmed.append(f)
     cmp.regressions = kept

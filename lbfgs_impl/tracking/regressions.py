@@ -10,14 +10,18 @@ A benchmark's **time** regresses only when both hold:
    raw samples, the interquartile ranges no longer overlap (current q1 > baseline q3).
 
 **Instructions** (``extra_info["instructions"]``, from ``pytest perf --perf-instructions``)
-are counted under callgrind and do not depend on the machine's load or model:
-a benchmark regresses when its count rises by more than
-``max(instructions_threshold, instructions_spread_factor * spread)``, the
-spread being the larger relative (max - min) / median of the two runs'
-repeats. No confirmation re-run is needed. Wall time is compared only when
-both runs come from the same machine (CPU model, logical CPU count and
-architecture; hosted CI runners change hardware from night to night), and the
-report says so when it is not.
+are counted under callgrind and do not depend on the machine's load or model; their
+rules are in :mod:`lbfgs_impl.tracking.signals` (a missing count is a finding, the
+limit comes from the baseline's spread, the thread-pool share has its own band, and
+counts from another valgrind/flags/architecture/OS image are not compared).
+
+**Wall time** is compared only against a run from the same machine (CPU model,
+logical CPU count and architecture; ``time_baseline`` when the nightly keeps one
+per machine). When both runs are the same clean commit with the same library
+versions on the same machine, a time finding is noise and is reported as such;
+a time finding whose instruction count was compared and did not move
+(``Finding.time_only``) alerts only after a decisive A/B confirmation
+(:mod:`lbfgs_impl.tracking.confirm`).
 
 **Quality** is exact and noise-free (from each benchmark's ``extra_info``):
 iterations or f+g evaluations up by more than ``count_tolerance``, ``converged``
@@ -26,116 +30,27 @@ turned false, final gradient norm or loss worse by more than ``quality_factor``.
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import scipy.stats
 
+from lbfgs_impl.tracking.report import render_report, version_changes  # noqa: F401  (re-exported)
+from lbfgs_impl.tracking.runs import (  # noqa: F401  (re-exported: the gate's public names)
+    BenchmarkRun,
+    Comparison,
+    DataError,
+    Finding,
+    Thresholds,
+    is_count,
+    load_run,
+)
+from lbfgs_impl.tracking.signals import environment_difference, instruction_findings, nothing_changed
+
 #: Below this many samples a side, a one-sided Mann-Whitney test cannot reach p < 0.05
 #: (3 vs 3 gives at best p = 0.05), so complete separation is required instead.
 MIN_SAMPLES_FOR_RANK_TEST = 4
-
-
-class DataError(Exception):
-    """A file cannot be used (missing, not JSON, not pytest-benchmark, nothing in common)."""
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    threshold: float = 0.10
-    alpha: float = 0.05
-    count_tolerance: float = 0.05
-    quality_factor: float = 10.0
-    value_floor: float = 1e-12  # losses/gradient norms below this are "zero" for the factor test
-    instructions: float = 0.02
-    instructions_spread_factor: float = 3.0
-
-    def instruction_limit(self, spread: float) -> float:
-        """Relative rise in instructions that counts: a few times the measured spread, at least the floor."""
-        return max(self.instructions, self.instructions_spread_factor * spread)
-
-
-@dataclass
-class BenchmarkRun:
-    """One file: its benchmarks by full name, plus where and how it ran."""
-
-    path: str
-    benchmarks: dict[str, dict[str, Any]]
-    machine_info: dict[str, Any]
-    commit_info: dict[str, Any]
-    datetime: str | None
-
-    def versions(self) -> dict[str, Any]:
-        for bench in self.benchmarks.values():
-            if isinstance(bench.get("extra_info", {}).get("versions"), dict):
-                return bench["extra_info"]["versions"]
-        return {}
-
-    def machine(self) -> str:
-        """What decides wall time: CPU model, logical CPUs and architecture (not the host name)."""
-        cpu = self.machine_info.get("cpu") or {}
-        return f"{cpu.get('brand_raw', '?')}, {cpu.get('count', '?')} logical CPUs, {cpu.get('arch', '?')}"
-
-    def pinning(self) -> Any:
-        for bench in self.benchmarks.values():
-            if "pinning" in bench.get("extra_info", {}):
-                return bench["extra_info"]["pinning"]
-        return None
-
-
-@dataclass
-class Finding:
-    """One regression or improvement."""
-
-    benchmark: str
-    kind: str  # "time" or a quality figure
-    baseline: Any
-    current: Any
-    ratio: float | None
-    rule: str
-    noise: str = ""
-    confirmation: str = ""
-
-
-@dataclass
-class Comparison:
-    baseline: BenchmarkRun
-    current: BenchmarkRun
-    thresholds: Thresholds
-    regressions: list[Finding] = field(default_factory=list)
-    improvements: list[Finding] = field(default_factory=list)
-    unconfirmed: list[Finding] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    new: list[str] = field(default_factory=list)
-    compared: int = 0
-    time_compared: bool = True
-    instructions_compared: int = 0
-    confirm_notes: list[str] = field(default_factory=list)
-
-
-def load_run(path: str | Path) -> BenchmarkRun:
-    """Read a pytest-benchmark JSON file; ``DataError`` says what is wrong."""
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"{p}: no such file")
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{p}: not valid JSON ({exc})") from None
-    if (
-        not isinstance(doc, dict)
-        or not isinstance(doc.get("benchmarks"), list)
-        or "machine_info" not in doc
-        or not all(isinstance(b, dict) and "fullname" in b and "stats" in b for b in doc["benchmarks"])
-    ):
-        raise DataError(f"{p}: not a pytest-benchmark result file (no machine_info/benchmarks)")
-    benchmarks = {b["fullname"]: b for b in doc["benchmarks"]}
-    return BenchmarkRun(
-        str(p), benchmarks, doc["machine_info"], doc.get("commit_info") or {}, doc.get("datetime")
-    )
 
 
 def _noise(stats: dict[str, Any]) -> float:
@@ -177,21 +92,9 @@ def time_change(name: str, base: dict[str, Any], cur: dict[str, Any], th: Thresh
 def instruction_change(
     name: str, base: dict[str, Any], cur: dict[str, Any], th: Thresholds
 ) -> Finding | None:
-    """The instruction-count finding for one benchmark (``extra_info`` each side), if any."""
-    bi, ci = base.get("extra_info") or {}, cur.get("extra_info") or {}
-    b, c = bi.get("instructions"), ci.get("instructions")
-    if not (isinstance(b, (int, float)) and isinstance(c, (int, float)) and b > 0):
-        return None
-    spread = max(bi.get("instructions_spread") or 0.0, ci.get("instructions_spread") or 0.0)
-    limit = th.instruction_limit(spread)
-    ratio = c / b
-    noise = f"spread {bi.get('instructions_spread') or 0:.2%} / {ci.get('instructions_spread') or 0:.2%}"
-    how = f"threshold {limit:.1%} = max({th.instructions:.0%}, {th.instructions_spread_factor:g} x spread)"
-    if ratio > 1.0 + limit:
-        return Finding(name, "instructions", b, c, ratio, f"instructions +{ratio - 1:.1%} > {how}", noise)
-    if ratio < 1.0 - limit:
-        return Finding(name, "instructions", b, c, ratio, f"instructions {ratio - 1:.1%} < -{how}", noise)
-    return None
+    """The instruction-count finding alone (rise or fall beyond the limit), for studies; ``None`` if none."""
+    worse, better, _ = instruction_findings(name, base, cur, th)
+    return next((f for f in worse + better if f.kind == "instructions"), None)
 
 
 def _quality_changes(
@@ -241,10 +144,40 @@ def _quality_changes(
     return worse, better
 
 
+def _time_against(
+    time_base: BenchmarkRun | None, baseline: BenchmarkRun, current: BenchmarkRun
+) -> tuple[BenchmarkRun | None, str]:
+    """The run wall time is compared with, and the report's line on it."""
+    base = time_base or baseline
+    if base.machine() != current.machine():
+        why = (
+            f"not compared: no wall-time baseline for this machine ({current.machine()}) yet; "
+            f"the baseline ran on {base.machine()}"
+        )
+        return None, why
+    source = "" if time_base is None else f" (the wall-time baseline of this machine, `{time_base.path}`)"
+    return base, f"compared against a run on the same machine{source}"
+
+
 def compare_runs(
-    baseline: BenchmarkRun, current: BenchmarkRun, thresholds: Thresholds | None = None
+    baseline: BenchmarkRun,
+    current: BenchmarkRun,
+    thresholds: Thresholds | None = None,
+    *,
+    time_baseline: BenchmarkRun | None = None,
+    instruction_baseline: BenchmarkRun | None = None,
 ) -> Comparison:
-    """All regressions and improvements of ``current`` against ``baseline``."""
+    """All findings of ``current`` against ``baseline``.
+
+    Args:
+      baseline: the last good run (quality figures, and instructions and time unless given below).
+      current: tonight's run.
+      thresholds: the limits (default :class:`Thresholds`).
+      time_baseline: the last good run on this machine, for wall time (default: ``baseline``,
+        compared only when it ran on the same machine).
+      instruction_baseline: the baseline commit re-counted in tonight's environment
+        (default: ``baseline``'s own counts).
+    """
     th = thresholds or Thresholds()
     common = [name for name in baseline.benchmarks if name in current.benchmarks]
     if not common:
@@ -252,144 +185,100 @@ def compare_runs(
     result = Comparison(baseline, current, th, compared=len(common))
     result.missing = [n for n in baseline.benchmarks if n not in current.benchmarks]
     result.new = [n for n in current.benchmarks if n not in baseline.benchmarks]
-    result.time_compared = baseline.machine() == current.machine()
+    tbase, time_line = _time_against(time_baseline, baseline, current)
+    result.time_compared, result.time_baseline = tbase is not None, tbase
+    ibase = instruction_baseline or baseline
+    result.instruction_baseline = instruction_baseline
+    mismatch, env_notes = environment_difference(ibase, current)
+    result.environment_mismatch = mismatch
+    instructions_stable: set[str] = set()
+    expected = 0
     for name in common:
         base, cur = baseline.benchmarks[name], current.benchmarks[name]
-        changes = [instruction_change(name, base, cur, th)]
-        if result.time_compared:
-            changes.append(time_change(name, base, cur, th))
-        if all("instructions" in (b.get("extra_info") or {}) for b in (base, cur)):
+        ib = ibase.benchmarks.get(name, base)
+        worse, better, numeric = [], [], False
+        if mismatch and (ib.get("extra_info") or {}).get("instructions") is not None:
+            expected += 1
+            worse = [
+                Finding(name, "instructions not compared", None, None, None, f"not compared ({mismatch})")
+            ]
+        else:
+            worse, better, numeric = instruction_findings(name, ib, cur, th)
+            expected += bool(worse or better or numeric)
+        if numeric:
             result.instructions_compared += 1
-        for change in changes:
+            if not worse and not better:
+                instructions_stable.add(name)
+        if tbase is not None and name in tbase.benchmarks:
+            change = time_change(name, tbase.benchmarks[name], cur, th)
             if change is not None:
-                slower = change.ratio is not None and change.ratio > 1
-                (result.regressions if slower else result.improvements).append(change)
-        worse, better = _quality_changes(name, base, cur, th)
-        result.regressions.extend(worse)
-        result.improvements.extend(better)
+                change.time_only = name in instructions_stable
+                (worse if change.ratio > 1 else better).append(change)
+        q_worse, q_better = _quality_changes(name, base, cur, th)
+        result.regressions.extend(worse + q_worse)
+        result.improvements.extend(better + q_better)
+    _classify_noise(result, tbase)
+    result.signals = _signals(result, expected, time_line, env_notes)
+    if Path(baseline.path).resolve() == Path(current.path).resolve():  # the nightly's first night
+        first = "the run checked against itself (a first night): nothing to compare with yet"
+        result.signals = [
+            (name, how if name == "instructions" and not result.instructions_compared else first)
+            for name, how in result.signals
+        ]
+        if result.instructions_compared:
+            present = f"every count present ({result.instructions_compared}); {first}"
+            result.signals[0] = ("instructions", present)
     return result
 
 
-# ------------------------------------------------------------------ report
+def _classify_noise(result: Comparison, tbase: BenchmarkRun | None) -> None:
+    """Time findings between runs where nothing changed are noise: moved out of the alerts."""
+    why = nothing_changed(tbase, result.current) if tbase is not None else None
+    if why is None:
+        return
+    for bucket in (result.regressions, result.improvements):
+        for f in [f for f in bucket if f.kind == "time"]:
+            bucket.remove(f)
+            f.confirmation = why
+            result.noise.append(f)
 
 
-def _fmt(value: Any, kind: str) -> str:
-    if value is None:
-        return "NaN/inf"
-    if kind == "time":
-        return f"{value * 1e3:.3f} ms" if value < 1 else f"{value:.3f} s"
-    if kind == "instructions":
-        return f"{value / 1e6:.3f} M"
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)
-
-
-def _table(findings: list[Finding], with_confirmation: bool = False) -> list[str]:
-    head = "| benchmark | signal | baseline | current | ratio | noise (base / current) | rule |"
-    sep = "|---|---|---|---|---|---|---|"
-    if with_confirmation:
-        head = head[:-1] + "| confirmation |"
-        sep += "---|"
-    lines = [head, sep]
-    for f in findings:
-        ratio = "-" if f.ratio is None else f"{f.ratio:.2f}x"
-        row = (
-            f"| `{f.benchmark}` | {f.kind} | {_fmt(f.baseline, f.kind)} | {_fmt(f.current, f.kind)} "
-            f"| {ratio} | {f.noise or '-'} | {f.rule} |"
+def hold_time_only(result: Comparison) -> None:
+    """Without a confirmation run, time-only findings are listed but not alerted."""
+    for f in [f for f in result.regressions if f.kind == "time" and f.time_only]:
+        result.regressions.remove(f)
+        f.confirmation = (
+            "time only (its instruction count did not move): alerts only on a decisive A/B "
+            "confirmation (--confirm); none was run"
         )
-        if with_confirmation:
-            row += f" {f.confirmation or '-'} |"
-        lines.append(row)
-    return lines
+        result.unconfirmed.append(f)
 
 
-def _run_label(run: BenchmarkRun) -> str:
-    commit = run.commit_info.get("id")
-    short = commit[:10] if isinstance(commit, str) else "unknown commit"
-    dirty = " (dirty)" if run.commit_info.get("dirty") else ""
-    return f"`{run.path}`: {short}{dirty}, {run.datetime or 'unknown time'}"
-
-
-def version_changes(baseline: BenchmarkRun, current: BenchmarkRun) -> list[str]:
-    b, c = baseline.versions(), current.versions()
-    changes = [f"{k} {b.get(k)} -> {c.get(k)}" for k in sorted(set(b) | set(c)) if b.get(k) != c.get(k)]
-    bp, cp = baseline.machine_info.get("python_version"), current.machine_info.get("python_version")
-    if bp != cp:
-        changes.append(f"python {bp} -> {cp}")
-    return changes
-
-
-def _pin_text(pinning: Any) -> str:
-    if not isinstance(pinning, dict):
-        return "unknown"
-    if not pinning.get("pinned"):
-        return "not pinned"
-    text = f"CPU {pinning['cpus'][0]} of {pinning.get('cpus_before', '?')}"
-    return text + (" (after JAX started)" if pinning.get("after_jax_init") else "")
-
-
-def render_report(cmp: Comparison) -> str:
-    """The Markdown report: verdict, regressions, improvements, machines and versions."""
-    lines = ["# Benchmark regression check", ""]
-    changes = version_changes(cmp.baseline, cmp.current)
-    if changes:
-        lines += [f"**Library versions changed between the runs:** {', '.join(changes)}.", ""]
-    th = cmp.thresholds
-    verdict = f"**{len(cmp.regressions)} regression(s)**" if cmp.regressions else "**No regressions.**"
-    if cmp.regressions:
-        fired = sorted({f.kind for f in cmp.regressions})
-        verdict += f" Signals that fired: {', '.join(fired)}."
-    if cmp.instructions_compared:
+def _signals(
+    result: Comparison, expected: int, time_line: str, env_notes: list[str]
+) -> list[tuple[str, str]]:
+    th = result.thresholds
+    if result.environment_mismatch:
+        instr = f"not compared ({result.environment_mismatch}) for {expected} benchmark(s)"
+    elif result.instructions_compared:
+        source = " (the baseline commit re-counted tonight)" if result.instruction_baseline else ""
         instr = (
-            f"instructions (callgrind) compared for {cmp.instructions_compared}, threshold "
-            f"max({th.instructions:.0%}, {th.instructions_spread_factor:g} x the repeat spread); "
+            f"compared for {result.instructions_compared} of {expected} benchmark(s){source}; limit "
+            f"{th.instructions_spread_factor:g} x the baseline's repeat spread, "
+            f"at least {th.instructions:.0%}, "
+            f"at most {th.instructions_cap:.0%}; spread rise beyond max({th.spread_floor:.0%}, "
+            f"{th.spread_rise_factor:g} x the baseline's); thread-pool share band {th.share_band:.0%}"
         )
+    elif expected:
+        instr = f"not compared: counts missing for {expected} benchmark(s) (see the findings)"
     else:
-        instr = "no instruction counts in both files (run perf with --perf-instructions); "
-    if cmp.time_compared:
-        time_text = f"wall time: threshold {th.threshold:.0%} and outside the noise (alpha={th.alpha:g}); "
-    else:
-        time_text = "wall time NOT compared (different machines, see below); "
-    lines += [
-        f"{verdict} {cmp.compared} benchmark(s) compared; {instr}{time_text}"
-        f"counts +{th.count_tolerance:.0%}, norms/losses {th.quality_factor:g}x.",
-        "",
-        f"- baseline: {_run_label(cmp.baseline)}",
-        f"- current: {_run_label(cmp.current)}",
-        "",
-        "## Regressions",
-        "",
-    ]
-    lines += [f"{note}" for note in cmp.confirm_notes] + ([""] if cmp.confirm_notes else [])
-    confirmed = any(f.confirmation for f in cmp.regressions + cmp.unconfirmed)
-    lines += _table(cmp.regressions, confirmed) if cmp.regressions else ["None."]
-    if cmp.unconfirmed:
-        lines += ["", "## Flagged but not reproduced on re-run (not alerted)", ""]
-        lines += _table(cmp.unconfirmed, True)
-    lines += ["", "## Improvements", ""]
-    lines += _table(cmp.improvements) if cmp.improvements else ["None."]
-    if cmp.missing:
-        lines += ["", "## Missing from the current run", ""] + [f"- `{n}`" for n in cmp.missing]
-    if cmp.new:
-        lines += ["", "## New in the current run", ""] + [f"- `{n}`" for n in cmp.new]
-    lines += ["", "## Machines and versions", ""]
-    if not cmp.time_compared:
-        lines += [
-            f"The runs come from different machines ({cmp.baseline.machine()} vs {cmp.current.machine()}): "
-            "their wall times say nothing about each other and were not compared; instruction counts "
-            "and exact figures were.",
-            "",
-        ]
-    lines += ["| | baseline | current |", "|---|---|---|"]
-    bm, cm = cmp.baseline.machine_info, cmp.current.machine_info
-    rows = [
-        ("node", bm.get("node"), cm.get("node")),
-        ("cpu", (bm.get("cpu") or {}).get("brand_raw"), (cm.get("cpu") or {}).get("brand_raw")),
-        ("python", bm.get("python_version"), cm.get("python_version")),
-        ("pinning", _pin_text(cmp.baseline.pinning()), _pin_text(cmp.current.pinning())),
-    ]
-    bv, cv = cmp.baseline.versions(), cmp.current.versions()
-    rows += [(k, bv.get(k), cv.get(k)) for k in sorted(set(bv) | set(cv))]
-    lines += [f"| {k} | {b} | {c} |" for k, b, c in rows]
-    return "\n".join(lines) + "\n"
+        instr = "not compared: the baseline has no instruction counts (run perf with --perf-instructions)"
+    if env_notes:
+        instr += "; " + "; ".join(env_notes)
+    if result.time_compared:
+        time_line += f"; threshold {th.threshold:.0%} and outside the noise (alpha={th.alpha:g})"
+    quality = (
+        f"compared for {result.compared} benchmark(s): counts +{th.count_tolerance:.0%}, "
+        f"norms/losses {th.quality_factor:g}x"
+    )
+    return [("instructions", instr), ("wall time", time_line), ("quality", quality)]

@@ -130,14 +130,17 @@ def test_compare_instructions_column_and_json(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "instructions (M)" in proc.stdout and "instr/iter (k)" in proc.stdout
+    assert "total (M), thread pool" in proc.stdout
     assert "instructions: callgrind (valgrind-" in proc.stdout
     (row,) = json.loads(out.read_text())["results"]
     assert row["instructions"] > 0 and len(row["instructions_samples"]) == 1
+    assert row["instructions_total"] >= row["instructions"] and row["instructions_thread_pool_share"] >= 0
     assert row["instructions_per_iteration"] == pytest.approx(
         row["instructions"] / row["instructions_n_iter"][0]
     )
     meta = json.loads(out.read_text())["meta"]["instructions"]
     assert meta["skipped"] is None and meta["valgrind"].startswith("valgrind-")
+    assert meta["arch"] and "glibc" in meta["os_image"]
 
 
 def test_compare_without_valgrind_says_so_and_measures_the_rest(tmp_path):

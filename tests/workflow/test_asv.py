@@ -82,6 +82,8 @@ def test_quick_asv_run_in_this_environment_passes(asv_env):
         "lbfgs.Quality.track_compile_seconds",
         "lbfgs.Memory.peakmem_solve",
         "lbfgs.Instructions.track_instructions",
+        "lbfgs.Instructions.track_instructions_total",
+        "lbfgs.Instructions.track_thread_pool_share",
         "mgh.Robustness.track_problems_failed",
         "mgh.Robustness.track_iterations",
         "mgh.Robustness.track_fg_evals",
@@ -118,6 +120,32 @@ def test_track_figures_equal_what_lbfgs_impl_returns():
             assert quality.track_compile_seconds(figures, solver, case) > 0
     for method in ("track_iterations", "track_fg_evals", "track_grad_inf_norm", "track_compile_seconds"):
         assert getattr(Quality, method).unit
+
+
+def test_asv_instruction_figures_are_medians_of_3_processes_with_total_and_share(monkeypatch):
+    """The counter itself has its own tests (tests/measure); here: what asv asks of it and reports."""
+    import benchmarks.lbfgs as suite
+    from lbfgs_impl.measure.instructions import InstructionCounts, InstructionReport, InstructionTask
+
+    asked = {}
+
+    def counted(tasks, *, repeats):
+        asked["repeats"] = repeats
+        counts = {}
+        for t in tasks:
+            c = InstructionCounts(t, solve=[90, 100, 95], solve_total=[120, 130, 125])
+            counts[t.key] = c
+        return InstructionReport(counts, {})
+
+    monkeypatch.setattr(suite, "_instruction_counter", lambda: (InstructionTask, counted))
+    bench = suite.Instructions()
+    figures = bench.setup_cache()
+    assert asked["repeats"] >= 3
+    solver, case = SOLVERS[0], CASES[0]
+    bench.setup(figures, solver, case)
+    assert bench.track_instructions(figures, solver, case) == 95
+    assert bench.track_instructions_total(figures, solver, case) == 125
+    assert bench.track_thread_pool_share(figures, solver, case) == pytest.approx(30 / 125)
 
 
 def test_unknown_solver_is_skipped_not_failed():

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from lbfgs_impl.measure.instructions import unavailable_reason
+from lbfgs_impl.tracking.runs import load_run, machine_key_of
+
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"
 BIN = Path(sys.executable).parent
-SLOWED = "test_steady[rosenbrock-100-optax_while]"
 
 
 def tool(name: str) -> str:
@@ -43,6 +45,9 @@ def test_workflow_shape():
     assert "permissions: {}" in text and "fetch-depth: 0" in text
     assert "bash scripts/nightly.sh" in text and "performance-regression" in text
     assert "asv publish" in text
+    # wall-time baselines are cached per CPU model (logical CPUs, arch): the key names the machine
+    assert "this_machine_key()" in text
+    assert text.count("perf-walltime-${{ runner.os }}-${{ steps.machine.outputs.key }}-") == 3
     assert "${{ github.event" not in text
     for line in text.splitlines():
         if "uses:" in line:
@@ -50,56 +55,143 @@ def test_workflow_shape():
             assert len(ref) == 40 and all(c in "0123456789abcdef" for c in ref), line
 
 
-@pytest.fixture
-def nightly(tmp_path):
-    """Run scripts/nightly.sh on one steady benchmark (the one the tests slow down)."""
+# ------------------------------------------------------------------ four nights, end to end
 
-    def run(**extra: str) -> subprocess.CompletedProcess[str]:
-        env = dict(os.environ)
-        env["PATH"] = os.pathsep.join([str(BIN), env["PATH"]])
-        env["PYTHONPATH"] = os.pathsep.join(
-            filter(None, [str(ROOT / "tests" / "plugins"), env.get("PYTHONPATH")])
-        )
-        env.update(NIGHTLY_DIR=str(tmp_path), PERF_SIZE="quick", PERF_ARGS=f"-k {SLOWED} -p perf_slowdown")
-        env.update(CHECK_ARGS="--threshold 0.5")  # the injected slowdown is 4x; shared-machine noise is not
-        env.update(INSTRUCTIONS="0")  # the wall-time path; instruction counts have their own tests
-        env.update(extra)
-        return subprocess.run(
-            ["bash", str(ROOT / "scripts" / "nightly.sh")],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
+SELECTED = "test_steady[rosenbrock-100-optax_loop]"
+OTHER_MODEL = {"brand_raw": "Intel(R) Xeon(R) Platinum 8370C CPU @ 2.80GHz", "count": 2, "arch": "X86_64"}
+REASON = unavailable_reason()
 
-    return run
+
+def _git(repo: Path, *args: str) -> str:
+    cmd = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args]
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def _scratch_repo(root: Path) -> Path:
+    """The project as committed code in a clean scratch repository (the nightly records its commit)."""
+    repo = root / "repo"
+    repo.mkdir()
+    for item in ("lbfgs_impl", "perf", "scripts", "pyproject.toml", "README.md"):
+        src = ROOT / item
+        if src.is_dir():
+            shutil.copytree(src, repo / item, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, repo / item)
+    (repo / ".gitignore").write_text("__pycache__/\n*.pyc\n.pytest_cache/\n")
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "baseline")
+    return repo
+
+
+def _night(repo: Path, out: Path, **extra: str) -> dict:
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(BIN), env["PATH"]])
+    env["PYTHONPATH"] = os.pathsep.join([str(repo), str(ROOT / "tests" / "plugins")])
+    # The nightly's default path (instruction counts on), on one steady benchmark of the quick grid.
+    env.update(NIGHTLY_DIR=str(out), PERF_SIZE="quick")
+    env.update(PERF_ARGS=f"-k {SELECTED} -p perf_slowdown --perf-instructions-repeats 2")
+    env.pop("INSTRUCTIONS", None)
+    env.update(extra)
+    proc = subprocess.run(
+        ["bash", "scripts/nightly.sh"], cwd=repo, env=env, capture_output=True, text=True, timeout=1500
+    )
+    report, current = out / "report.md", out / "current.json"
+    return {
+        "rc": proc.returncode,
+        "stdout": proc.stdout,
+        "log": proc.stdout[-3000:] + proc.stderr[-3000:],
+        "report": report.read_text() if report.exists() else "",
+        "files": {p.name: p.read_bytes() for p in sorted(out.rglob("*.json"))},
+        "current": json.loads(current.read_text()) if current.exists() else None,
+    }
+
+
+@pytest.fixture(scope="module")
+def nights(tmp_path_factory) -> dict[str, dict]:
+    """Four nights of scripts/nightly.sh, run once for the tests below.
+
+    seed: the first night (becomes the baseline); noise: the same commit, libraries and machine,
+    with the benchmarked solver slowed 4x by a test plugin (nothing the gate can see changed);
+    unseen: the stored baselines edited to come from another CPU model; changed: a committed
+    extra value-and-gradient per optax iteration (scripts/study/extra_gradient.py).
+    """
+    if REASON is not None:
+        pytest.skip(f"the nightly's default path counts instructions: {REASON}")
+    root = tmp_path_factory.mktemp("nightly")
+    repo, out = _scratch_repo(root), root / "out"
+    result = {"seed": _night(repo, out)}
+    key = load_run(out / "current.json").machine_key()
+    result["key"] = key
+    result["noise"] = _night(repo, out, LBFGS_BENCH_SLOWDOWN="optax_loop:4", CONFIRM="0")
+    other = machine_key_of(OTHER_MODEL)
+    for path in (out / "baseline.json", out / "baselines" / f"{key}.json"):
+        doc = json.loads(path.read_text())
+        doc["machine_info"]["cpu"].update(OTHER_MODEL)
+        path.write_text(json.dumps(doc))
+    (out / "baselines" / f"{key}.json").rename(out / "baselines" / f"{other}.json")
+    result["other"] = other
+    result["other_before"] = (out / "baselines" / f"{other}.json").read_bytes()
+    result["unseen"] = _night(repo, out)
+    sys.path.insert(0, str(ROOT / "scripts" / "study"))
+    import extra_gradient
+
+    extra_gradient.apply(repo)
+    _git(repo, "commit", "-qam", "one extra value_and_grad per optax iteration")
+    result["changed"] = _night(repo, out, CONFIRM="0")
+    return result
 
 
 @pytest.mark.slow
-def test_nightly_script_baseline_then_alert_then_quiet(nightly, tmp_path):
-    first = nightly()
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    assert "this run becomes the baseline" in first.stdout
-    baseline = json.loads((tmp_path / "baseline.json").read_text())
-    (bench,) = baseline["benchmarks"]
-    assert bench["name"] == SLOWED and len(bench["stats"]["data"]) >= 10
+def test_first_night_counts_instructions_and_becomes_the_baseline(nights):
+    seed = nights["seed"]
+    assert seed["rc"] == 0, seed["log"]
+    assert "this run becomes the baseline" in seed["stdout"]
+    assert {"baseline.json", f"{nights['key']}.json", "current.json"} <= set(seed["files"])
+    (bench,) = seed["current"]["benchmarks"]
+    info = bench["extra_info"]
+    assert bench["name"] == SELECTED and len(bench["stats"]["data"]) >= 10
+    # `pytest perf --perf-instructions` on a real callgrind dump: the count, the total, the pool's share
+    assert info["instructions"] > 1e6 and len(info["instructions_samples"]) == 2
+    assert info["instructions_total"] > info["instructions"]
+    assert 0 < info["instructions_thread_pool_share"] < 1
+    assert info["instructions_total"] * (1 - info["instructions_thread_pool_share"]) == pytest.approx(
+        info["instructions"], rel=0.02
+    )
+    meta = info["instructions_meta"]
+    assert meta["valgrind"].startswith("valgrind-") and meta["arch"] and "glibc" in meta["os_image"]
+    assert "| instructions | every count present (1); the run checked against itself" in seed["report"]
 
-    # A real 4x slowdown of one variant, compared without re-runs: the alert path.
-    slowed = nightly(LBFGS_BENCH_SLOWDOWN="optax_while:4", CONFIRM="0")
-    assert slowed.returncode == 1, slowed.stdout[-3000:]
-    report = (tmp_path / "report.md").read_text()
-    regressions = report.split("## Regressions")[1].split("## Improvements")[0]
-    assert f"{SLOWED}` | time |" in regressions
-    assert "the baseline is kept" in slowed.stdout
-    assert json.loads((tmp_path / "baseline.json").read_text()) == baseline
 
-    # The same transient slowdown with confirmation: the A/B re-run of the committed code does
-    # not reproduce it, so nothing is alerted and the run becomes the new baseline.
-    quiet = nightly(LBFGS_BENCH_SLOWDOWN="optax_while:4")
-    assert quiet.returncode == 0, quiet.stdout[-3000:]
-    report = (tmp_path / "report.md").read_text()
-    assert "**No regressions.**" in report and "not reproduced" in report
+@pytest.mark.slow
+def test_an_unchanged_night_slowed_by_its_machine_does_not_alert(nights):
+    noise = nights["noise"]
+    assert noise["rc"] == 0, noise["log"]
+    section = noise["report"].split("## Noise: nothing changed between the runs (not alerted)")[1]
+    assert f"{SELECTED}` | time |" in section and "nothing changed: both runs are of commit" in section
+    assert "**No regressions.**" in noise["report"]
+
+
+@pytest.mark.slow
+def test_a_night_on_an_unseen_cpu_model_seeds_its_baseline_and_keeps_the_others(nights):
+    unseen, key, other = nights["unseen"], nights["key"], nights["other"]
+    assert unseen["rc"] == 0, unseen["log"]
+    assert f"no wall-time baseline for {key} yet" in unseen["stdout"]
+    assert "| wall time | not compared: no wall-time baseline for this machine" in unseen["report"]
+    assert "| instructions | compared for 1 of 1 benchmark(s)" in unseen["report"]
+    assert unseen["files"][f"{other}.json"] == nights["other_before"]  # the other model's, untouched
+    assert json.loads(unseen["files"][f"{key}.json"]) == unseen["current"]  # this model's, seeded
+
+
+@pytest.mark.slow
+def test_a_real_change_alerts_on_instructions_and_keeps_the_baselines(nights):
+    changed, key = nights["changed"], nights["key"]
+    assert changed["rc"] == 1, changed["log"]
+    regressions = changed["report"].split("## Regressions")[1].split("## Improvements")[0]
+    assert f"{SELECTED}` | instructions |" in regressions
+    assert "the baselines are kept" in changed["stdout"]
+    assert changed["files"][f"{key}.json"] == nights["unseen"]["files"][f"{key}.json"]
+    assert changed["files"]["baseline.json"] == nights["unseen"]["files"]["baseline.json"]
 
 
 def test_nightly_refuses_an_unwritable_directory_before_running_anything():

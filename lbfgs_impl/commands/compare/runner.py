@@ -23,6 +23,7 @@ from lbfgs_impl.measure.timing import (
     prepare_compiled,
 )
 from lbfgs_impl.problems import Problem
+from lbfgs_impl.records import counts_environment
 from lbfgs_impl.solvers import Result, SolverConfig, get_solver
 
 REFERENCE_SOLVER = "scipy"
@@ -131,7 +132,7 @@ def run_comparison(
     meta["config"] = config._asdict()
     meta["repeats"] = {"steady": repeats, "first_call": first_call_repeats}
     if report is not None:
-        meta["instructions"] = {**report.meta, "skipped": report.skipped}
+        meta["instructions"] = counts_environment(report.meta, report.skipped)
         for row in rows:
             row.instructions = report.get(row.solver, problem.name, problem.n)
     return Comparison(meta, config, rows, report)

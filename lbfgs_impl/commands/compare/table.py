@@ -6,7 +6,7 @@ from typing import Any
 
 from lbfgs_impl.commands.compare.runner import Comparison, ComparisonRow
 from lbfgs_impl.measure.instructions import InstructionCounts, InstructionReport
-from lbfgs_impl.records import finite_or_none, instruction_fields
+from lbfgs_impl.records import finite_or_none, instruction_fields, thread_pool_fields
 
 TABLE_COLUMNS = (
     "solver",
@@ -19,7 +19,7 @@ TABLE_COLUMNS = (
     "grad inf-norm",
     "converged",
 )
-INSTRUCTION_COLUMNS = ("instructions (M)", "instr/iter (k)")
+INSTRUCTION_COLUMNS = ("instructions (M)", "instr/iter (k)", "total (M), thread pool")
 
 
 def row_to_dict(row: ComparisonRow) -> dict[str, Any]:
@@ -79,11 +79,14 @@ def header_lines(meta: dict[str, Any]) -> list[str]:
     ]
 
 
-def _fmt_instructions(counts: InstructionCounts | None) -> tuple[str, str]:
+def _fmt_instructions(counts: InstructionCounts | None) -> tuple[str, str, str]:
     if counts is None or not counts.ok:
-        return "failed", "-"
+        return "failed", "-", "-"
     per_iter = "-" if counts.per_iteration is None else f"{counts.per_iteration / 1e3:.1f}"
-    return f"{counts.median / 1e6:.2f} ±{counts.spread:.2%}", per_iter
+    pool = thread_pool_fields(counts)
+    total, share = pool["instructions_total"], pool["instructions_thread_pool_share"]
+    whole = "-" if total is None or share is None else f"{total / 1e6:.2f}, {share:.1%}"
+    return f"{counts.median / 1e6:.2f} ±{counts.spread:.2%}", per_iter, whole
 
 
 def format_table(comparison: Comparison) -> str:
@@ -140,7 +143,7 @@ def _instruction_notes(report: InstructionReport, rows: list[ComparisonRow]) -> 
     m = report.meta
     notes = [
         f"instructions: callgrind ({m['valgrind']}), median of {m['repeats']} process(es) "
-        "± (max-min)/median; "
+        "± (max-min)/median, without XLA's thread-pool scheduler (total and its share beside it); "
         f"ASLR {'off' if m['aslr_disabled'] else 'on'}; iterations under valgrind may differ from native"
     ]
     for row in rows:

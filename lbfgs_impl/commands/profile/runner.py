@@ -56,6 +56,8 @@ class Run:
     n_fev: int | None = None
     steady_s: float | None = None
     instructions: float | None = None
+    instructions_total: float | None = None
+    instructions_thread_pool_share: float | None = None
     converged: bool = False
     solved: bool = False
     minimum_reached: str = ""
@@ -162,11 +164,12 @@ def _add_instructions(
     run: ProfileRun, config: SolverConfig, cpus: Sequence[int] | None, progress: Callable[[str], None]
 ) -> None:
     from lbfgs_impl.measure.instructions import InstructionTask, measure_instructions
+    from lbfgs_impl.records import counts_environment, thread_pool_fields
 
     tasks = [InstructionTask(r.solver, r.problem, r.n, config) for r in run.runs if r.value is not None]
     progress(f"instruction counts under callgrind: {len(tasks)} process(es)")
     report = measure_instructions(tasks, repeats=1, cpus=cpus)
-    run.meta["instructions"] = {**report.meta, "skipped": report.skipped}
+    run.meta["instructions"] = counts_environment(report.meta, report.skipped)
     if report.skipped:
         progress(f"instruction counts skipped: {report.skipped}")
         return
@@ -174,6 +177,9 @@ def _add_instructions(
         counts = report.get(r.solver, r.problem, r.n)
         if counts is not None and counts.ok:
             r.instructions = counts.median
+            pool = thread_pool_fields(counts)
+            r.instructions_total = pool["instructions_total"]
+            r.instructions_thread_pool_share = pool["instructions_thread_pool_share"]
 
 
 # --------------------------------------------------------------------------- outputs

@@ -1,0 +1,169 @@
+"""The gate's data model: a pytest-benchmark run, thresholds, findings and one comparison."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class DataError(Exception):
+    """A file cannot be used (missing, not JSON, not pytest-benchmark, nothing in common)."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Every limit the gate applies (defaults are the nightly's).
+
+    Attributes:
+      threshold: median slowdown that can alert (fraction).
+      alpha: significance of the one-sided rank test on raw samples.
+      count_tolerance: allowed rise of iterations/evaluations.
+      quality_factor: allowed factor on gradient norm / loss.
+      value_floor: losses/gradient norms below this are "zero" for the factor test.
+      instructions: floor of the instruction limit.
+      instructions_spread_factor: the limit is this many times the **baseline's** repeat spread...
+      instructions_cap: ...capped here, so a noisy baseline cannot hide a large change.
+      spread_rise_factor, spread_floor: a current spread above max(factor x baseline spread,
+        floor) is a finding of its own.
+      share_band: a thread-pool share that rises by more than max(this, 3 x the baseline's
+        per-process range of the share) is a finding.
+    """
+
+    threshold: float = 0.10
+    alpha: float = 0.05
+    count_tolerance: float = 0.05
+    quality_factor: float = 10.0
+    value_floor: float = 1e-12
+    instructions: float = 0.02
+    instructions_spread_factor: float = 3.0
+    instructions_cap: float = 0.05
+    spread_rise_factor: float = 3.0
+    spread_floor: float = 0.02
+    share_band: float = 0.05
+
+    def instruction_limit(self, baseline_spread: float) -> float:
+        """Relative change in instructions that counts: from the baseline's spread, floored and capped."""
+        return min(
+            self.instructions_cap, max(self.instructions, self.instructions_spread_factor * baseline_spread)
+        )
+
+    def spread_limit(self, baseline_spread: float) -> float:
+        """The current spread above which the counts themselves became noisy."""
+        return max(self.spread_floor, self.spread_rise_factor * baseline_spread)
+
+
+def machine_key_of(cpu: dict[str, Any]) -> str:
+    """A file-name-safe key for wall-time baselines from pytest-benchmark's ``machine_info['cpu']``."""
+    arch = cpu.get("arch_string_raw") or cpu.get("arch", "?")
+    text = f"{cpu.get('brand_raw', '?')}-{cpu.get('count', '?')}cpu-{arch}"
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
+
+
+def this_machine_key() -> str:
+    """:func:`machine_key_of` for this machine, as pytest-benchmark will record it (py-cpuinfo)."""
+    import cpuinfo
+
+    return machine_key_of(cpuinfo.get_cpu_info())
+
+
+@dataclass
+class BenchmarkRun:
+    """One file: its benchmarks by full name, plus where and how it ran."""
+
+    path: str
+    benchmarks: dict[str, dict[str, Any]]
+    machine_info: dict[str, Any]
+    commit_info: dict[str, Any]
+    datetime: str | None
+
+    def versions(self) -> dict[str, Any]:
+        for bench in self.benchmarks.values():
+            if isinstance(bench.get("extra_info", {}).get("versions"), dict):
+                return bench["extra_info"]["versions"]
+        return {}
+
+    def machine(self) -> str:
+        """What decides wall time: CPU model, logical CPUs and architecture (not the host name)."""
+        cpu = self.machine_info.get("cpu") or {}
+        return f"{cpu.get('brand_raw', '?')}, {cpu.get('count', '?')} logical CPUs, {cpu.get('arch', '?')}"
+
+    def machine_key(self) -> str:
+        return machine_key_of(self.machine_info.get("cpu") or {})
+
+    def commit(self) -> str | None:
+        """The commit measured, or None when unknown or the tree was dirty (then it is not that commit)."""
+        commit = self.commit_info.get("id")
+        return commit if isinstance(commit, str) and not self.commit_info.get("dirty") else None
+
+    def pinning(self) -> Any:
+        for bench in self.benchmarks.values():
+            if "pinning" in bench.get("extra_info", {}):
+                return bench["extra_info"]["pinning"]
+        return None
+
+
+@dataclass
+class Finding:
+    """One regression, improvement, or a signal that could not be compared."""
+
+    benchmark: str
+    kind: str  # "time", "instructions", "instructions not measured", ... or a quality figure
+    baseline: Any
+    current: Any
+    ratio: float | None
+    rule: str
+    noise: str = ""
+    confirmation: str = ""
+    time_only: bool = False  # a time finding whose instruction count was compared and did not move
+
+
+@dataclass
+class Comparison:
+    baseline: BenchmarkRun
+    current: BenchmarkRun
+    thresholds: Thresholds
+    regressions: list[Finding] = field(default_factory=list)
+    improvements: list[Finding] = field(default_factory=list)
+    unconfirmed: list[Finding] = field(default_factory=list)
+    noise: list[Finding] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    new: list[str] = field(default_factory=list)
+    compared: int = 0
+    time_compared: bool = True
+    time_baseline: BenchmarkRun | None = None
+    instruction_baseline: BenchmarkRun | None = None
+    instructions_compared: int = 0
+    environment_mismatch: str | None = None  # "valgrind X vs Y" when counts were not comparable
+    signals: list[tuple[str, str]] = field(default_factory=list)  # (signal, compared how / why not)
+    confirm_notes: list[str] = field(default_factory=list)
+
+
+def load_run(path: str | Path) -> BenchmarkRun:
+    """Read a pytest-benchmark JSON file; ``DataError`` says what is wrong."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{p}: no such file")
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{p}: not valid JSON ({exc})") from None
+    if (
+        not isinstance(doc, dict)
+        or not isinstance(doc.get("benchmarks"), list)
+        or "machine_info" not in doc
+        or not all(isinstance(b, dict) and "fullname" in b and "stats" in b for b in doc["benchmarks"])
+    ):
+        raise DataError(f"{p}: not a pytest-benchmark result file (no machine_info/benchmarks)")
+    benchmarks = {b["fullname"]: b for b in doc["benchmarks"]}
+    return BenchmarkRun(
+        str(p), benchmarks, doc["machine_info"], doc.get("commit_info") or {}, doc.get("datetime")
+    )
+
+
+def is_count(x: Any) -> bool:
+    """A usable instruction count: a finite positive number (not a bool, not None/NaN/text)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
