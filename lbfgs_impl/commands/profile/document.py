@@ -30,7 +30,8 @@ def markdown(run: ProfileRun, figures: Sequence[str]) -> str:
         "a local minimum or a stop elsewhere is a failure). Steady time: median of "
         f"{meta.get('repeats', '?')} precompiled runs. Profiles charge each solver up to its first "
         "evaluation that meets the test (Moré and Wild), read from one untimed traced solve checked to "
-        "take the timed solve's path; time and instructions are the whole solve's scaled by that share of its evaluations. "
+        "take the timed solve's path; time and instructions are the whole solve's scaled by that share of "
+        "its evaluations. "
         f"The profiles at tolerances {', '.join(f'{t:g}' for t in PROFILE_TOLS)} replace {SUCCESS_TOL:g} by "
         "each in both tests.",
         "",
