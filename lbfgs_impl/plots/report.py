@@ -12,7 +12,6 @@ from typing import Any
 
 from lbfgs_impl.plots.style import SOLVER_STYLE, pyplot, save
 
-
 SEED = ("scipy", "optax_loop", "optax_while")
 
 
@@ -100,7 +99,7 @@ def floor(scaling: list[dict[str, Any]], floors: list[dict[str, Any]], path: Pat
                     marker=marker, label=f"{_name(solver)}: one iteration")  # fmt: skip
         f = sorted((r for r in floors if r["problem"] == problem), key=lambda r: r["n"])
         ax.plot([r["n"] for r in f], [1e6 * r["seconds_per_evaluation"] for r in f], color="black",
-                linestyle="--", marker="x", label="one full f+g evaluation inside XLA (the floor)")  # fmt: skip
+                linestyle="--", marker="x", label="one full f+g evaluation in XLA (the floor)")  # fmt: skip
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("problem size n")
