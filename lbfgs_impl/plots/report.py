@@ -116,6 +116,9 @@ def break_even(rows: list[dict[str, Any]], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(8, 4.8))
     labels = [f"{_name(r['solver'])}\n{r['problem']} n={r['n']}" for r in rows]
     xs = range(len(rows))
+    from matplotlib.patches import Patch
+
+    handles: list[Any] = []
     finite = [r[k] for r in rows for k in ("break_even_cold", "break_even_warm") if r[k] is not None]
     top = max(finite, default=1) * 1.25
     for offset, key, color, name in (
@@ -131,12 +134,12 @@ def break_even(rows: list[dict[str, Any]], path: Path) -> Path:
             else:
                 ax.bar(x + offset, value, width=0.4, color=color)
                 ax.annotate(str(value), (x + offset, value), ha="center", va="bottom", fontsize=8)
-        ax.bar([], [], color=color, label=name)
+        handles.append(Patch(color=color, label=name))
     ax.set_xticks(list(xs), labels, fontsize=8)
     ax.set_ylim(0, top * 1.08)
     ax.set_ylabel("solves until total time <= SciPy's")
     ax.set_title("Break-even: first call (fresh process) paid back by faster solves")
-    ax.legend(fontsize=8)
+    ax.legend(handles=handles, fontsize=8)
     ax.grid(alpha=0.3, axis="y")
     return save(fig, path)
 
