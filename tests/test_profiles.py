@@ -48,8 +48,9 @@ def test_uneven_tables_are_refused():
     ("value", "f_star", "f0", "expected"),
     [
         (1e-12, 0.0, 24.2, True),
-        (24.2 * SUCCESS_TOL * 0.99, 0.0, 24.2, True),
-        (24.2 * SUCCESS_TOL * 1.01, 0.0, 24.2, False),
+        (SUCCESS_TOL * 0.99, 0.0, 24.2, True),  # within tol of f* and tol * f(x0) of it
+        (SUCCESS_TOL * 1.01, 0.0, 24.2, False),  # within tol * f(x0), not within tol of f* itself
+        (0.1 * SUCCESS_TOL * 1.01, 0.0, 0.1, False),  # near f*, not within tol * f(x0) when f(x0) is small
         (48.9842, 0.0, 400.5, False),  # Freudenstein-Roth's local minimum is not a success
         (124.362, 124.362, 4171.3, True),
         (float("nan"), 0.0, 1.0, False),

@@ -31,3 +31,25 @@ def plot_profile(costs: dict[str, Any], label: str, n_problems: int, path: Path)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     save(fig, path)
+
+
+def plot_profiles_at(
+    costs_by_tol: dict[float, dict[str, Any]], label: str, n_problems: int, path: Path
+) -> None:
+    """One Dolan-Moré panel per success tolerance (Moré-Wild's 1e-1 ... 1e-7), side by side, as a PNG."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(costs_by_tol), figsize=(4.2 * len(costs_by_tol), 4.2), sharey=True)
+    styles = ["-", "--", "-.", ":"]
+    for ax, (tol, costs) in zip(np.atleast_1d(axes), costs_by_tol.items(), strict=True):
+        taus = tau_grid(costs)
+        for i, (s, curve) in enumerate(profile(costs, taus).items()):
+            ax.step(np.log2(taus), curve, where="post", linestyle=styles[i % 4], linewidth=1.6, label=s)
+        ax.set_title(f"success tolerance {tol:g}")
+        ax.set_xlabel("log2(tau)")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlim(left=0.0)
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel("fraction of problems solved")
+    np.atleast_1d(axes)[-1].legend(loc="lower right", fontsize=7)
+    fig.suptitle(f"Performance profiles on {label}, {n_problems} MGH problems, at each tolerance")
+    save(fig, path)

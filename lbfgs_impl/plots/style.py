@@ -10,6 +10,11 @@ SOLVER_STYLE = {
     "scipy": ("tab:blue", "o"),
     "optax_loop": ("tab:orange", "s"),
     "optax_while": ("tab:green", "^"),
+    # peers: their own colours and open-ish markers (legends also mark them "(peer)")
+    "jaxopt_lbfgs": ("tab:purple", "D"),
+    "optimistix_lbfgs": ("tab:brown", "v"),
+    "optimistix_bfgs": ("tab:pink", "P"),
+    "jax_scipy_bfgs": ("tab:gray", "X"),
 }
 
 

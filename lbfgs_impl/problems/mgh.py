@@ -10,6 +10,8 @@ Known traps, handled here:
 
 * Gulf research and development [11]: the paper's "mi" in ``|y_i mi x_2|`` is
   a minus sign: ``r_i = exp(-|y_i - x_2|^x_3 / x_1) - t_i``;
+* Gulf [11] allows any m with n <= m <= 100: m = 99 here (MINPACK's choice; f* = 0 for every m);
+* Helical valley [7]: theta through ``arctan2`` keeping the paper's branch (see its residual);
 * Penalty I [23] at n=4: f* = 2.24997e-5 (a commonly copied SIF comment says e-4);
 * Penalty II [24]: ``exp(x/10)`` terms overflow quickly away from the start, so
   only n <= 10 is offered;

@@ -51,8 +51,11 @@ def jennrich_sampson_r(x, data):
 
 
 def helical_valley_r(x, data=None):
-    base = jnp.arctan(x[1] / x[0]) / (2.0 * jnp.pi)
-    theta = jnp.where(x[0] < 0.0, base + 0.5, base)
+    # The paper's branch, theta = arctan(x2/x1)/(2 pi) (+ 1/2 where x1 < 0), through arctan2: the same
+    # values for x1 != 0, MINPACK's sign(1/4, x2) at x1 = 0, and a finite gradient there (arctan(x2/x1)
+    # divides by zero). arctan2/(2 pi) is in (-1/2, 1/2]; where x1 < 0 the paper's theta is in (1/4, 3/4).
+    base = jnp.arctan2(x[1], x[0]) / (2.0 * jnp.pi)
+    theta = jnp.where((x[0] < 0.0) & (base < 0.0), base + 1.0, base)
     return jnp.array([10.0 * (x[2] - 10.0 * theta), 10.0 * (jnp.sqrt(x[0] ** 2 + x[1] ** 2) - 1.0), x[2]])
 
 

@@ -16,6 +16,10 @@ class SolverUnavailable(RuntimeError):
     """An optional solver's package is not installed; the message says how to get it."""
 
 
+class PathMismatch(RuntimeError):
+    """An untimed counting solve did not take the timed solve's path (its counts are not theirs)."""
+
+
 class SolverConfig(NamedTuple):
     """Stopping rule and memory shared by every variant.
 
@@ -170,7 +174,9 @@ class JittedPrepared:
     :meth:`result` (not timed), so every solver's figures come from the same
     place. Objective evaluations are counted in one extra, untimed solve whose
     objective bumps a host counter (:func:`jax.debug.callback`) on each call: the
-    solve is deterministic, so the count is that of the timed solves.
+    solve is deterministic, so the count is that of the timed solves, which
+    :meth:`count_evaluations` checks (same iterations, same final ``x``) and
+    raises :class:`PathMismatch` otherwise.
     """
 
     def __init__(
@@ -197,8 +203,12 @@ class JittedPrepared:
         self.compile()
         return jax.block_until_ready(self._solve(self.problem.x0, self.problem.data))
 
-    def count_evaluations(self) -> int:
-        """Objective calls of one solve, counted on the host (an extra, untimed solve)."""
+    def count_evaluations(self, timed: JittedOutput | None = None) -> int:
+        """Objective calls of one solve, counted on the host (an extra, untimed solve).
+
+        With ``timed`` (a timed solve's output), the counted solve must have ended
+        at the same ``x`` after the same number of iterations, or :class:`PathMismatch`.
+        """
         if self._n_fev is None:
             calls = 0
 
@@ -213,8 +223,10 @@ class JittedPrepared:
                 return objective(x, data)
 
             solve = jax.jit(self._build(counted, self.config))
-            jax.block_until_ready(solve(self.problem.x0, self.problem.data))
+            out = jax.block_until_ready(solve(self.problem.x0, self.problem.data))
             jax.effects_barrier()
+            if timed is not None:
+                _check_same_path(out, timed, self.problem.label)
             self._n_fev = calls
         return self._n_fev
 
@@ -225,7 +237,17 @@ class JittedPrepared:
         converged, text = stop_status(value, gnorm, n_iter, self.config)
         if not converged:
             text = f"{text}; {self._describe(int(code), n_iter, self.config)}"
-        return Result(np.asarray(x), value, gnorm, n_iter, self.count_evaluations(), converged, text)
+        return Result(np.asarray(x), value, gnorm, n_iter, self.count_evaluations(raw), converged, text)
+
+
+def _check_same_path(counted: JittedOutput, timed: JittedOutput, label: str) -> None:
+    (cx, cn), (tx, tn) = jax.device_get((counted.x, counted.n_iter)), jax.device_get((timed.x, timed.n_iter))
+    cx, tx = np.asarray(cx), np.asarray(tx)
+    if int(cn) != int(tn) or not np.allclose(cx, tx, rtol=1e-9, atol=1e-12, equal_nan=True):
+        raise PathMismatch(
+            f"{label}: the counting solve took another path than the timed one ({int(cn)} iterations vs "
+            f"{int(tn)}, max |dx| {float(np.max(np.abs(cx - tx))):.3g}); its evaluation count is not theirs"
+        )
 
 
 class JittedSolver(SolverBase):

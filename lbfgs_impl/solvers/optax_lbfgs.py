@@ -103,7 +103,8 @@ class _OptaxLoopPrepared:
             self._stages = add_stages(init_stages, step_stages)
         return self._stages
 
-    def run(self) -> _LoopOutput:
+    def run(self, observe: Any = None) -> _LoopOutput:
+        """One solve; ``observe(value, grad_inf_norm)`` (optional, for the report) after each iteration."""
         self.compile()
         cfg, data = self.config, self.problem.data
         params, state, n_fev = self._init(self.problem.x0)
@@ -112,6 +113,8 @@ class _OptaxLoopPrepared:
             params, state, n_fev, value, gnorm = self._step(params, state, n_fev, data)
             n_iter += 1
             value_h, gnorm_h = jax.device_get((value, gnorm))  # the one host sync per step
+            if observe is not None:
+                observe(float(value_h), float(gnorm_h))
             if not (np.isfinite(value_h) and gnorm_h > cfg.gtol) or n_iter >= cfg.maxiter:
                 break
         return _LoopOutput(params, value, gnorm, n_iter, n_fev)

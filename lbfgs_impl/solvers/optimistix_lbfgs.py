@@ -5,16 +5,40 @@ Optimistix stops on the change of the iterate and of the function value
 gradient, so the suite reports the gradient it reached. ``TOL = 1e-8`` for
 both is the loosest setting at which L-BFGS reached ``||g||_inf <= 1e-5`` on the
 seed case (1e-5 stopped it at ||g||_inf = 3e-4 after 597 steps).
+
+Budget and iterations: optimistix's ``max_steps`` counts rejected steps too
+(a rejected step evaluates the value only and shrinks the step), so
+``max_steps=maxiter`` would give it about ``maxiter`` evaluations where the
+others get ``maxiter`` iterations. Here the solver also terminates once
+``maxiter`` steps were *accepted* (an iteration, as everywhere else), with
+``max_steps = REJECTED_PER_ACCEPTED * maxiter`` as the outer safety bound
+(SciPy's line search allows 20 evaluations per iteration), and ``n_iter`` is the
+number of accepted steps.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from lbfgs_impl.solvers.base import JittedOutput, JittedSolver, SolverConfig
 
 TOL = 1e-8
+REJECTED_PER_ACCEPTED = 20
+
+
+def capped(base: type, maxiter: int) -> type:
+    """``base`` (an optimistix quasi-Newton class) that also stops after ``maxiter`` accepted steps."""
+
+    class Capped(base):  # type: ignore[misc, valid-type]
+        max_accepted: ClassVar[int] = maxiter
+
+        def terminate(self, fn, y, args, options, state, tags):
+            done, result = super().terminate(fn, y, args, options, state, tags)
+            return done | (state.num_accepted_steps >= self.max_accepted), result
+
+    Capped.__name__ = f"{base.__name__}AcceptedCap{maxiter}"
+    return Capped
 
 
 class _Optimistix(JittedSolver):
@@ -29,9 +53,10 @@ class _Optimistix(JittedSolver):
         solver = self.make(config)
 
         def solve(x0: Any, data: Any) -> JittedOutput:
-            sol = optx.minimise(objective, solver, x0, args=data, max_steps=config.maxiter, throw=False)
+            max_steps = REJECTED_PER_ACCEPTED * config.maxiter
+            sol = optx.minimise(objective, solver, x0, args=data, max_steps=max_steps, throw=False)
             code = getattr(sol.result, "_value", 0)  # equinox enumeration item -> its index
-            return JittedOutput(sol.value, sol.stats["num_steps"], code)
+            return JittedOutput(sol.value, sol.state.num_accepted_steps, code)
 
         return solve
 
@@ -45,12 +70,14 @@ class _Optimistix(JittedSolver):
 
 class OptimistixLBFGS(_Optimistix):
     name = "optimistix_lbfgs"
-    description = "optimistix.minimise(LBFGS, norm=max_norm), stops on step/value change"
+    description = "optimistix.minimise(LBFGS, norm=max_norm), stops on step/value change or maxiter accepted"
 
     def make(self, config: SolverConfig) -> Any:
         import optimistix as optx
 
-        return optx.LBFGS(rtol=TOL, atol=TOL, norm=optx.max_norm, history_length=config.memory_size)
+        return capped(optx.LBFGS, config.maxiter)(
+            rtol=TOL, atol=TOL, norm=optx.max_norm, history_length=config.memory_size
+        )
 
 
 class OptimistixBFGS(_Optimistix):
@@ -60,4 +87,4 @@ class OptimistixBFGS(_Optimistix):
     def make(self, config: SolverConfig) -> Any:
         import optimistix as optx
 
-        return optx.BFGS(rtol=TOL, atol=TOL, norm=optx.max_norm)
+        return capped(optx.BFGS, config.maxiter)(rtol=TOL, atol=TOL, norm=optx.max_norm)

@@ -14,6 +14,18 @@ from lbfgs_impl.problems import Problem
 from lbfgs_impl.solvers.base import Result, SolverBase, SolverConfig, StageTimes, aot_compile, stop_status
 
 
+def scipy_options(cfg: SolverConfig) -> dict[str, Any]:
+    """L-BFGS-B's options for a :class:`SolverConfig` (``ftol=0``: only gtol and maxiter stop it)."""
+    return {
+        "maxiter": cfg.maxiter,
+        "maxcor": cfg.memory_size,
+        "gtol": cfg.gtol,
+        "ftol": 0.0,
+        # An evaluation budget that cannot bind before maxiter does.
+        "maxfun": 100 * cfg.maxiter + 100,
+    }
+
+
 class _ScipyPrepared:
     def __init__(self, problem: Problem, config: SolverConfig):
         self.problem, self.config = problem, config
@@ -26,32 +38,36 @@ class _ScipyPrepared:
             self._value_and_grad, self._stages = aot_compile(jax.value_and_grad(p.objective), p.x0, p.data)
         return self._stages
 
-    def run(self) -> tuple[scipy.optimize.OptimizeResult, int]:
+    def run(self, observe: Any = None) -> tuple[scipy.optimize.OptimizeResult, int]:
+        """One solve; ``observe(value, grad_inf_norm)`` (optional, for the report) after each iteration."""
         self.compile()
         value_and_grad, data = self._value_and_grad, self.problem.data
         n_calls = 0
+
+        last: list[Any] = [None, 0.0, None]
 
         def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
             nonlocal n_calls
             n_calls += 1
             value, grad = value_and_grad(x, data)
             # np.asarray first: float() on a jax.Array takes a much slower path.
-            return float(np.asarray(value)), np.asarray(grad, dtype=np.float64)
+            out = float(np.asarray(value)), np.asarray(grad, dtype=np.float64)
+            if observe is not None:
+                last[:] = [np.array(x), *out]
+            return out
 
-        cfg = self.config
+        def callback(x: np.ndarray) -> None:
+            # The accepted iterate is the line search's last evaluation: reuse it, never evaluate again.
+            value, grad = (last[1], last[2]) if np.array_equal(x, last[0]) else fun(x)
+            observe(value, float(np.max(np.abs(grad))))
+
         res = scipy.optimize.minimize(
             fun,
             np.asarray(self.problem.x0, dtype=np.float64),
             jac=True,
             method="L-BFGS-B",
-            options={
-                "maxiter": cfg.maxiter,
-                "maxcor": cfg.memory_size,
-                "gtol": cfg.gtol,
-                "ftol": 0.0,
-                # An evaluation budget that cannot bind before maxiter does.
-                "maxfun": 100 * cfg.maxiter + 100,
-            },
+            options=scipy_options(self.config),
+            callback=None if observe is None else callback,
         )
         return res, n_calls
 

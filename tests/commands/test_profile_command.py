@@ -32,12 +32,13 @@ def test_quick_profile_writes_every_file(quick_profile):
         "profile.md",
         "profile_time.png",
         "profile_evaluations.png",
+        "profile_evaluations_by_tolerance.png",
     }
-    for png in ("profile_time.png", "profile_evaluations.png"):
+    for png in ("profile_time.png", "profile_evaluations.png", "profile_evaluations_by_tolerance.png"):
         data = (out / png).read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 20_000
     text = (out / "profile.md").read_text()
-    for png in ("profile_time.png", "profile_evaluations.png"):
+    for png in ("profile_time.png", "profile_evaluations.png", "profile_evaluations_by_tolerance.png"):
         assert f"![{png}]({png})" in text
     assert "wrote " in proc.stdout and "profile.md" in proc.stdout
     assert "profile:" in proc.stderr  # the progress bar
@@ -55,6 +56,8 @@ def test_quick_profile_results_follow_the_suite_rule(quick_profile):
     for r in runs.values():
         if r["solved"]:
             assert r["value"] - r["f_star"] <= 1e-5 * (r["f0"] - r["f_star"])
+            assert r["value"] - r["f_star"] <= 1e-5 * max(1.0, abs(r["f_star"]))
+            assert r["fev_to_success"]["1e-05"] <= r["n_fev"] == r["traced_fev"]
             assert r["minimum_reached"] == "global minimum (MGH f*)"
             assert r["steady_s"] > 0 and r["n_fev"] >= r["n_iter"] >= 1
     # Known outcomes: L-BFGS solves the 2-D Rosenbrock; from MGH's start it ends in Freudenstein-Roth's

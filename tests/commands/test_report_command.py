@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -49,8 +50,10 @@ def test_tiny_report_writes_every_file(tiny_report):
     text = (out / "report.md").read_text()
     for name in FIGURES:
         assert f"]({name})" in text
+    lines = re.split(r"[\r\n]", proc.stderr)
     for stage in ("scaling", "floor", "break-even", "batched", "convergence", "robustness"):
-        assert stage in proc.stderr  # one progress bar per stage
+        # one progress bar per stage, run to its end: "<stage padded to 12>: 100%|"
+        assert any(re.match(rf"{re.escape(f'{stage:12s}')}: 100%\|", line) for line in lines), stage
     assert "wrote " in proc.stdout
 
 
@@ -66,16 +69,17 @@ def test_tiny_report_json_holds_every_stage_and_the_machine(tiny_report):
     assert {(r["problem"], r["n"]) for r in scaling} == {(c.problem, c.n) for c in TINY.scaling}
     assert all(r["first_call_s"] > r["steady_s"] > 0 for r in scaling)
     be = doc["stages"]["break_even"]["data"]
-    assert {r["solver"] for r in be} == {"optax_loop", "optax_while"}
-    assert all(r["cold_cache_hits"] == 0 for r in be)  # the cache was off
-    assert all(r["warm_cache_hits"] >= 1 for r in be)  # the warm cache served the executables
+    assert {r["solver"] for r in be} == set(TINY.break_even_solvers)
+    assert all(r["samples"] == TINY.first_call_samples >= 3 for r in be)
+    assert all(h == 0 for r in be for h in r["cold_cache_hits"])  # the cache was off
+    assert all(h >= 1 for r in be for h in r["warm_cache_hits"])  # the warm cache served the executables
     batch = doc["stages"]["batched"]["data"]
     assert [r["B"] for r in batch] == list(TINY.batch_sizes)
     assert all(r["converged_members"] == r["B"] for r in batch)
 
 
 def test_overhead_ratio_and_crossover_on_known_inputs():
-    assert stages.overhead_ratio(7e-6, 0.175e-6) == pytest.approx(40.0)
+    assert stages.overhead_ratio(7e-6, 0.175e-6, 0.0) == pytest.approx(40.0)
     # speedup 4 -> 2 -> 0.5 over n = 10, 100, 1000: through 1 at sqrt(100 * 1000) in log-log
     assert stages.crossover_n([(10, 4.0), (100, 2.0), (1000, 0.5)]) == pytest.approx(
         1000**1.5 / 100, rel=1e-9
@@ -114,3 +118,22 @@ def test_a_failed_stage_is_recorded_and_the_report_still_written(tmp_path):
     assert "## 2. The floor" in text
     assert "](floor.png)" not in text  # the floor figure needs the scaling stage: not drawn, not linked
     assert [p.name for p in written] == ["report.json", "report.md"]
+
+
+@pytest.mark.slow
+def test_tiny_report_has_the_peers_scipy_warm_and_the_full_floor(tiny_report):
+    _, out = tiny_report
+    doc = json.loads((out / "report.json").read_text())
+    scaling = doc["stages"]["scaling"]["data"]
+    assert {r["solver"] for r in scaling} == {"scipy", "optax_loop", "optax_while", *TINY.peers}
+    assert all(r["peer"] == (r["solver"] in TINY.peers) for r in scaling)
+    for r in doc["stages"]["break_even"]["data"]:
+        assert r["scipy_warm_first_call_s"] > 0 and len(r["scipy_warm_spread_s"]) == 2
+        assert r["cold_spread_s"][0] <= r["cold_first_call_s"] <= r["cold_spread_s"][1]
+    assert all(f["point"] == "x0 + 0.5" for f in doc["stages"]["floor"]["data"])
+    batch = doc["stages"]["batched"]["data"]
+    assert all(r["converged_scipy"] == r["converged_sequential_jit"] == r["B"] for r in batch)
+    assert all(r["repeats"] == TINY.batch_repeats for r in batch)
+    text = (out / "report.md").read_text()
+    for peer in TINY.peers:
+        assert f"| {peer} (peer) |" in text

@@ -46,9 +46,10 @@ def test_failures_are_results_not_crashes(seed_peer_results):
     bfgs = seed_peer_results["jax_scipy_bfgs"]
     assert not bfgs.converged and bfgs.n_iter < 10
     assert "jax.scipy BFGS status 3: line search failed" in bfgs.status
+    # optimistix BFGS: with max_steps counting rejected steps it stopped unconverged; given the others'
+    # budget (1000 accepted steps) it converges, and its rejected steps show in the evaluations.
     optx_bfgs = seed_peer_results["optimistix_bfgs"]
-    assert not optx_bfgs.converged
-    assert "optimistix result" in optx_bfgs.status
+    assert optx_bfgs.converged and optx_bfgs.n_iter <= 1000 and optx_bfgs.n_fev > optx_bfgs.n_iter
 
 
 @pytest.mark.parametrize("name", PEER_SOLVERS)

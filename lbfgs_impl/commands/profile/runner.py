@@ -6,17 +6,22 @@ solvers, zero compilations checked), evaluations are counted as everywhere
 else, instructions (optional) come from :mod:`lbfgs_impl.measure.instructions`.
 Success is the suite's rule (:func:`lbfgs_impl.profiles.solved`), never a
 library's own flag; a solver that raises is a failure with its error kept.
+Profiles charge each solver up to its first evaluation that meets the test
+(Moré and Wild), at each tolerance of :data:`lbfgs_impl.profiles.PROFILE_TOLS`,
+from the values of one untimed traced solve (:mod:`.trace`). A problem with no
+published f* at its dimension is excluded (the best any solver found would make
+the least bad solver succeed), and listed as such.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from lbfgs_impl.commands.profile.trace import evaluations_to_success, traced_values
 from lbfgs_impl.problems import make_problem, mgh
-from lbfgs_impl.profiles import SUCCESS_TOL, profile, solved
+from lbfgs_impl.profiles import PROFILE_TOLS, SUCCESS_TOL, near, profile, solved, success_rule_text
 from lbfgs_impl.solvers import SolverConfig, get_solver
 
 #: ``profile --quick``: fixed and variable-dimension problems, easy and hard, ~3 minutes for all solvers.
@@ -34,10 +39,14 @@ QUICK_PROBLEMS: tuple[str, ...] = (
 )
 
 METRICS = {
-    "time": ("steady_s", "steady time"),
-    "evaluations": ("n_fev", "f+g evaluations"),
-    "instructions": ("instructions", "instructions per solve"),
+    "time": ("steady_s", "steady time up to the first success (scaled by evaluations)"),
+    "evaluations": ("n_fev", "f+g evaluations up to the first success"),
+    "instructions": ("instructions", "instructions up to the first success (scaled by evaluations)"),
 }
+
+
+def tol_key(tol: float) -> str:
+    return f"{tol:g}"
 
 
 @dataclass
@@ -63,6 +72,18 @@ class Run:
     minimum_reached: str = ""
     status: str = ""
     error: str = ""
+    traced_fev: int | None = None  # evaluations of the untimed traced solve (== n_fev when counted alike)
+    fev_to_success: dict[str, int | None] = field(default_factory=dict)  # per tolerance (tol_key)
+
+    def cost_to_success(self, metric: str, tol: float) -> float | None:
+        """The metric charged up to the first evaluation meeting the test at ``tol``; ``None``: never met."""
+        k = self.fev_to_success.get(tol_key(tol))
+        if k is None or not self.traced_fev:
+            return None
+        if metric == "evaluations":
+            return float(k)
+        whole = getattr(self, METRICS[metric][0])
+        return None if whole is None else whole * k / self.traced_fev
 
 
 @dataclass
@@ -72,24 +93,24 @@ class ProfileRun:
     solvers: list[str]
     skipped_solvers: dict[str, str]
     meta: dict[str, Any] = field(default_factory=dict)
+    excluded_problems: dict[str, str] = field(default_factory=dict)
 
-    def costs(self, metric: str) -> dict[str, list[float | None]]:
-        """Per solver, the metric's cost on each problem; ``None`` where it did not succeed."""
-        key = METRICS[metric][0]
+    def costs(self, metric: str, tol: float = SUCCESS_TOL) -> dict[str, list[float | None]]:
+        """Per solver, the metric's cost per problem up to its first success at ``tol``; ``None``: failed."""
         by = {(r.problem, r.solver): r for r in self.runs}
-        cost = {k: getattr(r, key) if r.solved else None for k, r in by.items()}
-        return {s: [cost[p, s] for p in self.problems] for s in self.solvers}
+        return {s: [by[p, s].cost_to_success(metric, tol) for p in self.problems] for s in self.solvers}
 
     def has(self, metric: str) -> bool:
         key = METRICS[metric][0]
         return any(getattr(r, key) is not None for r in self.runs)
 
 
-def _minimum_label(value: float, f0: float, f_star: float | None, name: str) -> str:
-    if f_star is not None and solved(value, f_star, f0):
+def _minimum_label(value: float, f_star: float | None, name: str) -> str:
+    """Which known minimum ``value`` is at, two-sided (:func:`lbfgs_impl.profiles.near`)."""
+    if f_star is not None and near(value, f_star):
         return "global minimum (MGH f*)"
     for label, other in mgh.SPECS[name].known_minima if name in mgh.SPECS else ():
-        if solved(value, other, f0):
+        if near(value, other):
             return label
     return "none of the known minima"
 
@@ -112,8 +133,13 @@ def run_profile(
     skipped = {s: r for s in solvers if (r := get_solver(s).unavailable_reason())}
     active = [s for s in solvers if s not in skipped]
     runs: list[Run] = []
+    excluded: dict[str, str] = {}
     for name in problems:
         problem = make_problem(name)
+        if problem.f_star is None:
+            excluded[name] = f"no published f* at n={problem.n}: excluded (no reference to test success)"
+            progress(f"{name}: {excluded[name]}")
+            continue
         f0 = float(problem.value(problem.x0))
         number = mgh.SPECS[name].number if name in mgh.SPECS else None
         prepared, rows = {}, {}
@@ -138,9 +164,6 @@ def run_profile(
                 except Exception as exc:
                     rows[s].error = f"{type(exc).__name__}: {exc}"
         f_ref = problem.f_star
-        if f_ref is None:  # MGH give no minimum for this n: use the best any solver found
-            finite = [r.value for r in results.values() if math.isfinite(r.value)]
-            f_ref = min(finite) if finite else None
         for s in active:
             row = rows[s]
             if s in results:
@@ -148,16 +171,31 @@ def run_profile(
                 row.value, row.grad_inf_norm = r.value, r.grad_inf_norm
                 row.n_iter, row.n_fev, row.converged, row.status = r.n_iter, r.n_fev, r.converged, r.status
                 row.steady_s = stats[s].median_s
-                row.solved = f_ref is not None and solved(r.value, f_ref, f0)
-                row.minimum_reached = _minimum_label(r.value, f0, f_ref, name)
+                row.solved = solved(r.value, f_ref, f0)
+                row.minimum_reached = _minimum_label(r.value, f_ref, name)
+                _charge_to_success(row, s, problem, config, r)
             runs.append(row)
             if bar is not None:
                 bar.update(1)
         progress(f"{name}: solved by {', '.join(s for s in active if rows[s].solved) or 'none'}")
-    result = ProfileRun(runs, list(problems), active, skipped)
+    kept = [p for p in problems if p not in excluded]
+    result = ProfileRun(runs, kept, active, skipped, excluded_problems=excluded)
     if instructions:
         _add_instructions(result, config, instruction_cpus, progress)
     return result
+
+
+def _charge_to_success(row: Run, solver: str, problem: Any, config: SolverConfig, timed: Any) -> None:
+    """Fill ``row.traced_fev`` and ``row.fev_to_success`` from one untimed traced solve."""
+    try:
+        values = traced_values(solver, problem, config, timed)
+    except Exception as exc:  # the run stays, uncharged: a failure in the profiles, with the reason kept
+        row.error = f"{type(exc).__name__}: {exc}"
+        return
+    row.traced_fev = len(values)
+    row.fev_to_success = {
+        tol_key(t): evaluations_to_success(values, row.f_star, row.f0, t) for t in PROFILE_TOLS
+    }
 
 
 def _add_instructions(
@@ -188,8 +226,11 @@ def _add_instructions(
 def to_dict(run: ProfileRun) -> dict[str, Any]:
     return {
         "meta": run.meta,
-        "success_rule": f"f - f* <= {SUCCESS_TOL:g} * (f(x0) - f*), f finite",
+        "success_rule": success_rule_text(),
+        "profile_tolerances": list(PROFILE_TOLS),
+        "cost_charged": "up to the first evaluation meeting the test (Moré-Wild), in a traced untimed solve",
         "problems": run.problems,
+        "excluded_problems": run.excluded_problems,
         "solvers": run.solvers,
         "skipped_solvers": run.skipped_solvers,
         "runs": [asdict(r) for r in run.runs],
@@ -200,7 +241,7 @@ def success_table(run: ProfileRun) -> list[tuple[str, int, int]]:
     return [(s, sum(r.solved for r in run.runs if r.solver == s), len(run.problems)) for s in run.solvers]
 
 
-def winners(run: ProfileRun, metric: str) -> list[tuple[str, float]]:
-    """rho_s(1) per solver: the share of problems on which it was the cheapest, best first."""
-    rho = profile(run.costs(metric), [1.0])
+def winners(run: ProfileRun, metric: str, tol: float = SUCCESS_TOL) -> list[tuple[str, float]]:
+    """rho_s(1) per solver at ``tol``: the share of problems on which it was the cheapest, best first."""
+    rho = profile(run.costs(metric, tol), [1.0])
     return sorted(((s, float(v[0])) for s, v in rho.items()), key=lambda t: -t[1])

@@ -30,11 +30,19 @@ def build_report(
     progress: Callable[[str], None],
     stages: dict[str, Callable[[], Any]] | None = None,
 ) -> tuple[ReportData, list[Path]]:
-    """Run every stage (or the given ``stages``), then write the JSON, the figures and ``report.md``."""
+    """Run every stage (or the given ``stages``), then write the JSON, the figures and ``report.md``.
+
+    ``report.json`` is rewritten (atomically) as each stage finishes, so a crash
+    in a later stage keeps every result measured before it.
+    """
+    from lbfgs_impl.outputs import write_json_atomic
+
     report = ReportData(plan.name, collect_meta(pinning))
     todo = stages if stages is not None else default_stages(plan, report, pinning, progress)
+    outdir.mkdir(parents=True, exist_ok=True)
     for name, fn in todo.items():
         report.stages[name] = run_stage(name, fn, progress)
+        write_json_atomic(outdir / "report.json", document.to_dict(report))
     written = write_all(report, outdir)
     written += document.write(report, outdir, [p.name for p in written])
     return report, written

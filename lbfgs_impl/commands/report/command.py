@@ -42,8 +42,10 @@ def run(args: argparse.Namespace) -> int:
         except OutputError as exc:
             print(f"{PROG}: error: {exc}", file=sys.stderr)
             return 1
-    failed = [s.name for s in report.stages.values() if s.error]
+    failed = [s.name for s in report.stages.values() if s.error or s.figure_error]
     for name in failed:
-        progress(f"stage {name} failed (recorded in report.md): {report.stages[name].error}")
+        stage = report.stages[name]
+        what = stage.error or f"figure: {stage.figure_error}"
+        progress(f"stage {name} failed (recorded in report.md): {what}")
     print(f"wrote {', '.join(str(p) for p in written)}")
     return 1 if failed else 0

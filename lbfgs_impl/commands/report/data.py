@@ -15,6 +15,7 @@ class StageResult:
     data: Any = None
     error: str = ""
     seconds: float = 0.0
+    figure_error: str = ""  # a figure that could not be drawn; the stage's tables are still shown
 
 
 @dataclass

@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from lbfgs_impl.commands.report.data import ReportData
-from lbfgs_impl.commands.report.document import crossovers
-from lbfgs_impl.commands.report.stages import speedups
+from lbfgs_impl.commands.report.stages import crossovers, speedups
 from lbfgs_impl.plots import report as figures
 from lbfgs_impl.plots.profiles import plot_profile
 
@@ -50,8 +49,8 @@ def write_all(report: ReportData, outdir: Path) -> list[Path]:
     for stage, job in jobs:
         try:
             written.append(job())
-        except Exception as exc:  # a figure that cannot be drawn is a recorded failure of its stage
-            s[stage].error = s[stage].error or f"figure failed: {type(exc).__name__}: {exc}"
+        except Exception as exc:  # recorded with its stage, whose tables are still written
+            s[stage].figure_error = s[stage].figure_error or f"{type(exc).__name__}: {exc}"
     return written
 
 
@@ -59,5 +58,6 @@ def _robustness(doc: dict[str, Any], path: Path) -> Path:
     from lbfgs_impl.commands.profile.runner import ProfileRun, Run
 
     run = ProfileRun([Run(**r) for r in doc["runs"]], doc["problems"], doc["solvers"], doc["skipped_solvers"])
-    plot_profile(run.costs("time"), "steady time", len(run.problems), path)
+    label = "f+g evaluations up to the first success"
+    plot_profile(run.costs("evaluations"), label, len(run.problems), path)
     return path

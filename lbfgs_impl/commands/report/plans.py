@@ -20,6 +20,11 @@ class ReportPlan:
     batch_repeats: int
     robustness_problems: tuple[str, ...]
     robustness_solvers: tuple[str, ...] | None  # None: every available solver
+    #: scaling, speedup, floor and the headline table: the seed variants and these peers (when installed)
+    peers: tuple[str, ...] = ()
+    #: break-even: these variants against SciPy, each first call sampled ``first_call_samples`` times
+    break_even_solvers: tuple[str, ...] = ("optax_loop", "optax_while")
+    first_call_samples: int = 3
 
 
 def _rosenbrock(n: int) -> BenchCase:
@@ -39,11 +44,13 @@ QUICK = ReportPlan(
     ),
     steady_repeats=3,
     floor_sizes=(10, 100, 1000),
-    break_even=(BenchCase("rosenbrock", 100),),
+    break_even=(_rosenbrock(100),),
     batch_sizes=(1, 16, 64),
     batch_repeats=2,
     robustness_problems=("mgh_rosenbrock", "mgh_beale", "mgh_freudenstein_roth", "mgh_wood", "mgh_penalty_1"),
-    robustness_solvers=("scipy", "optax_loop", "optax_while"),
+    robustness_solvers=("scipy", "optax_loop", "optax_while", "jaxopt_lbfgs", "optimistix_lbfgs"),
+    peers=("jaxopt_lbfgs", "optimistix_lbfgs"),
+    break_even_solvers=("optax_loop", "optax_while", "jaxopt_lbfgs"),
 )
 
 FULL = ReportPlan(
@@ -55,7 +62,7 @@ FULL = ReportPlan(
     steady_repeats=5,
     floor_sizes=(10, 100, 1000, 10_000, 100_000),
     break_even=(
-        BenchCase("rosenbrock", 100),
+        _rosenbrock(100),
         BenchCase("rosenbrock", 1000, 10_000),
         BenchCase("logistic", 10_000),
     ),
@@ -63,6 +70,8 @@ FULL = ReportPlan(
     batch_repeats=3,
     robustness_problems=(),  # () = the quick MGH subset of `lbfgs-bench profile --quick`
     robustness_solvers=None,
+    peers=("jaxopt_lbfgs", "optimistix_lbfgs", "optimistix_bfgs", "jax_scipy_bfgs"),
+    break_even_solvers=("optax_loop", "optax_while", "jaxopt_lbfgs", "optimistix_lbfgs"),
 )
 
 #: For the tests: every stage and figure, on sizes that take seconds.
@@ -80,6 +89,8 @@ TINY = ReportPlan(
     batch_repeats=1,
     robustness_problems=("mgh_rosenbrock", "mgh_beale"),
     robustness_solvers=("scipy", "optax_while"),
+    peers=("jaxopt_lbfgs",),
+    break_even_solvers=("optax_while",),
 )
 
 PLANS = {"quick": QUICK, "full": FULL, "tiny": TINY}

@@ -11,30 +11,50 @@ from tqdm import tqdm
 from lbfgs_impl.commands.report import stages
 from lbfgs_impl.commands.report.data import ReportData
 from lbfgs_impl.commands.report.plans import ReportPlan
+from lbfgs_impl.solvers import SEED_SOLVERS, get_solver
 
 
 def _with_bar(name: str, total: int, fn: Callable[[Callable[[str], None]], Any]) -> Callable[[], Any]:
-    """Run ``fn(tick)`` under a bar of ``total`` steps; each ``tick(message)`` is one step."""
+    """Run ``fn(tick)`` under a bar of ``total`` steps.
+
+    ``tick(message)`` announces the step that starts now: the bar advances for
+    the step before it (finished), and once more when ``fn`` returns, so the
+    bar never shows a step as done while it runs.
+    """
 
     def run() -> Any:
         with tqdm(total=total, desc=f"{name:12s}", unit="step", file=sys.stderr, leave=True) as bar:
+            started = 0
 
             def tick(message: str) -> None:
-                bar.set_postfix_str(message[-60:], refresh=False)
-                bar.update(1)
+                nonlocal started
+                if started:
+                    bar.update(1)
+                started += 1
+                bar.set_postfix_str(message[-60:], refresh=True)
 
-            return fn(tick)
+            out = fn(tick)
+            if started:
+                bar.update(1)
+            return out
 
     return run
+
+
+def report_solvers(plan: ReportPlan) -> list[str]:
+    """The seed variants and the plan's peers that are installed here."""
+    return [*SEED_SOLVERS, *(p for p in plan.peers if get_solver(p).unavailable_reason() is None)]
 
 
 def default_stages(
     plan: ReportPlan, report: ReportData, pinning: dict[str, Any], progress: Callable[[str], None]
 ) -> dict[str, Callable[[], Any]]:
     cpu = pinning["cpus"][0] if pinning.get("pinned") else None
+    solvers = report_solvers(plan)
+    be_solvers = [s for s in plan.break_even_solvers if s in solvers]
 
     def scaling(tick):
-        return stages.scaling(plan.scaling, plan.steady_repeats, tick)
+        return stages.scaling(plan.scaling, plan.steady_repeats, tick, solvers=solvers)
 
     def floor(tick):
         rows = []
@@ -46,7 +66,9 @@ def default_stages(
 
     def break_even(tick):
         rows = report.stages["scaling"].data if report.ok("scaling") else []
-        return stages.break_even(plan.break_even, rows, cpu, tick)
+        return stages.break_even(
+            plan.break_even, rows, cpu, tick, samples=plan.first_call_samples, solvers=be_solvers
+        )
 
     def batched(tick):
         return stages.batched(plan.batch_sizes, 100, plan.batch_repeats, tick)
@@ -59,8 +81,8 @@ def default_stages(
         from lbfgs_impl.solvers import solver_names
 
         problems = plan.robustness_problems or QUICK_PROBLEMS
-        solvers = plan.robustness_solvers or tuple(solver_names())
-        run = run_profile(problems, solvers, repeats=plan.steady_repeats, progress=tick)
+        chosen = plan.robustness_solvers or tuple(solver_names())
+        run = run_profile(problems, chosen, repeats=plan.steady_repeats, progress=tick)
         return to_dict(run)
 
     n_robust = len(plan.robustness_problems or ()) or 10

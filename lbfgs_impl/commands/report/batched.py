@@ -1,0 +1,154 @@
+"""Batched solves and convergence traces of ``lbfgs-bench report``."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lbfgs_impl.measure.timing import prepare_compiled, timed_run
+from lbfgs_impl.problems import make_problem
+from lbfgs_impl.solvers import SolverConfig, get_solver, while_loop_solve
+
+
+def _median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    times, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def batched(
+    sizes: Sequence[int], n: int, repeats: int, progress: Callable[[str], None], seed: int = 0
+) -> list[dict[str, Any]]:
+    """``optax_while`` under ``jax.vmap`` over B starting points vs B sequential solves (jit and SciPy).
+
+    Starting points: the seed case's x0 plus seeded uniform noise in [-0.5, 0.5];
+    the same B points for the three, each timed ``repeats`` times (median). A
+    vmapped while_loop runs until its last member stops. Per member, the
+    iterations and convergence of all three are kept, so a reader can check
+    that they solved the same problems (same start: same iteration count for
+    the sequential and vmapped optax_while).
+    """
+    problem = make_problem("rosenbrock", n)
+    config = SolverConfig()
+    solve_one = functools.partial(
+        while_loop_solve, objective=problem.objective, gtol=config.gtol, maxiter=config.maxiter,
+        memory_size=config.memory_size,
+    )  # fmt: skip
+    rng = np.random.default_rng(seed)
+    scipy_prepared = prepare_compiled(get_solver("scipy"), problem, config)
+    one = jax.jit(solve_one).lower(problem.x0, problem.data).compile()
+    rows = []
+    for b in sizes:
+        progress(f"batched: B={b}")
+        starts = jnp.asarray(np.asarray(problem.x0) + rng.uniform(-0.5, 0.5, size=(b, n)))
+        vmapped = jax.jit(jax.vmap(solve_one, in_axes=(0, None))).lower(starts, problem.data).compile()
+
+        vmap_all = functools.partial(_vmap_all, vmapped, starts, problem.data)
+        jit_all = functools.partial(_jit_all, one, starts, problem.data)
+        scipy_all = functools.partial(_scipy_all, scipy_prepared, starts)
+        vmap_all(), jit_all(), scipy_all()  # warm-ups, untimed
+        t_vmap, out = _median_time(vmap_all, repeats)
+        t_seq, seq = _median_time(jit_all, repeats)
+        t_scipy, sp = _median_time(scipy_all, repeats)
+        scipy_results = [scipy_prepared.result(raw) for raw in sp]
+        vmap_iters = [int(k) for k in np.asarray(out.n_iter)]
+        seq_iters = [int(o.n_iter) for o in seq]
+        same = sum(a == c for a, c in zip(vmap_iters, seq_iters, strict=True))
+        rows.append(
+            {
+                "B": b, "n": n, "repeats": repeats,
+                "vmap_s": t_vmap, "sequential_jit_s": t_seq, "sequential_scipy_s": t_scipy,
+                "converged_members": int(np.sum(np.asarray(out.grad_inf_norm) <= config.gtol)),
+                "converged_sequential_jit": sum(float(o.grad_inf_norm) <= config.gtol for o in seq),
+                "converged_scipy": sum(r.converged for r in scipy_results),
+                "member_iterations_min": min(vmap_iters), "member_iterations_max": max(vmap_iters),
+                "same_iterations_vmap_vs_sequential": same,
+                "scipy_iterations": [r.n_iter for r in scipy_results],
+            }
+        )  # fmt: skip
+    return rows
+
+
+def _vmap_all(vmapped: Any, starts: jax.Array, data: Any) -> Any:
+    return jax.block_until_ready(vmapped(starts, data))
+
+
+def _jit_all(one: Any, starts: jax.Array, data: Any) -> list[Any]:
+    return [jax.block_until_ready(one(x0, data)) for x0 in starts]
+
+
+def _scipy_all(prepared: Any, starts: jax.Array) -> list[Any]:
+    return [_scipy_from(prepared, x0) for x0 in starts]
+
+
+def _scipy_from(prepared: Any, x0: jax.Array) -> Any:
+    problem = prepared.problem
+    prepared.problem = dataclasses.replace(problem, x0=x0)
+    try:
+        return prepared.run()
+    finally:
+        prepared.problem = problem
+
+
+def convergence(progress: Callable[[str], None], n: int = 100) -> dict[str, dict[str, list[float]]]:
+    """Loss and gradient inf-norm per iteration on the seed case, with the time each was reached.
+
+    SciPy and the Python-loop Optax are observed from the host through their
+    solvers' own ``run(observe=...)`` (SciPy with every option the solver uses,
+    ``maxfun`` included); each trace is checked against that solve's result
+    (iterations, final loss). The compiled while_loop cannot be observed from
+    inside, so its path is the Python loop's, checked against its own solve
+    (iterations, final loss), and its times spread its measured solve evenly.
+    """
+    problem, config = make_problem("rosenbrock", n), SolverConfig()
+    traces: dict[str, dict[str, list[float]]] = {}
+    results = {}
+    for solver in ("scipy", "optax_loop"):
+        progress(f"convergence: {solver}")
+        prepared = prepare_compiled(get_solver(solver), problem, config)
+        prepared.run()  # warm
+        trace: dict[str, list[float]] = {"loss": [], "grad": [], "time_s": []}
+        t_start = time.perf_counter()
+
+        def observe(value: float, gnorm: float, trace: dict = trace, t_start: float = t_start) -> None:
+            trace["loss"].append(value)
+            trace["grad"].append(gnorm)
+            trace["time_s"].append(time.perf_counter() - t_start)
+
+        results[solver] = result = prepared.result(prepared.run(observe=observe))
+        check_trace(solver, trace, result.n_iter, result.value)
+        traces[solver] = trace
+    whole = prepare_compiled(get_solver("optax_while"), problem, config)
+    whole.run()
+    elapsed, raw = timed_run(whole)
+    result = whole.result(raw)
+    same = traces["optax_loop"]
+    check_trace("optax_while (the Python loop's path)", same, result.n_iter, result.value)
+    per = elapsed / result.n_iter
+    traces["optax_while"] = {
+        "loss": list(same["loss"]),
+        "grad": list(same["grad"]),
+        "time_s": [per * (k + 1) for k in range(result.n_iter)],
+    }
+    return traces
+
+
+def check_trace(solver: str, trace: dict[str, list[float]], n_iter: int, value: float) -> None:
+    """Raise ``RuntimeError`` unless the trace has the solve's iterations and ends at its final loss."""
+    if len(trace["loss"]) != n_iter or not np.isclose(trace["loss"][-1], value, rtol=1e-12, atol=0.0):
+        last = trace["loss"][-1] if trace["loss"] else None
+        raise RuntimeError(
+            f"convergence trace of {solver}: {len(trace['loss'])} iterations ending at {last}, "
+            f"the solve {n_iter} iterations ending at {value}"
+        )

@@ -1,0 +1,194 @@
+"""`lbfgs-bench report`'s measurements and document on known inputs (issue 16): no timing thresholds."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import jax
+import numpy as np
+import pytest
+
+from lbfgs_impl.commands.report import stages
+from lbfgs_impl.commands.report.build import build_report
+from lbfgs_impl.commands.report.data import ReportData, StageResult
+from lbfgs_impl.commands.report.document import render
+from lbfgs_impl.commands.report.floor import OFFSET, STEP, evaluation_chain
+from lbfgs_impl.commands.report.plans import TINY
+from lbfgs_impl.commands.report.runner import _with_bar
+from lbfgs_impl.problems import make_problem
+
+
+def test_the_floor_evaluates_the_full_gradient_at_a_typical_point():
+    n = 12
+    p = make_problem("rosenbrock", n)
+    x = p.x0 + OFFSET
+    compiled = jax.jit(evaluation_chain(p.objective, 3)).lower(x, p.data).compile()
+    hlo = compiled.as_text()
+    # the gradient (the transpose of the JVP) is produced at full shape inside the loop body
+    full = [
+        line
+        for line in hlo.splitlines()
+        if re.search(rf"= f64\[{n}\]", line) and "while/body" in line and "transpose(jvp())" in line
+    ]
+    assert full, "no full-shape gradient in the compiled loop body"
+    out = np.asarray(compiled(x, p.data))
+    grad = np.asarray(jax.grad(p.objective)(x, p.data))
+    assert out.shape == (n,)
+    # every element moved by 3 gradient steps: the whole gradient was evaluated, three times
+    np.testing.assert_allclose(np.asarray(x) - out, 3 * STEP * grad, rtol=1e-3)
+    row = stages.evaluation_floor("rosenbrock", n, count=10, repeats=1)
+    assert row["point"] == "x0 + 0.5" and row["evaluations_timed"] == 10
+    assert (
+        row["method"].startswith(("(t(2N) - t(N)) / N", "t(2N) / 2N")) and row["seconds_per_evaluation"] > 0
+    )
+
+
+def test_overhead_takes_out_the_iterations_own_evaluations():
+    assert stages.overhead_ratio(7e-6, 0.175e-6, 2.0) == pytest.approx(38.0)
+    assert stages.overhead_ratio(1e-6, 1e-6, 1.0) == pytest.approx(0.0)
+
+
+def test_crossover_direction_is_stated():
+    assert stages.crossover_direction([(10, 4.0), (100, 0.5)]) == "falls below"
+    assert stages.crossover_direction([(10, 0.5), (100, 4.0)]) == "rises above"
+    assert stages.crossover_direction([(10, 4.0), (100, 2.0)]) is None
+
+
+def test_fixed_budgets_compare_time_per_iteration():
+    rows = [
+        {"problem": "p", "n": 10, "solver": "scipy", "steady_s": 1.0, "fixed_budget": True,
+         "seconds_per_iteration": 1.0 / 100},  # stopped early: 100 iterations
+        {"problem": "p", "n": 10, "solver": "optax_while", "steady_s": 2.0, "fixed_budget": True,
+         "seconds_per_iteration": 2.0 / 1000},
+        {"problem": "p", "n": 20, "solver": "scipy", "steady_s": 1.0, "fixed_budget": False,
+         "seconds_per_iteration": 0.1},
+        {"problem": "p", "n": 20, "solver": "optax_while", "steady_s": 2.0, "fixed_budget": False,
+         "seconds_per_iteration": 0.01},
+    ]  # fmt: skip
+    assert stages.speedups(rows)["p"]["optax_while"] == [(10, pytest.approx(5.0)), (20, pytest.approx(0.5))]
+
+
+def _child(hits=0, compiles=1, n_iter=5, converged=True):
+    return {"cache_hits": hits, "backend_compiles": compiles, "n_iter": n_iter, "converged": converged}
+
+
+def test_break_even_children_are_checked():
+    steady = {"n_iter": 5, "converged": True}
+    stages.check_children("s", [_child()] * 3, [_child(hits=2)] * 3, steady)
+    for cold, warm, what in (
+        ([_child(hits=1)], [_child(hits=2)], "cold child hit"),
+        ([_child()], [_child(hits=0)], "warm child was not served"),
+        ([_child(compiles=0)], [_child(hits=1)], "compiled nothing"),
+        ([_child(n_iter=6)], [_child(hits=1)], "took 6 iterations"),
+    ):
+        with pytest.raises(RuntimeError, match=what):
+            stages.check_children("s", cold, warm, steady)
+
+
+def test_a_convergence_trace_must_be_its_solve():
+    trace = {"loss": [3.0, 2.0, 1.0], "grad": [1.0] * 3, "time_s": [0.1] * 3}
+    stages.check_trace("s", trace, 3, 1.0)
+    with pytest.raises(RuntimeError, match=r"3 iterations ending at 1\.0, the solve 4"):
+        stages.check_trace("s", trace, 4, 1.0)
+    with pytest.raises(RuntimeError):
+        stages.check_trace("s", trace, 3, 0.5)
+
+
+def test_the_bar_advances_after_a_step_not_before():
+    from tqdm import tqdm
+
+    seen = []
+
+    def fn(tick):
+        for step in ("a", "b", "c"):
+            tick(step)
+            (bar,) = [b for b in tqdm._instances if b.total == 3]
+            seen.append(bar.n)  # steps finished while this one runs
+        return "done"
+
+    assert _with_bar("t", 3, fn)() == "done"
+    assert seen == [0, 1, 2]
+
+
+def test_each_stage_is_saved_as_it_finishes(tmp_path):
+    def second():
+        doc = json.loads((tmp_path / "report.json").read_text())
+        assert doc["stages"]["first"]["data"] == [1, 2, 3]
+        raise RuntimeError("crash in a later stage")
+
+    build_report(tmp_path, TINY, pinning={"pinned": False}, progress=lambda m: None,
+                 stages={"first": lambda: [1, 2, 3], "second": second})  # fmt: skip
+    doc = json.loads((tmp_path / "report.json").read_text())
+    assert doc["stages"]["first"]["data"] == [1, 2, 3]
+    assert "crash in a later stage" in doc["stages"]["second"]["error"]
+
+
+BATCH_ROW = {
+    "B": 4, "n": 10, "repeats": 2, "vmap_s": 0.1, "sequential_jit_s": 0.2, "sequential_scipy_s": 0.4,
+    "converged_members": 4, "converged_sequential_jit": 4, "converged_scipy": 4, "member_iterations_min": 30,
+    "member_iterations_max": 40, "same_iterations_vmap_vs_sequential": 4, "scipy_iterations": [1, 2, 3, 4],
+}  # fmt: skip
+
+
+def test_a_failed_figure_keeps_its_stage_tables(tmp_path, monkeypatch):
+    import lbfgs_impl.plots.report as plots
+
+    def broken(*args, **kwargs):
+        raise ValueError("cannot draw")
+
+    monkeypatch.setattr(plots, "batched", broken)
+    build_report(tmp_path, TINY, pinning={"pinned": False}, progress=lambda m: None,
+                 stages={"batched": lambda: [BATCH_ROW]})  # fmt: skip
+    text = (tmp_path / "report.md").read_text()
+    assert "## 4. Batched solves" in text and "| 4 | 0.1000 | 0.2000 | 0.4000 |" in text
+    assert "could not be drawn: `ValueError: cannot draw`" in text and "](batched.png)" not in text
+
+
+def _scaling_row(solver, n, maxiter, fixed, peer=False):
+    return {
+        "problem": "rosenbrock", "n": n, "solver": solver, "fixed_budget": fixed, "maxiter": maxiter,
+        "gtol": 1e-3, "memory_size": 7, "peer": peer, "first_call_s": 1.0, "compile_s": 0.5,
+        "steady_s": 0.01 if solver == "scipy" else 0.005, "n_iter": 50, "n_fev": 60, "converged": not fixed,
+        "seconds_per_iteration": 1e-4 if solver == "scipy" else 5e-5,
+    }  # fmt: skip
+
+
+def test_captions_come_from_the_data():
+    rows = [
+        _scaling_row(s, n, m, fx, s == "jaxopt_lbfgs")
+        for n, m, fx in ((100, 4321, False), (5000, 777, True))
+        for s in ("scipy", "optax_while", "jaxopt_lbfgs")
+    ]
+    report = ReportData("tiny", {"versions": {k: "x" for k in ("jax", "jaxlib", "optax", "scipy", "numpy")},
+                                 "python": "3", "cpu": "c", "cpu_count": 2, "pinning": {"pinned": False},
+                                 "thread_env": {}, "timestamp_utc": "t"})  # fmt: skip
+    report.stages["scaling"] = StageResult("scaling", rows)
+    report.stages["batched"] = StageResult("batched", [BATCH_ROW])
+    text = render(report)
+    assert "gtol 0.001, memory 7, maxiter 4321" in text
+    assert "rosenbrock n=5000 (777 iterations)" in text
+    assert "1000 iterations" not in text and "gtol 1e-5, memory 10" not in text
+    assert "| jaxopt_lbfgs (peer) |" in text  # peers in the headline table, marked
+    assert "batched speedup at B=4" in text and "faster at every measured n=100-5000" in text
+    assert "faster at every n" not in text
+    report.stages["convergence"] = StageResult(
+        "convergence", {"optax_while": {"loss": [1.0, 0.5], "grad": [1, 1], "time_s": [0.1, 0.2]}}
+    )
+    text = render(report)
+    assert (
+        "identical, tested" not in text and "checked in this run against its own solve (2 iterations" in text
+    )
+
+
+def test_break_even_figure_says_never_on_a_linear_axis(tmp_path, monkeypatch):
+    import lbfgs_impl.plots.report as plots
+
+    drawn = {}
+    monkeypatch.setattr(plots, "save", lambda fig, path: drawn.setdefault("fig", fig) and path)
+    rows = [{"solver": "optax_loop", "problem": "rosenbrock", "n": 100, "break_even_cold": None,
+             "break_even_warm": 3}]  # fmt: skip
+    plots.break_even(rows, tmp_path / "b.png")
+    (ax,) = drawn["fig"].axes
+    assert "never" in [t.get_text() for t in ax.texts] and "3" in [t.get_text() for t in ax.texts]
+    assert ax.get_yscale() == "linear" and ax.get_ylim()[0] == 0
