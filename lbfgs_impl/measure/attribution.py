@@ -164,8 +164,10 @@ class Attribution:
         return {
             "total": self.total,
             "by_category": self.by_category,
-            "top": {k: [{"function": f, "object": o, "instructions": c} for f, o, c in v]
-                    for k, v in self.top.items()},  # fmt: skip
+            "top": {
+                k: [{"function": f, "object": o, "instructions": c} for f, o, c in v]
+                for k, v in self.top.items()
+            },
         }
 
 
