@@ -9,7 +9,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lbfgs_impl.commands.common import UsageError, check_output, parse_solvers, positive_int, progress
+from lbfgs_impl.commands.common import (
+    UsageError,
+    check_output,
+    parse_problems,
+    parse_solvers,
+    positive_int,
+    progress,
+)
 
 NAME = "explain"
 HELP = "where an iteration's instructions go (callgrind by category), what XLA runs per iteration, the floor"
@@ -36,6 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"comma-separated subset of: {', '.join(solver_names())} (default: {','.join(SEED_SOLVERS)})",
     )
     parser.add_argument(
+        "--maxiter",
+        type=positive_int,
+        default=1000,
+        help="iteration limit (default: 1000; the figures are per iteration, so a lower limit keeps "
+        "large n affordable under valgrind)",
+    )
+    parser.add_argument(
         "--top", type=positive_int, default=5, help="functions listed per category and solver (default: 5)"
     )
 
@@ -43,7 +57,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from lbfgs_impl.measure.resources import check_fits
     from lbfgs_impl.outputs import check_writable
-    from lbfgs_impl.problems import make_problem
     from lbfgs_impl.solvers import SolverConfig, get_solver
 
     solvers = parse_solvers(args.solvers)
@@ -53,31 +66,35 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"solver {name!r} is unavailable: {reason}")
     outdir = Path(args.outdir)
     check_output(check_writable, str(outdir / "explain.json"))
-    config = SolverConfig()
+    config = SolverConfig(maxiter=args.maxiter)
+    parse_problems(args.problem)
+    if args.n < 2:
+        raise UsageError(f"problem dimension n must be an integer >= 2, got {args.n}")
     try:
         check_fits(args.problem, args.n, config.memory_size)
-        problem = make_problem(args.problem, args.n)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     t0 = time.perf_counter()
-    doc = explain(problem.name, args.n, solvers, config, top=args.top, outdir=outdir, problem=problem)
+    doc = explain(args.problem, args.n, solvers, config, top=args.top, outdir=outdir)
     progress(f"explain took {time.perf_counter() - t0:.0f} s (wall time; machine load included)")
     return write_all(doc, outdir)
 
 
 def explain(
-    problem_name: str, n: int, solvers: list[str], config: Any, *, top: int, outdir: Path, problem: Any
+    problem_name: str, n: int, solvers: list[str], config: Any, *, top: int, outdir: Path
 ) -> dict[str, Any]:
-    """Every figure of explain.json: the static part, then the callgrind part (or why it was skipped)."""
+    """Every figure of explain.json: the callgrind part (or why it was skipped), then the static part.
+
+    The callgrind children are started first, while this process has not started JAX's
+    backend (its threads make forking unsafe).
+    """
     from lbfgs_impl.commands.explain.runner import measure_callgrind
     from lbfgs_impl.commands.explain.static import KINDS, solver_static, value_and_grad_summary
     from lbfgs_impl.measure.attribution import CATEGORIES
+    from lbfgs_impl.problems import make_problem
 
-    static = {"value_and_grad": value_and_grad_summary(problem).to_dict(), "solvers": {}, "kinds": KINDS}
-    for name in solvers:
-        progress(f"{problem.label}: static figures of {name}")
-        static["solvers"][name] = solver_static(name, problem, config)
-    progress(f"{problem.label}: counting one solve per solver and the floor's probes under callgrind")
+    label = f"{problem_name}(n={n})"
+    progress(f"{label}: counting one solve per solver and the floor's probes under callgrind")
     outdir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".callgrind-", dir=outdir))
     callgrind = measure_callgrind(problem_name, n, solvers, config, top=top, dump_dir=staging)
@@ -90,6 +107,11 @@ def explain(
         staging.rename(final)
         for part in callgrind["solvers"].values():
             part["dump"] = str(final / Path(part["dump"]).relative_to(staging))
+    problem = make_problem(problem_name, n)
+    static = {"value_and_grad": value_and_grad_summary(problem).to_dict(), "solvers": {}, "kinds": KINDS}
+    for name in solvers:
+        progress(f"{label}: static figures of {name}")
+        static["solvers"][name] = solver_static(name, problem, config)
     return {
         "problem": problem_name,
         "n": n,
