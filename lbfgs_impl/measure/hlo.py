@@ -50,6 +50,7 @@ class Instruction:
     opcode: str
     calls: dict[str, list[str]]
     trip_count: int | None = None
+    operands: str = ""
 
 
 def _opcode(rest: str) -> str:
@@ -91,7 +92,9 @@ def parse_hlo(text: str) -> tuple[str, dict[str, list[Instruction]]]:
             names = [s.strip().lstrip("%") for s in listed.split(",")] if listed else [single]
             calls.setdefault("branches", []).extend(n for n in names if n)
         trip = _TRIP.search(rest)
-        current.append(Instruction(m.group(1), _opcode(rest), calls, int(trip.group(1)) if trip else None))
+        opcode = _opcode(rest)
+        operands = rest.split(f" {opcode}(", 1)[-1].split(")", 1)[0]
+        current.append(Instruction(m.group(1), opcode, calls, int(trip.group(1)) if trip else None, operands))
     return entry, computations
 
 
@@ -107,6 +110,8 @@ class BodySummary:
       condition_kernels: kernels of the loop's condition (run once more than the body).
       branch_kernels: (fewest, most) kernels the body's conditionals run, summed over its
         conditionals (each takes one branch per pass; nested loops in a branch not included).
+      copy_sources: ``copy`` ops by what they copy (the operand's name up to its first dot:
+        ``constant``, ``get-tuple-element`` (loop-carried state), ``fusion``, ...).
       flops, bytes_accessed: XLA's cost analysis of this body (``None`` where unavailable).
     """
 
@@ -116,6 +121,7 @@ class BodySummary:
     trip_count: int | None = None
     condition_kernels: int = 0
     branch_kernels: tuple[int, int] = (0, 0)
+    copy_sources: dict[str, int] = field(default_factory=dict)
     flops: float | None = None
     bytes_accessed: float | None = None
 
@@ -188,6 +194,10 @@ class HloSummary:
 def _body(name: str, comps: dict[str, list[Instruction]], loop: Instruction | None = None) -> BodySummary:
     by_kind = count_kernels(comps.get(name, []))
     summary = BodySummary(name, _kernels(by_kind), by_kind)
+    for ins in comps.get(name, []):
+        if ins.opcode == "copy":
+            source = ins.operands.lstrip("%").split(".", 1)[0] or "?"
+            summary.copy_sources[source] = summary.copy_sources.get(source, 0) + 1
     branches = [
         [_kernels(count_kernels(comps.get(b, []))) for b in ins.calls.get("branches", [])]
         for ins in comps.get(name, [])

@@ -58,6 +58,7 @@ def test_kernel_counts_match_a_hand_count_from_as_text(text):
         for op, n in hand.items():
             assert got.by_kind[op] == n, (got.name, op)
         assert got.by_kind["fusion"] > 0
+        assert sum(got.copy_sources.values()) == got.by_kind["copy"]
     # the two-loop recursion: loops with XLA's known trip count = memory size
     assert [b.trip_count for b in summary.fixed_loops] == [10, 10]
     parts = summary.kernels_per_iteration(line_search_steps=1.0)

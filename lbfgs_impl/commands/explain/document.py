@@ -177,9 +177,11 @@ def findings(doc: dict[str, Any]) -> list[str]:
     for solver, s in st.items():
         it = s["hlo"]["iteration"]
         if it["kernels"] and it["by_kind"]["copy"] >= 0.25 * it["kernels"]:
+            ranked = sorted(it["copy_sources"].items(), key=lambda kv: -kv[1])
+            sources = ", ".join(f"{count} {name}" for name, count in ranked)
             out.append(
-                f"{solver}: {it['by_kind']['copy']} of the {it['kernels']} kernels in the iteration "
-                "body are copies (loop-carried buffers XLA did not alias)."
+                f"{solver}: {it['by_kind']['copy']} of the {it['kernels']} kernels in the iteration body are "
+                f"`copy` ops (copying: {sources}), each a thunk the runtime executes every iteration."
             )
     return out
 
