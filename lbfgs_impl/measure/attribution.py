@@ -39,8 +39,8 @@ CATEGORIES: tuple[Category, ...] = (
     Category(
         "scheduler",
         "thread-pool scheduler",
-        "symbol matches `Eigen::(ThreadPoolTempl|RunQueue)<` (idle spinning, work stealing; "
-        "the share the regression gate subtracts)",
+        "symbol starts with `Eigen::ThreadPoolTempl<` or `Eigen::RunQueue<` (idle spinning, work "
+        "stealing; the share the regression gate subtracts)",
         lambda obj, fn: bool(SCHEDULER_FUNCTIONS.match(fn)),
     ),
     Category(
