@@ -34,6 +34,13 @@ def _base(obj: str) -> str:
     return obj.rsplit("/", 1)[-1]
 
 
+_KERNEL_PREFIXES = ("ynn::", "xnn_", "Eigen::internal::", "__xla_cpu_runtime_")
+
+
+def _in_jaxlib(obj: str) -> bool:
+    return "/jaxlib/" in obj or _base(obj).startswith(("libjax", "xla_extension"))
+
+
 #: The categories, in the order the rules are tried (first match wins).
 CATEGORIES: tuple[Category, ...] = (
     Category(
@@ -50,10 +57,18 @@ CATEGORIES: tuple[Category, ...] = (
         lambda obj, fn: obj == "???",
     ),
     Category(
+        "xla_kernels",
+        "XLA library kernels",
+        "object under `jaxlib/` and symbol starting with `ynn::`, `xnn_`, `Eigen::internal::` or "
+        "`__xla_cpu_runtime_`: precompiled compute kernels (YNNPACK, XNNPACK, Eigen) XLA calls "
+        "instead of generating code",
+        lambda obj, fn: _in_jaxlib(obj) and fn.startswith(_KERNEL_PREFIXES),
+    ),
+    Category(
         "xla_runtime",
         "XLA/PJRT runtime",
         "object under `jaxlib/` (`libjax_common.so`, `_jax*.so`, ...): thunk execution, buffers, dispatch",
-        lambda obj, fn: "/jaxlib/" in obj or _base(obj).startswith(("libjax", "xla_extension")),
+        lambda obj, fn: _in_jaxlib(obj),
     ),
     Category(
         "scipy_lbfgsb",

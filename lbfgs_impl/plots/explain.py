@@ -10,6 +10,7 @@ from lbfgs_impl.plots.style import pyplot, save
 #: one colour per attribution category (keys of lbfgs_impl.measure.attribution.CATEGORIES)
 CATEGORY_COLOURS = {
     "xla_generated": "tab:green",
+    "xla_kernels": "yellowgreen",
     "xla_runtime": "tab:olive",
     "cpython": "tab:orange",
     "numpy": "tab:pink",

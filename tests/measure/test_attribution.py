@@ -57,6 +57,7 @@ def test_rules_on_a_written_dump():
     assert att.by_category == {
         "scheduler": 40,
         "xla_generated": 90,
+        "xla_kernels": 0,
         "xla_runtime": 100,
         "scipy_lbfgsb": 5,
         "blas_lapack": 3,
@@ -79,6 +80,8 @@ def test_rules_on_a_written_dump():
         ("/usr/lib/x86_64-linux-gnu/libm.so.6", "exp", "libc_libm"),
         ("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "_dl_lookup", "libc_libm"),
         ("/usr/lib/x86_64-linux-gnu/libffi.so.8.1.2", "ffi_call", "other"),
+        ("/v/jaxlib/libjax_common.so", "ynn::multiply_fp64_x86_avx(unsigned long)", "xla_kernels"),
+        ("/v/jaxlib/libjax_common.so", "xla::cpu::ThunkExecutor::Execute()", "xla_runtime"),
     ],
 )
 def test_categorize(obj, fn, key):
