@@ -11,7 +11,7 @@ from lbfgs_impl.plots.style import pyplot, save
 CATEGORY_COLOURS = {
     "xla_generated": "tab:green",
     "xla_kernels": "yellowgreen",
-    "xla_runtime": "tab:olive",
+    "xla_runtime": "goldenrod",
     "cpython": "tab:orange",
     "numpy": "tab:pink",
     "scipy_lbfgsb": "tab:blue",
@@ -61,10 +61,8 @@ def categories_by_size(rows: list[dict[str, Any]], labels: dict[str, str], title
         ax.set_title(f"n = {row['n']}", fontsize=10)
         ax.tick_params(axis="x", rotation=35, labelsize=7)
     axes[0][0].set_ylabel("% of an iteration's instructions (scheduler excluded)")
-    handles, names = axes[0][-1].get_legend_handles_labels()
-    fig.legend(handles, names, fontsize=7, loc="center right")
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.suptitle(title, fontsize=10)
-    fig.subplots_adjust(right=0.8)
     return save(fig, path)
 
 
