@@ -22,9 +22,10 @@ NAME = "explain"
 HELP = "where an iteration's instructions go (callgrind by category), what XLA runs per iteration, the floor"
 DESCRIPTION = (
     "Splits one counted solve per solver into categories (XLA-generated code, XLA library kernels, "
-    "XLA/PJRT runtime, CPython, NumPy, SciPy's L-BFGS-B, BLAS, libc/libm, scheduler, other), counts the kernels XLA runs per iteration from the "
-    "optimised HLO, and compares each iteration with its arithmetic floor. Writes explain.md, explain.json "
-    "and two figures to OUTDIR. Without valgrind the static part still runs."
+    "XLA/PJRT runtime, CPython, NumPy, SciPy's L-BFGS-B, BLAS, libc/libm, scheduler, other), counts "
+    "the kernels XLA runs per iteration from the optimised HLO, and compares each iteration with its "
+    "arithmetic floor. Writes explain.md, explain.json and two figures to OUTDIR. Without valgrind the "
+    "static part still runs."
 )
 
 
