@@ -93,10 +93,12 @@ def test_every_command_has_its_own_room():
         # `lbfgs-bench X` lives at lbfgs_impl/commands/X* (a module or a package)
         assert dotted.split(".")[2] == stem, (module.NAME, dotted)
         names.append(module.NAME)
-    assert names == ["compare", "profile", "report", "check-regressions"]
+    assert names == ["compare", "profile", "report", "explain", "check-regressions"]
 
 
-@pytest.mark.parametrize("package", ["commands.report", "commands.compare", "commands.profile", "tracking"])
+@pytest.mark.parametrize(
+    "package", ["commands.report", "commands.compare", "commands.profile", "commands.explain", "tracking"]
+)
 def test_package_inits_import_nothing_back(package):
     init = PACKAGE / package.replace(".", "/") / "__init__.py"
     assert not _imports(init, _modules()), f"{init} imports its own modules"

@@ -12,5 +12,6 @@ COMMAND_MODULES = (
     "lbfgs_impl.commands.compare.command",
     "lbfgs_impl.commands.profile.command",
     "lbfgs_impl.commands.report.command",
+    "lbfgs_impl.commands.explain.command",
     "lbfgs_impl.commands.check_regressions",
 )

@@ -250,6 +250,7 @@ def measure_instructions(
     plugins: Sequence[str] = (),
     progress: Callable[[int, int], None] | None = None,
     timeout_s: float = 3600.0,
+    keep_dumps: str | os.PathLike[str] | None = None,
 ) -> InstructionReport:
     """Count the instructions of each task's solve, ``repeats`` processes each.
 
@@ -262,6 +263,9 @@ def measure_instructions(
       plugins: modules each child imports first (for example one that registers
         a solver).
       progress: called with (done, total) as child processes finish.
+      keep_dumps: a directory to copy each zygote's folder into (callgrind dumps,
+        ``jobs.json``, per-job results, valgrind log) before the temporary one
+        goes; :mod:`lbfgs_impl.measure.attribution` reads them.
 
     Returns:
       An :class:`InstructionReport`; ``skipped`` holds the reason when valgrind
@@ -351,6 +355,8 @@ def measure_instructions(
             progress(total, total)
         for _, _, zdir in procs:
             _collect(zdir, counts)
+            if keep_dumps is not None:
+                shutil.copytree(zdir, Path(keep_dumps) / zdir.name, dirs_exist_ok=True)
     return InstructionReport(counts, meta)
 
 

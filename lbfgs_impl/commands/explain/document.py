@@ -1,0 +1,224 @@
+"""explain.md from explain.json's data: the rules, a table per solver, the findings in sentences."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lbfgs_impl.measure.attribution import CATEGORIES, LABELS
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def section_rules() -> list[str]:
+    lines = [
+        "## How instructions are attributed",
+        "",
+        "Each function callgrind counted goes to the first category whose rule matches its object file "
+        "(`ob=`) and symbol; the categories add up to callgrind's total.",
+        "",
+        "| category | rule |",
+        "|---|---|",
+    ]
+    lines += [f"| {c.label} | {c.rule} |" for c in CATEGORIES]
+    return [*lines, ""]
+
+
+def section_categories(doc: dict[str, Any]) -> list[str]:
+    cg = doc["callgrind"]
+    lines = ["## Instructions per iteration by category", ""]
+    if "skipped" in cg:
+        return [*lines, f"Skipped: {cg['skipped']}.", ""]
+    solvers = list(cg["solvers"])
+    lines += ["| category | " + " | ".join(solvers) + " |", "|---|" + "---:|" * len(solvers)]
+    for c in CATEGORIES:
+        cells = []
+        for s in solvers:
+            part = cg["solvers"][s]
+            value = part["per_iteration"][c.key]
+            share = part["shares_of_net"].get(c.key)
+            cells.append(f"{value:,.0f}" + (f" ({_pct(share)})" if share is not None else " (apart)"))
+        lines.append(f"| {c.label} | " + " | ".join(cells) + " |")
+    lines.append(
+        "| **without the scheduler** | "
+        + " | ".join(f"**{cg['solvers'][s]['net_per_iteration']:,.0f}**" for s in solvers)
+        + " |"
+    )
+    lines.append(
+        "| iterations counted | " + " | ".join(str(cg["solvers"][s]["n_iter"]) for s in solvers) + " |"
+    )
+    lines += [
+        "",
+        "Shares are of the count without the thread-pool scheduler (whose idle spinning depends "
+        "on how valgrind interleaves threads and is shown apart).",
+        "",
+        "![instructions by category](explain_categories.png)",
+        "",
+    ]
+    return lines
+
+
+def section_top(doc: dict[str, Any]) -> list[str]:
+    cg = doc["callgrind"]
+    if "skipped" in cg:
+        return []
+    lines = [f"## Top functions per category (`--top {doc['top']}`)", ""]
+    for solver, part in cg["solvers"].items():
+        lines += [
+            f"### {solver}",
+            "",
+            "| category | function | object | instructions per iteration |",
+            "|---|---|---|---:|",
+        ]
+        iters = max(part["n_iter"], 1)
+        for c in CATEGORIES:
+            for entry in part["top"].get(c.key, []):
+                fn = entry["function"].replace("|", "\\|")
+                fn = fn if len(fn) <= 80 else fn[:77] + "..."
+                obj = entry["object"].rsplit("/", 1)[-1]
+                lines.append(f"| {c.label} | `{fn}` | `{obj}` | {entry['instructions'] / iters:,.0f} |")
+        lines.append("")
+    return lines
+
+
+def section_static(doc: dict[str, Any]) -> list[str]:
+    st = doc["static"]
+    vg = st["value_and_grad"]
+    lines = [
+        "## What XLA runs per iteration (static, from the optimised HLO)",
+        "",
+        "Kernels: fusions + custom calls + copies + unfused ops of a computation (each one thunk on "
+        "XLA:CPU); flops/bytes: XLA's cost analysis of that computation (nested loops counted once, as "
+        "XLA does). Kernels per iteration = the iteration's body + trip count x each fixed-trip loop "
+        "(the two-loop recursion) + line-search passes x the line-search body, each with its condition "
+        "and the smaller branch of each conditional: a lower bound.",
+        "",
+        "| solver | how | iteration body kernels (fusion/copy/custom/other) | line-search body kernels "
+        "| fixed loops (trip x kernels) | kernels per iteration | flops / bytes per iteration body "
+        "| evaluations per iteration | dispatches per iteration |",
+        "|---|---|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    for solver, s in st["solvers"].items():
+        it, ls = s["hlo"]["iteration"], s["hlo"]["line_search"]
+        k = it["by_kind"]
+        fixed = ", ".join(f"{b['trip_count']}x{b['kernels']}" for b in s["hlo"]["fixed_loops"]) or "-"
+        flops = f"{it['flops']:,.0f} / {it['bytes_accessed']:,.0f}" if it["flops"] is not None else "n/a"
+        lines.append(
+            f"| {solver} | {s['kind']} | {it['kernels']} ({k['fusion']}/{k['copy']}/{k['custom-call']}/"
+            f"{k['other-op']}) | {ls['kernels'] if ls else '-'} | {fixed} | "
+            f"{s['kernels_per_iteration_total']:,.0f} | {flops} | {s['evaluations_per_iteration']:.2f} | "
+            f"{s['dispatches_per_iteration']:.3g} |"
+        )
+    vit = vg["iteration"]
+    lines += [
+        "",
+        f"One `value_and_grad` of the problem: {vit['kernels']} kernels, "
+        f"{vg['flops'] or 0:,.0f} flops, {vg['bytes_accessed'] or 0:,.0f} bytes (XLA's cost analysis).",
+        "",
+        "![kernels per iteration](explain_kernels.png)",
+        "",
+    ]
+    return lines
+
+
+def section_floor(doc: dict[str, Any]) -> list[str]:
+    cg = doc["callgrind"]
+    if "skipped" in cg:
+        return []
+    fl = cg["floor"]
+    lines = ["## The arithmetic floor", ""]
+    if fl["evaluation"] is None or fl["algebra"] is None:
+        return [*lines, "The floor's probes failed; see `errors` in explain.json.", ""]
+    lines += [
+        f"One value_and_grad inside XLA: {fl['evaluation']:,.0f} instructions; one L-BFGS two-loop "
+        f"recursion (m = {doc['config']['memory_size']}): {fl['algebra']:,.0f} (each the difference of "
+        f"{fl['probe_repetitions'][1]} and {fl['probe_repetitions'][0]} dependent repetitions in one "
+        "jitted loop, divided by their difference: no dispatch). Floor per iteration = evaluations per "
+        "iteration x one evaluation + one recursion.",
+        "",
+        "| solver | evaluations per iteration | floor per iteration | measured per iteration | x floor |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for solver, part in cg["solvers"].items():
+        f = part.get("floor")
+        if f:
+            lines.append(
+                f"| {solver} | {f['evaluations_per_iteration']:.2f} | {f['per_iteration']:,.0f} | "
+                f"{part['net_per_iteration']:,.0f} | {f['times_floor']:.1f} |"
+            )
+    return [*lines, ""]
+
+
+def findings(doc: dict[str, Any]) -> list[str]:
+    """Sentences generated from the figures (nothing here is fixed text about a particular result)."""
+    out: list[str] = []
+    cg, st = doc["callgrind"], doc["static"]["solvers"]
+    if "skipped" in cg:
+        out.append(f"Instruction attribution skipped: {cg['skipped']}; the static figures below still hold.")
+        cg = {"solvers": {}}
+    for solver, part in cg["solvers"].items():
+        shares = part["shares_of_net"]
+        ranked = sorted(shares, key=lambda k: -shares[k])
+        lead = ", ".join(f"{LABELS[k]} {_pct(shares[k])}" for k in ranked[:3] if shares[k] > 0)
+        f = part.get("floor")
+        floor = f" = {f['times_floor']:.1f}x its arithmetic floor ({f['per_iteration']:,.0f})" if f else ""
+        out.append(
+            f"**{solver}**: an iteration costs {part['net_per_iteration']:,.0f} instructions{floor}; {lead}."
+        )
+        kernels = st.get(solver, {}).get("kernels_per_iteration_total", 0)
+        runtime = part["per_iteration"]["xla_runtime"]
+        if kernels and runtime:
+            out.append(
+                f"{solver}: the XLA/PJRT runtime spends {runtime / kernels:,.0f} instructions per "
+                f"kernel executed ({runtime:,.0f} per iteration over at least {kernels:,.0f} kernels)."
+            )
+    out += _comparisons(cg["solvers"])
+    for solver, s in st.items():
+        it = s["hlo"]["iteration"]
+        if it["kernels"] and it["by_kind"]["copy"] >= 0.25 * it["kernels"]:
+            ranked = sorted(it["copy_sources"].items(), key=lambda kv: -kv[1])
+            sources = ", ".join(f"{count} {name}" for name, count in ranked)
+            out.append(
+                f"{solver}: {it['by_kind']['copy']} of the {it['kernels']} kernels in the iteration body are "
+                f"`copy` ops (copying: {sources}), each a thunk the runtime executes every iteration."
+            )
+    return out
+
+
+def _comparisons(parts: dict[str, Any]) -> list[str]:
+    out = []
+    if "optax_loop" in parts and "optax_while" in parts:
+        loop, whl = parts["optax_loop"], parts["optax_while"]
+        out.append(
+            f"CPython: {loop['per_iteration']['cpython']:,.0f} instructions per iteration in optax_loop "
+            f"({_pct(loop['shares_of_net']['cpython'])}) against {whl['per_iteration']['cpython']:,.0f} "
+            f"in optax_while ({_pct(whl['shares_of_net']['cpython'])})."
+        )
+    for solver, part in parts.items():
+        sched = part["per_iteration"]["scheduler"] * max(part["n_iter"], 1)
+        if part["total"] and sched / part["total"] > 0.05:
+            out.append(
+                f"{solver}: the thread-pool scheduler's idle spinning was {_pct(sched / part['total'])} "
+                "of everything counted (left out of the shares)."
+            )
+    return out
+
+
+def render(doc: dict[str, Any]) -> str:
+    """The whole explain.md."""
+    lines = [
+        f"# Where an iteration's instructions go: {doc['problem']} n={doc['n']}",
+        "",
+        f"Solvers: {', '.join(doc['solvers'])}. Instruction counts are callgrind's (load-independent, "
+        "one process per solver); static figures come from each executable's optimised HLO.",
+        "",
+        "## Findings",
+        "",
+    ]
+    lines += [f"- {s}" for s in findings(doc)]
+    lines.append("")
+    for section in (section_categories, section_floor, section_static, section_top):
+        lines += section(doc)
+    lines += section_rules()
+    return "\n".join(lines)

@@ -1,0 +1,121 @@
+"""``lbfgs-bench explain`` end to end on a tiny problem: one run feeds the checks below."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from lbfgs_impl.measure.attribution import CATEGORY_KEYS
+from lbfgs_impl.measure.instructions import unavailable_reason
+
+REASON = unavailable_reason()
+needs_valgrind = pytest.mark.skipif(REASON is not None, reason=f"instruction counts unavailable: {REASON}")
+SOLVERS = ["scipy", "optax_loop", "optax_while"]
+
+
+def _explain(out, *args, env=None):
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lbfgs_impl",
+            "explain",
+            "--problem",
+            "quadratic",
+            "--n",
+            "5",
+            *args,
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
+
+
+@pytest.fixture(scope="module")
+def explained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("explain") / "out"
+    proc = _explain(out, "--top", "2")
+    assert proc.returncode == 0, proc.stderr
+    return out, json.loads((out / "explain.json").read_text()), (out / "explain.md").read_text()
+
+
+@pytest.mark.slow
+def test_static_part(explained):
+    _, doc, md = explained
+    static = doc["static"]["solvers"]
+    assert list(static) == SOLVERS
+    assert [static[s]["kind"] for s in SOLVERS] == ["callback", "jitted_step", "one_executable"]
+    assert static["optax_loop"]["dispatches_per_iteration"] == 1.0
+    assert static["scipy"]["dispatches_per_iteration"] == static["scipy"]["evaluations_per_iteration"]
+    while_hlo = static["optax_while"]["hlo"]
+    assert while_hlo["line_search"]["kernels"] > 0 and len(while_hlo["fixed_loops"]) == 2
+    assert static["optax_while"]["kernels_per_iteration_total"] > while_hlo["iteration"]["kernels"]
+    assert doc["static"]["value_and_grad"]["iteration"]["kernels"] >= 1
+    assert "## What XLA runs per iteration" in md and "| optax_while | one_executable |" in md
+    assert (explained[0] / "explain_kernels.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@needs_valgrind
+@pytest.mark.slow
+def test_categories_add_up_and_the_python_loop_shows_in_cpython(explained):
+    out, doc, md = explained
+    cg = doc["callgrind"]
+    assert "skipped" not in cg and not cg["errors"]
+    for solver in SOLVERS:
+        part = cg["solvers"][solver]
+        per_iter = part["per_iteration"]
+        assert set(per_iter) == set(CATEGORY_KEYS)
+        assert sum(per_iter.values()) * part["n_iter"] == pytest.approx(part["total"], rel=1e-9)
+        assert part["net"] == pytest.approx(part["total"] - per_iter["scheduler"] * part["n_iter"])
+        assert sum(part["shares_of_net"].values()) == pytest.approx(1.0)
+        assert len(part["top"]["libc_libm"]) <= 2  # --top 2
+        assert os.path.exists(part["dump"])
+    shares = {s: cg["solvers"][s]["shares_of_net"] for s in SOLVERS}
+    assert shares["optax_loop"]["cpython"] > shares["optax_while"]["cpython"]
+    assert shares["scipy"]["scipy_lbfgsb"] > 0 and shares["optax_while"]["scipy_lbfgsb"] == 0
+    assert shares["optax_while"]["xla_generated"] > 0
+    assert (out / "explain_categories.png").read_bytes()[:4] == b"\x89PNG"
+    assert "## Instructions per iteration by category" in md and "| CPython interpreter |" in md
+
+
+@needs_valgrind
+@pytest.mark.slow
+def test_the_floor_is_below_every_measured_iteration(explained):
+    _, doc, md = explained
+    floor = doc["callgrind"]["floor"]
+    assert floor["evaluation"] > 0 and floor["algebra"] > 0
+    for solver in SOLVERS:
+        f = doc["callgrind"]["solvers"][solver]["floor"]
+        assert f["times_floor"] > 1.0
+        assert (
+            f"**{solver}**: an iteration costs" in md
+            and f"{f['times_floor']:.1f}x its arithmetic floor" in md
+        )
+
+
+def test_without_valgrind_the_static_part_runs_and_says_why(tmp_path):
+    env = {**os.environ, "PATH": str(tmp_path / "empty")}
+    proc = _explain(tmp_path / "out", "--solvers", "optax_while", env=env)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((tmp_path / "out" / "explain.json").read_text())
+    assert doc["callgrind"] == {
+        "skipped": "instruction counts unavailable: valgrind is not installed (apt-get install valgrind)"
+    }
+    assert doc["static"]["solvers"]["optax_while"]["kernels_per_iteration_total"] > 0
+    md = (tmp_path / "out" / "explain.md").read_text()
+    assert "Skipped: instruction counts unavailable: valgrind is not installed" in md
+    assert not (tmp_path / "out" / "explain_categories.png").exists()
+
+
+def test_unknown_solver_is_one_line_and_exit_2(tmp_path):
+    proc = _explain(tmp_path / "out", "--solvers", "nope")
+    assert proc.returncode == 2
+    assert "unknown solver(s) 'nope'; valid solvers: scipy" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
