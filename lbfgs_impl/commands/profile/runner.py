@@ -102,8 +102,14 @@ def run_profile(
     instruction_cpus: Sequence[int] | None = None,
     progress: Callable[[str], None] = lambda msg: None,
     bar: Any = None,
+    scheduler: str | None = None,
+    on_instruction_result: Callable[[Any], None] | None = None,
 ) -> ProfileRun:
-    """Solve every problem with every available solver; see the module docstring."""
+    """Solve every problem with every available solver; see the module docstring.
+
+    ``scheduler`` says where the instruction counts run (:mod:`lbfgs_impl.measure.cluster`);
+    ``on_instruction_result`` gets each task's counts as they arrive (to save them).
+    """
     from lbfgs_impl.measure.timing import CompilationInTimedRegion, measure_steady, prepare_compiled
 
     config = (config or SolverConfig()).validate()
@@ -154,18 +160,35 @@ def run_profile(
         progress(f"{name}: solved by {', '.join(s for s in active if rows[s].solved) or 'none'}")
     result = ProfileRun(runs, list(problems), active, skipped)
     if instructions:
-        _add_instructions(result, config, instruction_cpus, progress)
+        _add_instructions(result, config, instruction_cpus, progress, bar, scheduler, on_instruction_result)
     return result
 
 
 def _add_instructions(
-    run: ProfileRun, config: SolverConfig, cpus: Sequence[int] | None, progress: Callable[[str], None]
+    run: ProfileRun,
+    config: SolverConfig,
+    cpus: Sequence[int] | None,
+    progress: Callable[[str], None],
+    bar: Any,
+    scheduler: str | None,
+    on_result: Callable[[Any], None] | None,
 ) -> None:
-    from lbfgs_impl.measure.instructions import InstructionTask, measure_instructions
+    from lbfgs_impl.measure.cluster import count_instructions
+    from lbfgs_impl.measure.instructions import InstructionTask
 
     tasks = [InstructionTask(r.solver, r.problem, r.n, config) for r in run.runs if r.value is not None]
     progress(f"instruction counts under callgrind: {len(tasks)} process(es)")
-    report = measure_instructions(tasks, repeats=1, cpus=cpus)
+    if bar is not None:  # the same bar, now counting processes as they come back
+        bar.reset(total=len(tasks))
+        bar.set_description("instructions")
+
+    def advance(done: int, total: int) -> None:
+        if bar is not None:
+            bar.n = done
+            bar.refresh()
+
+    report = count_instructions(tasks, repeats=1, cpus=cpus, scheduler=scheduler, progress=advance,
+                                on_result=on_result)  # fmt: skip
     run.meta["instructions"] = {**report.meta, "skipped": report.skipped}
     if report.skipped:
         progress(f"instruction counts skipped: {report.skipped}")
