@@ -185,8 +185,8 @@ def _run(
 
     from lbfgs_impl.measure.cluster_worker import PLUGIN_NAME, ZygotePlugin, count_one
 
-    client.register_plugin(ZygotePlugin(compile, plugins, cpus), name=PLUGIN_NAME)
     token = uuid.uuid4().hex[:8]
+    client.register_plugin(ZygotePlugin(compile, plugins, cpus, token), name=PLUGIN_NAME)
     futures = {
         client.submit(count_one, t, r, key=f"lbfgs-count-{token}-{t.key}-r{r}", pure=False, retries=2): (t, r)
         for r in range(repeats)

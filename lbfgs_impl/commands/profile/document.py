@@ -43,6 +43,18 @@ def markdown(run: ProfileRun, figures: Sequence[str]) -> str:
         if run.has(metric):
             ranked = ", ".join(f"{s} {v:.0%}" for s, v in winners(run, metric))
             lines.append(f"- {METRICS[metric][1]}: {ranked}")
+    models = run.timed_on()
+    if len(models) > 1:
+        lines += [
+            "",
+            f"Timed rows come from {len(models)} CPU models; times are compared only within one model "
+            "(every problem was timed on one machine, all its solvers together), one time profile per model: "
+            + "; ".join(
+                f"cpu{i}: {m or 'unrecorded'} ({len(p)} problems)"
+                for i, (m, p) in enumerate(sorted(models.items()), start=1)
+            )
+            + ". The success rates and the instruction profile do not depend on the machine.",
+        ]
     lines += [""]
     lines += [f"![{f}]({f})" for f in figures]
     lines += [
@@ -68,11 +80,20 @@ def write_outputs(run: ProfileRun, outdir: Path) -> list[Path]:
     """``results.json``, ``profile.md`` and one ``profile_<metric>.png`` per available metric."""
     outdir.mkdir(parents=True, exist_ok=True)
     figures = []
+    models = run.timed_on()
     for metric in METRICS:
-        if run.has(metric):
-            name = f"profile_{metric}.png"
-            plot_profile(run.costs(metric), METRICS[metric][1], len(run.problems), outdir / name)
-            figures.append(name)
+        if not run.has(metric):
+            continue
+        if metric == "time" and len(models) > 1:  # ratios only within one CPU model: one profile each
+            for i, (model, problems) in enumerate(sorted(models.items()), start=1):
+                name = f"profile_time_cpu{i}.png"
+                label = f"{METRICS[metric][1]} on {model or 'an unrecorded CPU'}"
+                plot_profile(run.costs(metric, problems), label, len(problems), outdir / name)
+                figures.append(name)
+            continue
+        name = f"profile_{metric}.png"
+        plot_profile(run.costs(metric), METRICS[metric][1], len(run.problems), outdir / name)
+        figures.append(name)
     write_json_atomic(outdir / "results.json", to_dict(run))
     atomic_write_text(outdir / "profile.md", markdown(run, figures))
     return [outdir / "results.json", outdir / "profile.md", *(outdir / f for f in figures)]

@@ -10,7 +10,9 @@ library's own flag; a solver that raises is a failure with its error kept.
 
 from __future__ import annotations
 
+import functools
 import math
+import platform
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -61,6 +63,8 @@ class Run:
     minimum_reached: str = ""
     status: str = ""
     error: str = ""
+    cpu: str = ""  # the machine that timed it: CPU model and host
+    host: str = ""
 
 
 @dataclass
@@ -71,12 +75,20 @@ class ProfileRun:
     skipped_solvers: dict[str, str]
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def costs(self, metric: str) -> dict[str, list[float | None]]:
-        """Per solver, the metric's cost on each problem; ``None`` where it did not succeed."""
+    def costs(self, metric: str, problems: Sequence[str] | None = None) -> dict[str, list[float | None]]:
+        """Per solver, the metric's cost on each problem (default: all); ``None`` where it did not succeed."""
         key = METRICS[metric][0]
         by = {(r.problem, r.solver): r for r in self.runs}
         cost = {k: getattr(r, key) if r.solved else None for k, r in by.items()}
-        return {s: [cost[p, s] for p in self.problems] for s in self.solvers}
+        return {s: [cost.get((p, s)) for p in problems or self.problems] for s in self.solvers}
+
+    def timed_on(self) -> dict[str, list[str]]:
+        """CPU model -> the problems it timed (one model unless the timing ran on a mixed cluster)."""
+        models: dict[str, list[str]] = {}
+        for r in self.runs:
+            if r.steady_s is not None and r.problem not in models.setdefault(r.cpu, []):
+                models[r.cpu].append(r.problem)
+        return models
 
     def has(self, metric: str) -> bool:
         key = METRICS[metric][0]
@@ -110,58 +122,84 @@ def run_profile(
     ``scheduler`` says where the instruction counts run (:mod:`lbfgs_impl.measure.cluster`);
     ``on_instruction_result`` gets each task's counts as they arrive (to save them).
     """
-    from lbfgs_impl.measure.timing import CompilationInTimedRegion, measure_steady, prepare_compiled
+    from lbfgs_impl.commands.profile.remote import time_on_cluster, timing_address
 
     config = (config or SolverConfig()).validate()
     skipped = {s: r for s in solvers if (r := get_solver(s).unavailable_reason())}
     active = [s for s in solvers if s not in skipped]
-    runs: list[Run] = []
-    for name in problems:
-        problem = make_problem(name)
-        f0 = float(problem.value(problem.x0))
-        number = mgh.SPECS[name].number if name in mgh.SPECS else None
-        prepared, rows = {}, {}
-        for s in active:
-            row = Run(name, problem.n, number, s, f0, problem.f_star)
-            rows[s] = row
-            try:
-                prepared[s] = prepare_compiled(get_solver(s), problem, config)
-            except Exception as exc:  # a failure is a result
-                row.error = f"{type(exc).__name__}: {exc}"
-        try:
-            stats, results = measure_steady(prepared, repeats=repeats) if prepared else ({}, {})
-        except CompilationInTimedRegion:
-            raise
-        except Exception:  # one solver broke the round-robin: time them one by one
-            stats, results = {}, {}
-            for s, prep in prepared.items():
-                try:
-                    one_stats, one_result = measure_steady({s: prep}, repeats=repeats)
-                    stats.update(one_stats)
-                    results.update(one_result)
-                except Exception as exc:
-                    rows[s].error = f"{type(exc).__name__}: {exc}"
-        f_ref = problem.f_star
-        if f_ref is None:  # MGH give no minimum for this n: use the best any solver found
-            finite = [r.value for r in results.values() if math.isfinite(r.value)]
-            f_ref = min(finite) if finite else None
-        for s in active:
-            row = rows[s]
-            if s in results:
-                r = results[s]
-                row.value, row.grad_inf_norm = r.value, r.grad_inf_norm
-                row.n_iter, row.n_fev, row.converged, row.status = r.n_iter, r.n_fev, r.converged, r.status
-                row.steady_s = stats[s].median_s
-                row.solved = f_ref is not None and solved(r.value, f_ref, f0)
-                row.minimum_reached = _minimum_label(r.value, f0, f_ref, name)
-            runs.append(row)
+    address = timing_address(scheduler)
+    if address is not None:  # one task per problem, all its solvers: every ratio within one machine
+        task = functools.partial(time_problem, active=list(active), config=config, repeats=repeats)
+        failed = functools.partial(_failed_rows, active=active)
+        runs = time_on_cluster(problems, task, failed, address, progress, bar)
+    else:
+        runs = []
+        for name in problems:
+            rows = time_problem(name, active, config, repeats)
+            runs.extend(rows)
             if bar is not None:
-                bar.update(1)
-        progress(f"{name}: solved by {', '.join(s for s in active if rows[s].solved) or 'none'}")
+                bar.update(len(rows))
+            progress(f"{name}: solved by {', '.join(r.solver for r in rows if r.solved) or 'none'}")
     result = ProfileRun(runs, list(problems), active, skipped)
     if instructions:
         _add_instructions(result, config, instruction_cpus, progress, bar, scheduler, on_instruction_result)
     return result
+
+
+def time_problem(name: str, active: Sequence[str], config: SolverConfig, repeats: int) -> list[Run]:
+    """Every solver of ``active`` on problem ``name``, timed round-robin in this process (one machine).
+
+    Each row records the machine (CPU model, host) that timed it.
+    """
+    from lbfgs_impl.measure.environment import cpu_model
+    from lbfgs_impl.measure.timing import CompilationInTimedRegion, measure_steady, prepare_compiled
+
+    problem = make_problem(name)
+    f0 = float(problem.value(problem.x0))
+    number = mgh.SPECS[name].number if name in mgh.SPECS else None
+    prepared, rows = {}, {}
+    for s in active:
+        row = Run(name, problem.n, number, s, f0, problem.f_star, cpu=cpu_model(), host=platform.node())
+        rows[s] = row
+        try:
+            prepared[s] = prepare_compiled(get_solver(s), problem, config)
+        except Exception as exc:  # a failure is a result
+            row.error = f"{type(exc).__name__}: {exc}"
+    try:
+        stats, results = measure_steady(prepared, repeats=repeats) if prepared else ({}, {})
+    except CompilationInTimedRegion:
+        raise
+    except Exception:  # one solver broke the round-robin: time them one by one
+        stats, results = {}, {}
+        for s, prep in prepared.items():
+            try:
+                one_stats, one_result = measure_steady({s: prep}, repeats=repeats)
+                stats.update(one_stats)
+                results.update(one_result)
+            except Exception as exc:
+                rows[s].error = f"{type(exc).__name__}: {exc}"
+    f_ref = problem.f_star
+    if f_ref is None:  # MGH give no minimum for this n: use the best any solver found
+        finite = [r.value for r in results.values() if math.isfinite(r.value)]
+        f_ref = min(finite) if finite else None
+    for s in active:
+        row = rows[s]
+        if s in results:
+            r = results[s]
+            row.value, row.grad_inf_norm = r.value, r.grad_inf_norm
+            row.n_iter, row.n_fev, row.converged, row.status = r.n_iter, r.n_fev, r.converged, r.status
+            row.steady_s = stats[s].median_s
+            row.solved = f_ref is not None and solved(r.value, f_ref, f0)
+            row.minimum_reached = _minimum_label(r.value, f0, f_ref, name)
+    return [rows[s] for s in active]
+
+
+def _failed_rows(name: str, error: str, active: Sequence[str]) -> list[Run]:
+    """One row per solver for a problem whose timing task failed everywhere."""
+    problem = make_problem(name)
+    f0 = float(problem.value(problem.x0))
+    number = mgh.SPECS[name].number if name in mgh.SPECS else None
+    return [Run(name, problem.n, number, s, f0, problem.f_star, error=error) for s in active]
 
 
 def _add_instructions(
