@@ -69,6 +69,18 @@ def test_a_bad_scheduler_is_one_line_and_exit_2(capsys, command, tmp_path):
     assert "argument --scheduler: must be 'local', 'none' or a scheduler address" in err[0]
 
 
+def test_without_distributed_the_local_default_is_the_built_in_pool(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # `import distributed` now fails
+    monkeypatch.delenv(SCHEDULER_ENV, raising=False)
+    assert dask_unavailable_reason().startswith("the 'distributed' package is not installed")
+    assert resolve_scheduler(None) == "none"
+    with pytest.raises(ValueError, match="not installed"):
+        resolve_scheduler("tcp://10.0.0.1:8786")
+    monkeypatch.setenv("PATH", str(tmp_path))  # and no valgrind: the pool says why, nothing runs
+    report = count_instructions(TASKS)
+    assert report.meta["scheduler"].startswith("none") and report.skipped.startswith("valgrind is not")
+
+
 def test_merging_appends_every_list_field_once():
     task = InstructionTask("scipy", "quadratic", 5)
     into = InstructionCounts(task, solve=[10], n_iter=[3], errors=[])
