@@ -41,6 +41,7 @@ if __name__ == "__main__":  # the LocalCluster's workers are spawned: they re-im
             "errors": {k: c.errors for k, c in report.counts.items() if c.errors},
             "scheduler": report.meta.get("scheduler"),
         }
-        print(f"{label}: {wall:.0f} s, {60 * len(tasks) / wall:.2f} tasks/min, errors: {out[label]['errors']}")
+        rate = 60 * len(tasks) / wall
+        print(f"{label}: {wall:.0f} s, {rate:.2f} tasks/min, errors: {out[label]['errors']}")
         with open(path, "w") as f:
             json.dump(out, f, indent=1)
