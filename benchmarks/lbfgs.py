@@ -149,10 +149,19 @@ class Memory:
 def _instruction_counter():
     """``(InstructionTask, measure_instructions)`` from the measured commit, wherever it keeps them.
 
-    Since the reorganisation they live in ``lbfgs_impl.measure.instructions``; the
+    Since the Dask path the entry point is ``lbfgs_impl.measure.cluster.count_instructions``
+    (same arguments; an embedded LocalCluster or ``$LBFGS_BENCH_SCHEDULER``); since the
+    reorganisation the pool lives in ``lbfgs_impl.measure.instructions``; the
     commits before it (still measured by asv with today's benchmarks) have
     ``lbfgs_impl.instructions``; older ones have neither (ImportError: skipped).
     """
+    try:
+        from lbfgs_impl.measure.cluster import count_instructions as measure_instructions
+        from lbfgs_impl.measure.instructions import InstructionTask
+    except ImportError:
+        pass
+    else:
+        return InstructionTask, measure_instructions
     try:
         from lbfgs_impl.measure.instructions import InstructionTask, measure_instructions
     except ImportError:

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from lbfgs_impl.cases import ALL_SOLVER_SIZES, SIZES, BenchCase, cases_for
+from lbfgs_impl.measure.cluster import count_instructions
 from lbfgs_impl.measure.environment import collect_meta
-from lbfgs_impl.measure.instructions import InstructionReport, InstructionTask, measure_instructions
+from lbfgs_impl.measure.instructions import InstructionReport, InstructionTask
 from lbfgs_impl.measure.timing import pinned
 from lbfgs_impl.problems import Problem
 from lbfgs_impl.solvers import SEED_SOLVERS, solver_names
@@ -162,7 +163,7 @@ def instruction_report(request: pytest.FixtureRequest) -> InstructionReport | No
         InstructionTask(p["solver_name"], p["case"].problem, p["case"].n, p["case"].config())
         for p in selected
     ]
-    report = measure_instructions(tasks, repeats=repeats, cpus=cpus)
+    report = count_instructions(tasks, repeats=repeats, cpus=cpus)  # $LBFGS_BENCH_SCHEDULER, else local
     reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
     if report.skipped and reporter is not None:
         reporter.write_line(f"--perf-instructions: skipped: {report.skipped}", yellow=True)

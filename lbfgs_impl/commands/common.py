@@ -69,6 +69,27 @@ def add_pin_arguments(parser: argparse.ArgumentParser, what: str = "") -> None:
     group.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
 
 
+def add_scheduler_argument(parser: argparse.ArgumentParser) -> None:
+    """``--scheduler ADDRESS``: where the instruction counts run (see :mod:`lbfgs_impl.measure.cluster`)."""
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        type=scheduler_address,
+        help="where --instructions runs its processes: a Dask scheduler address (tcp://host:8786), 'local' "
+        "(an embedded Dask LocalCluster, one worker per allowed CPU) or 'none' (no Dask) "
+        "(default: $LBFGS_BENCH_SCHEDULER, else local)",
+    )
+
+
+def scheduler_address(text: str) -> str:
+    from lbfgs_impl.measure.cluster import check_scheduler
+
+    try:
+        return check_scheduler(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--scheduler ")) from None
+
+
 def pin_request(args: argparse.Namespace) -> int | None:
     """The CPU argument of :func:`lbfgs_impl.measure.timing.pinned` for ``--cpu``/``--no-pin``."""
     return None if args.no_pin else args.cpu

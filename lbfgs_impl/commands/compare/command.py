@@ -8,6 +8,7 @@ import contextlib
 from lbfgs_impl.commands.common import (
     UsageError,
     add_pin_arguments,
+    add_scheduler_argument,
     check_output,
     parse_solvers,
     pin_request,
@@ -68,6 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with --instructions, also count trace+lower+compile (about a minute per JAX solver)",
     )
+    add_scheduler_argument(parser)
     add_pin_arguments(parser, " while timing")
 
 
@@ -95,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
         progress(f"{problem.label}: solvers {', '.join(solvers)}")
         instructions = None
         if args.instructions or args.instructions_compile:
-            instructions = InstructionOptions(args.instructions_repeats, args.instructions_compile)
+            instructions = InstructionOptions(
+                args.instructions_repeats, args.instructions_compile, scheduler=args.scheduler
+            )
         comparison = run_comparison(
             problem,
             solvers,

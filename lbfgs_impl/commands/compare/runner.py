@@ -6,13 +6,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lbfgs_impl.measure.cluster import count_instructions
 from lbfgs_impl.measure.environment import collect_meta
-from lbfgs_impl.measure.instructions import (
-    InstructionCounts,
-    InstructionReport,
-    InstructionTask,
-    measure_instructions,
-)
+from lbfgs_impl.measure.instructions import InstructionCounts, InstructionReport, InstructionTask
 from lbfgs_impl.measure.timing import (
     FirstCallSample,
     SteadyStats,
@@ -71,6 +67,7 @@ class InstructionOptions:
     repeats: int = 3
     compile: bool = False
     cpus: tuple[int, ...] | None = None
+    scheduler: str | None = None  # lbfgs_impl.measure.cluster (default: $LBFGS_BENCH_SCHEDULER, else local)
 
 
 def run_comparison(
@@ -152,7 +149,9 @@ def _count_instructions(
     tasks = [InstructionTask(name, problem.name, problem.n, config) for name in solvers]
     what = "solve and compile" if options.compile else "solve"
     progress(f"instruction counts ({what}) under callgrind: {len(tasks)} x {options.repeats} process(es)")
-    report = measure_instructions(tasks, repeats=options.repeats, compile=options.compile, cpus=cpus)
+    report = count_instructions(
+        tasks, repeats=options.repeats, compile=options.compile, cpus=cpus, scheduler=options.scheduler
+    )
     if report.skipped:
         progress(f"instruction counts skipped: {report.skipped}")
     return report

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from lbfgs_impl.commands.common import (
     PROG,
     add_pin_arguments,
+    add_scheduler_argument,
     check_output,
     parse_problems,
     parse_solvers,
@@ -38,12 +42,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--instructions", action="store_true", help="also profile instruction counts (callgrind; slow)"
     )
+    add_scheduler_argument(parser)
     add_pin_arguments(parser)
 
 
-def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+#: Instruction counts appended one JSON line each as they arrive; removed once results.json is written.
+PARTIAL = "instructions-partial.jsonl"
 
+
+def _saver(path: Path) -> Callable[[Any], None]:
+    """Append each task's counts to ``path`` as they arrive (a run cut short keeps what it had)."""
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+
+    def save(counts: Any) -> None:
+        with path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(counts.to_dict()) + "\n")
+
+    return save
+
+
+def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from lbfgs_impl.commands.profile.document import write_outputs
@@ -75,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
                 instruction_cpus=pinning.get("cpus_before") if pinning.get("pinned") else None,
                 progress=lambda msg: bar.write(f"[{PROG}] {msg}", file=sys.stderr),
                 bar=bar,
+                scheduler=args.scheduler,
+                on_instruction_result=_saver(outdir / PARTIAL) if args.instructions else None,
             )
         meta = collect_meta(pinning)
     for name, reason in result.skipped_solvers.items():
@@ -86,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
     except OutputError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
+    (outdir / PARTIAL).unlink(missing_ok=True)  # everything it held is in results.json now
     for solver, k, n in success_table(result):
         print(f"{solver:18s} solved {k}/{n}")
     print(f"wrote {', '.join(str(p) for p in written)}")

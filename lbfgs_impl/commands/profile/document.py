@@ -45,6 +45,18 @@ def markdown(run: ProfileRun, figures: Sequence[str]) -> str:
         lines.append(f"| {s} | skipped: {reason} | - |")
     for p, reason in run.excluded_problems.items():
         lines.append(f"\n- {p}: {reason}")
+    models = run.timed_on()
+    if len(models) > 1:
+        lines += [
+            "",
+            f"Timed rows come from {len(models)} CPU models; times are compared only within one model "
+            "(every problem was timed on one machine, all its solvers together), one time profile per model: "
+            + "; ".join(
+                f"cpu{i}: {m or 'unrecorded'} ({len(p)} problems)"
+                for i, (m, p) in enumerate(sorted(models.items()), start=1)
+            )
+            + ". The success rates and the instruction profile do not depend on the machine.",
+        ]
     lines += ["", "## Profile winners (share of problems where the solver was the cheapest, rho(1))", ""]
     for metric in METRICS:
         if run.has(metric):
@@ -83,12 +95,21 @@ def write_outputs(run: ProfileRun, outdir: Path) -> list[Path]:
     """``results.json``, ``profile.md`` and one ``profile_<metric>.png`` per available metric."""
     outdir.mkdir(parents=True, exist_ok=True)
     figures = []
+    models = run.timed_on()
     for metric in METRICS:
-        if run.has(metric):
-            name = f"profile_{metric}.png"
-            label = f"{METRICS[metric][1]}, tolerance {SUCCESS_TOL:g}"
-            plot_profile(run.costs(metric), label, len(run.problems), outdir / name)
-            figures.append(name)
+        if not run.has(metric):
+            continue
+        if metric == "time" and len(models) > 1:  # ratios only within one CPU model: one profile each
+            for i, (model, problems) in enumerate(sorted(models.items()), start=1):
+                name = f"profile_time_cpu{i}.png"
+                label = f"{METRICS[metric][1]} on {model or 'an unrecorded CPU'}, tolerance {SUCCESS_TOL:g}"
+                plot_profile(run.costs(metric, problems=problems), label, len(problems), outdir / name)
+                figures.append(name)
+            continue
+        name = f"profile_{metric}.png"
+        label = f"{METRICS[metric][1]}, tolerance {SUCCESS_TOL:g}"
+        plot_profile(run.costs(metric), label, len(run.problems), outdir / name)
+        figures.append(name)
     if run.has("evaluations"):
         name = "profile_evaluations_by_tolerance.png"
         by_tol = {t: run.costs("evaluations", t) for t in PROFILE_TOLS}

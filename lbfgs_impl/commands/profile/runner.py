@@ -15,6 +15,8 @@ the least bad solver succeed), and listed as such.
 
 from __future__ import annotations
 
+import functools
+import platform
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -74,6 +76,8 @@ class Run:
     error: str = ""
     traced_fev: int | None = None  # evaluations of the untimed traced solve (== n_fev when counted alike)
     fev_to_success: dict[str, int | None] = field(default_factory=dict)  # per tolerance (tol_key)
+    cpu: str = ""  # the machine that timed it: CPU model and host
+    host: str = ""
 
     def cost_to_success(self, metric: str, tol: float) -> float | None:
         """The metric charged up to the first evaluation meeting the test at ``tol``; ``None``: never met."""
@@ -95,10 +99,26 @@ class ProfileRun:
     meta: dict[str, Any] = field(default_factory=dict)
     excluded_problems: dict[str, str] = field(default_factory=dict)
 
-    def costs(self, metric: str, tol: float = SUCCESS_TOL) -> dict[str, list[float | None]]:
-        """Per solver, the metric's cost per problem up to its first success at ``tol``; ``None``: failed."""
+    def costs(
+        self, metric: str, tol: float = SUCCESS_TOL, problems: Sequence[str] | None = None
+    ) -> dict[str, list[float | None]]:
+        """Per solver, the metric's cost per problem (default: all) up to its first success at ``tol``.
+
+        ``None`` where the solver never met the test.
+        """
         by = {(r.problem, r.solver): r for r in self.runs}
-        return {s: [by[p, s].cost_to_success(metric, tol) for p in self.problems] for s in self.solvers}
+        return {
+            s: [by[p, s].cost_to_success(metric, tol) for p in problems or self.problems]
+            for s in self.solvers
+        }
+
+    def timed_on(self) -> dict[str, list[str]]:
+        """CPU model -> the problems it timed (one model unless the timing ran on a mixed cluster)."""
+        models: dict[str, list[str]] = {}
+        for r in self.runs:
+            if r.steady_s is not None and r.problem not in models.setdefault(r.cpu, []):
+                models[r.cpu].append(r.problem)
+        return models
 
     def has(self, metric: str) -> bool:
         key = METRICS[metric][0]
@@ -125,64 +145,96 @@ def run_profile(
     instruction_cpus: Sequence[int] | None = None,
     progress: Callable[[str], None] = lambda msg: None,
     bar: Any = None,
+    scheduler: str | None = None,
+    on_instruction_result: Callable[[Any], None] | None = None,
 ) -> ProfileRun:
-    """Solve every problem with every available solver; see the module docstring."""
-    from lbfgs_impl.measure.timing import CompilationInTimedRegion, measure_steady, prepare_compiled
+    """Solve every problem with every available solver; see the module docstring.
+
+    ``scheduler`` says where the instruction counts run (:mod:`lbfgs_impl.measure.cluster`);
+    ``on_instruction_result`` gets each task's counts as they arrive (to save them).
+    """
+    from lbfgs_impl.commands.profile.remote import time_on_cluster, timing_address
 
     config = (config or SolverConfig()).validate()
     skipped = {s: r for s in solvers if (r := get_solver(s).unavailable_reason())}
     active = [s for s in solvers if s not in skipped]
-    runs: list[Run] = []
     excluded: dict[str, str] = {}
     for name in problems:
         problem = make_problem(name)
         if problem.f_star is None:
             excluded[name] = f"no published f* at n={problem.n}: excluded (no reference to test success)"
             progress(f"{name}: {excluded[name]}")
-            continue
-        f0 = float(problem.value(problem.x0))
-        number = mgh.SPECS[name].number if name in mgh.SPECS else None
-        prepared, rows = {}, {}
-        for s in active:
-            row = Run(name, problem.n, number, s, f0, problem.f_star)
-            rows[s] = row
-            try:
-                prepared[s] = prepare_compiled(get_solver(s), problem, config)
-            except Exception as exc:  # a failure is a result
-                row.error = f"{type(exc).__name__}: {exc}"
-        try:
-            stats, results = measure_steady(prepared, repeats=repeats) if prepared else ({}, {})
-        except CompilationInTimedRegion:
-            raise
-        except Exception:  # one solver broke the round-robin: time them one by one
-            stats, results = {}, {}
-            for s, prep in prepared.items():
-                try:
-                    one_stats, one_result = measure_steady({s: prep}, repeats=repeats)
-                    stats.update(one_stats)
-                    results.update(one_result)
-                except Exception as exc:
-                    rows[s].error = f"{type(exc).__name__}: {exc}"
-        f_ref = problem.f_star
-        for s in active:
-            row = rows[s]
-            if s in results:
-                r = results[s]
-                row.value, row.grad_inf_norm = r.value, r.grad_inf_norm
-                row.n_iter, row.n_fev, row.converged, row.status = r.n_iter, r.n_fev, r.converged, r.status
-                row.steady_s = stats[s].median_s
-                row.solved = solved(r.value, f_ref, f0)
-                row.minimum_reached = _minimum_label(r.value, f_ref, name)
-                _charge_to_success(row, s, problem, config, r)
-            runs.append(row)
-            if bar is not None:
-                bar.update(1)
-        progress(f"{name}: solved by {', '.join(s for s in active if rows[s].solved) or 'none'}")
     kept = [p for p in problems if p not in excluded]
+    address = timing_address(scheduler)
+    if address is not None:  # one task per problem, all its solvers: every ratio within one machine
+        task = functools.partial(time_problem, active=list(active), config=config, repeats=repeats)
+        failed = functools.partial(_failed_rows, active=active)
+        runs = time_on_cluster(kept, task, failed, address, progress, bar)
+    else:
+        runs = []
+        for name in kept:
+            rows = time_problem(name, active, config, repeats)
+            runs.extend(rows)
+            if bar is not None:
+                bar.update(len(rows))
+            progress(f"{name}: solved by {', '.join(r.solver for r in rows if r.solved) or 'none'}")
     result = ProfileRun(runs, kept, active, skipped, excluded_problems=excluded)
     if instructions:
-        _add_instructions(result, config, instruction_cpus, progress)
+        _add_instructions(result, config, instruction_cpus, progress, bar, scheduler, on_instruction_result)
     return result
+
+
+def time_problem(name: str, active: Sequence[str], config: SolverConfig, repeats: int) -> list[Run]:
+    """Every solver of ``active`` on problem ``name`` (which has a published f*), timed round-robin here.
+
+    Each row records the machine (CPU model, host) that timed it.
+    """
+    from lbfgs_impl.measure.environment import cpu_model
+    from lbfgs_impl.measure.timing import CompilationInTimedRegion, measure_steady, prepare_compiled
+
+    problem = make_problem(name)
+    f0 = float(problem.value(problem.x0))
+    number = mgh.SPECS[name].number if name in mgh.SPECS else None
+    prepared, rows = {}, {}
+    for s in active:
+        row = Run(name, problem.n, number, s, f0, problem.f_star, cpu=cpu_model(), host=platform.node())
+        rows[s] = row
+        try:
+            prepared[s] = prepare_compiled(get_solver(s), problem, config)
+        except Exception as exc:  # a failure is a result
+            row.error = f"{type(exc).__name__}: {exc}"
+    try:
+        stats, results = measure_steady(prepared, repeats=repeats) if prepared else ({}, {})
+    except CompilationInTimedRegion:
+        raise
+    except Exception:  # one solver broke the round-robin: time them one by one
+        stats, results = {}, {}
+        for s, prep in prepared.items():
+            try:
+                one_stats, one_result = measure_steady({s: prep}, repeats=repeats)
+                stats.update(one_stats)
+                results.update(one_result)
+            except Exception as exc:
+                rows[s].error = f"{type(exc).__name__}: {exc}"
+    for s in active:
+        row = rows[s]
+        if s in results:
+            r = results[s]
+            row.value, row.grad_inf_norm = r.value, r.grad_inf_norm
+            row.n_iter, row.n_fev, row.converged, row.status = r.n_iter, r.n_fev, r.converged, r.status
+            row.steady_s = stats[s].median_s
+            row.solved = solved(r.value, problem.f_star, f0)
+            row.minimum_reached = _minimum_label(r.value, problem.f_star, name)
+            _charge_to_success(row, s, problem, config, r)
+    return [rows[s] for s in active]
+
+
+def _failed_rows(name: str, error: str, active: Sequence[str]) -> list[Run]:
+    """One row per solver for a problem whose timing task failed everywhere."""
+    problem = make_problem(name)
+    f0 = float(problem.value(problem.x0))
+    number = mgh.SPECS[name].number if name in mgh.SPECS else None
+    return [Run(name, problem.n, number, s, f0, problem.f_star, error=error) for s in active]
 
 
 def _charge_to_success(row: Run, solver: str, problem: Any, config: SolverConfig, timed: Any) -> None:
@@ -199,14 +251,31 @@ def _charge_to_success(row: Run, solver: str, problem: Any, config: SolverConfig
 
 
 def _add_instructions(
-    run: ProfileRun, config: SolverConfig, cpus: Sequence[int] | None, progress: Callable[[str], None]
+    run: ProfileRun,
+    config: SolverConfig,
+    cpus: Sequence[int] | None,
+    progress: Callable[[str], None],
+    bar: Any,
+    scheduler: str | None,
+    on_result: Callable[[Any], None] | None,
 ) -> None:
-    from lbfgs_impl.measure.instructions import InstructionTask, measure_instructions
+    from lbfgs_impl.measure.cluster import count_instructions
+    from lbfgs_impl.measure.instructions import InstructionTask
     from lbfgs_impl.records import counts_environment, thread_pool_fields
 
     tasks = [InstructionTask(r.solver, r.problem, r.n, config) for r in run.runs if r.value is not None]
     progress(f"instruction counts under callgrind: {len(tasks)} process(es)")
-    report = measure_instructions(tasks, repeats=1, cpus=cpus)
+    if bar is not None:  # the same bar, now counting processes as they come back
+        bar.reset(total=len(tasks))
+        bar.set_description("instructions")
+
+    def advance(done: int, total: int) -> None:
+        if bar is not None:
+            bar.n = done
+            bar.refresh()
+
+    report = count_instructions(tasks, repeats=1, cpus=cpus, scheduler=scheduler, progress=advance,
+                                on_result=on_result)  # fmt: skip
     run.meta["instructions"] = counts_environment(report.meta, report.skipped)
     if report.skipped:
         progress(f"instruction counts skipped: {report.skipped}")
