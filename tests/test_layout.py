@@ -107,3 +107,20 @@ def test_package_inits_import_nothing_back(package):
 def test_modules_stay_small():
     long = {name: n for name, p in _modules().items() if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert not long, f"modules over {MAX_LINES} lines: {long}"
+
+
+MAX_FUNCTION_LINES = 60
+
+
+def test_long_functions_say_why():
+    """No function over ~60 lines without a ``# long function:`` comment giving the reason."""
+    unexplained = []
+    for name, path in _modules().items():
+        lines = path.read_text().splitlines()
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = node.end_lineno - node.lineno + 1
+                body = "\n".join(lines[node.lineno - 1 : node.end_lineno])
+                if length > MAX_FUNCTION_LINES and "# long function:" not in body:
+                    unexplained.append(f"{name}.{node.name} ({length} lines)")
+    assert not unexplained, unexplained

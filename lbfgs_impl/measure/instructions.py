@@ -272,6 +272,8 @@ def measure_instructions(
       or the helper is unavailable (then nothing was run). A child that fails
       leaves its error in the task's ``errors``; it never raises.
     """
+    # long function: the zygotes' whole lifecycle (start, feed, wait, kill the process group, collect)
+    # sits in one try/finally so that no valgrind process outlives it on any path.
     if repeats < 1:
         raise ValueError(f"instruction repeats must be >= 1, got {repeats}")
     version = valgrind_version()

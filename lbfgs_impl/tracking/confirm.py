@@ -294,6 +294,7 @@ def confirm_time_regressions(
     each side ran, what its environment differs in (``pip freeze``), ``pip check``,
     and the tail of any re-run that failed.
     """
+    # long function: the A/B/A' protocol, worktrees and venv set-up and teardown in one try/finally.
     if rounds < 1:
         raise ValueError(f"confirmation rounds must be >= 1, got {rounds}")
     flagged = [f for f in cmp.regressions if f.kind == "time"]

@@ -178,6 +178,7 @@ def compare_runs(
       instruction_baseline: the baseline commit re-counted in tonight's environment
         (default: ``baseline``'s own counts).
     """
+    # long function: every signal's comparison in the order the report lists them.
     th = thresholds or Thresholds()
     common = [name for name in baseline.benchmarks if name in current.benchmarks]
     if not common:

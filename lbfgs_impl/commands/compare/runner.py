@@ -92,6 +92,8 @@ def run_comparison(
         the registry problem with its default parameters). Skipped,
         with the reason recorded, where valgrind or a C compiler is missing.
     """
+    # long function: the comparison's one sequence (first calls, steady state, counts, rows); each step
+    # is a call, and the order is the measurement protocol, kept readable in one place.
     resolved = [get_solver(name) for name in solvers]
     config = config.validate()
     report = None

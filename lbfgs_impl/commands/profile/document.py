@@ -16,6 +16,7 @@ def _fmt(x: float | None, spec: str) -> str:
 
 
 def markdown(run: ProfileRun, figures: Sequence[str]) -> str:
+    # long function: profile.md top to bottom, one flat list of sections.
     lines = ["# Robustness on the Moré-Garbow-Hillstrom set", ""]
     meta = run.meta
     if meta.get("versions"):
