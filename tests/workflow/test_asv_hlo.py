@@ -28,8 +28,8 @@ def test_track_lines_are_explains_static_figures(monkeypatch):
         expected["kernels_per_iteration_total"]
     )
     assert bench.track_iteration_body_kernels(figures, "optax_while", "quadratic-5") > 0
-    assert bench.track_line_search_body_kernels(figures, "optax_while", "quadratic-5") > 0
-    assert bench.track_iteration_body_flops(figures, "optax_while", "quadratic-5") > 0
+    assert hlo.StaticHLOLineSearch().track_line_search_body_kernels(figures, "optax_while", "quadratic-5") > 0
+    assert hlo.StaticHLOCost().track_iteration_body_flops(figures, "optax_while", "quadratic-5") > 0
     assert bench.track_dispatches_per_iteration(figures, "optax_while", "quadratic-5") < 1
     with pytest.raises(NotImplementedError):
         bench.setup(figures, "scipy", "quadratic-5")
@@ -40,3 +40,12 @@ def test_a_commit_without_the_module_is_skipped(monkeypatch):
     figures = hlo.StaticHLO().setup_cache()
     with pytest.raises(NotImplementedError, match="no static HLO figures"):
         hlo.StaticHLO().setup(figures, "scipy", "rosenbrock-100")
+
+
+def test_a_solver_without_a_line_search_loop_in_xla_is_skipped_in_setup():
+    """asv counts NotImplementedError as a skip only from setup: scipy's line search is in Fortran."""
+    figures = {("scipy", "rosenbrock-10"): {"hlo": {"line_search": None, "iteration": {"flops": None}}}}
+    with pytest.raises(NotImplementedError, match="no line-search loop"):
+        hlo.StaticHLOLineSearch().setup(figures, "scipy", "rosenbrock-10")
+    with pytest.raises(NotImplementedError, match="cost analysis"):
+        hlo.StaticHLOCost().setup(figures, "scipy", "rosenbrock-10")
