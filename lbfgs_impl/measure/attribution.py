@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from lbfgs_impl.measure.callgrind import SCHEDULER_FUNCTIONS
+from lbfgs_impl.measure.callgrind import SCHEDULER_FUNCTIONS, self_cost_by_object
 
 _TOTALS = re.compile(r"^(?:totals|summary):\s+(\d+)", re.M)
 _TRIGGER = re.compile(r"^desc: Trigger: Client Request: (\S+)", re.M)
@@ -110,51 +110,6 @@ LABELS = {c.key: c.label for c in CATEGORIES}
 def categorize(obj: str, fn: str) -> str:
     """The key of the first category whose rule matches object file ``obj`` and symbol ``fn``."""
     return next(c.key for c in CATEGORIES if c.matches(obj, fn))
-
-
-def _name(spec: str, table: dict[str, str]) -> str:
-    """Resolve callgrind's name compression: ``(id) name`` defines, ``(id)`` refers."""
-    if not spec.startswith("("):
-        return spec
-    ref, _, name = spec.partition(")")
-    name = name.strip() or table.get(ref, ref)
-    table[ref] = name
-    return name
-
-
-def self_cost_by_object(text: str) -> dict[tuple[str, str], int]:
-    """Self cost (first event) per ``(object file, function)`` of one callgrind output file.
-
-    ``ob=`` sets the object of the ``fn=`` lines after it; ``cob=``/``cfn=``
-    only name callees (their definitions still feed the compression tables);
-    the cost line after ``calls=`` is a callee's inclusive cost and is skipped.
-    """
-    objects: dict[str, str] = {}
-    functions: dict[str, str] = {}
-    costs: dict[tuple[str, str], int] = {}
-    obj, current, after_calls = "???", None, False
-    for line in text.splitlines():
-        if not line:
-            continue
-        head = line[0]
-        if head.isdigit() or head in "+-*":
-            if after_calls:
-                after_calls = False
-            elif current is not None:
-                parts = line.split()
-                if len(parts) > 1:
-                    costs[current] = costs.get(current, 0) + int(parts[1])
-        elif line.startswith("ob="):
-            obj = _name(line[3:], objects)
-        elif line.startswith("cob="):
-            _name(line[4:], objects)
-        elif line.startswith("fn="):
-            current = (obj, _name(line[3:], functions))
-        elif line.startswith("cfn="):
-            _name(line[4:], functions)
-        elif line.startswith("calls="):
-            after_calls = True
-    return costs
 
 
 @dataclass

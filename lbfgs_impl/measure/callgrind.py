@@ -62,17 +62,27 @@ class Dump(NamedTuple):
         )
 
 
-def self_cost_by_function(text: str) -> dict[str, int]:
-    """Self cost (first event) of every function in a callgrind output file.
+def _name(spec: str, table: dict[str, str]) -> str:
+    """Resolve callgrind's name compression: ``(id) name`` defines, ``(id)`` refers."""
+    if not spec.startswith("("):
+        return spec
+    ref, _, name = spec.partition(")")
+    name = name.strip() or table.get(ref, ref)
+    table[ref] = name
+    return name
 
-    Handles name compression (``fn=(id) name`` or ``cfn=(id) name`` define a
-    name, ``fn=(id)`` refers to it); the cost line
-    after a ``calls=`` line is the callee's inclusive cost and is not counted.
+
+def self_cost_by_object(text: str) -> dict[tuple[str, str], int]:
+    """Self cost (first event) per ``(object file, function)`` of one callgrind output file.
+
+    ``ob=`` sets the object of the ``fn=`` lines after it; ``cob=``/``cfn=``
+    only name callees (their definitions still feed the compression tables);
+    the cost line after ``calls=`` is a callee's inclusive cost and is skipped.
     """
-    names: dict[str, str] = {}
-    costs: dict[str, int] = {}
-    current = None
-    after_calls = False
+    objects: dict[str, str] = {}
+    functions: dict[str, str] = {}
+    costs: dict[tuple[str, str], int] = {}
+    obj, current, after_calls = "???", None, False
     for line in text.splitlines():
         if not line:
             continue
@@ -84,17 +94,24 @@ def self_cost_by_function(text: str) -> dict[str, int]:
                 parts = line.split()
                 if len(parts) > 1:
                     costs[current] = costs.get(current, 0) + int(parts[1])
-        elif line.startswith(("fn=", "cfn=")):
-            spec = line.partition("=")[2]
-            name = spec
-            if spec.startswith("("):  # a compressed name: "(id) name" defines it, "(id)" refers to it
-                ref, _, name = spec.partition(")")
-                name = name.strip() or names.get(ref, ref)
-                names[ref] = name
-            if head == "f":
-                current = name
+        elif line.startswith("ob="):
+            obj = _name(line[3:], objects)
+        elif line.startswith("cob="):
+            _name(line[4:], objects)
+        elif line.startswith("fn="):
+            current = (obj, _name(line[3:], functions))
+        elif line.startswith("cfn="):
+            _name(line[4:], functions)
         elif line.startswith("calls="):
             after_calls = True
+    return costs
+
+
+def self_cost_by_function(text: str) -> dict[str, int]:
+    """Self cost (first event) of every function in a callgrind output file, summed over object files."""
+    costs: dict[str, int] = {}
+    for (_, fn), cost in self_cost_by_object(text).items():
+        costs[fn] = costs.get(fn, 0) + cost
     return costs
 
 
