@@ -238,25 +238,39 @@ def _aa_spread(aa: list[float]) -> float:
     return max((max(x, 1 / x) for x in aa), default=1.0)
 
 
-def _detail(ab: list[float], aa: list[float]) -> str:
+def ratio_text(x: float, bound: float) -> str:
+    """``x`` with 2 decimals, or as many more (up to 6) as it takes to differ from ``bound``.
+
+    A verdict "1.50x > 1.50x: confirmed" would not follow from what the reader sees: a ratio
+    just above the bound is printed until it shows above it (1.5004 -> "1.5004").
+    """
+    digits = 2
+    while digits < 6 and round(x, digits) == round(bound, digits) and x != bound:
+        digits += 1
+    return f"{x:.{digits}f}"
+
+
+def _detail(ab: list[float], aa: list[float], bound: float) -> str:
     if not ab:
         return "A/B re-run: no ratio"
-    each = ", ".join(f"{x:.2f}" for x in ab)
+    each = ", ".join(ratio_text(x, bound) for x in ab)
     return (
-        f"A/B re-run x{len(ab)}: fastest-sample ratio {median(ab):.2f}x (rounds {each}); "
+        f"A/B re-run x{len(ab)}: fastest-sample ratio {ratio_text(median(ab), bound)}x (rounds {each}); "
         f"A/A spread {_aa_spread(aa):.2f}x"
     )
 
 
 def _verdict(f: Finding, ab: list[float], aa: list[float], limit: float) -> bool:
     """Set ``f.confirmation``; True when the finding is confirmed."""
-    aa_dev, m, detail = _aa_spread(aa), median(ab), _detail(ab, aa)
+    aa_dev, m = _aa_spread(aa), median(ab)
+    bound = max(limit, aa_dev)
+    detail = _detail(ab, aa, bound)
     if f.time_only:
-        decisive = min(ab) > max(limit, aa_dev)
+        decisive = min(ab) > bound
         rule = f"every round > {limit:.2f}x and > the A/A spread (time only: instructions unchanged)"
         f.confirmation = f"{detail}; {rule}: {'decisive, confirmed' if decisive else 'not decisive'}"
         return decisive
-    confirmed = m > max(limit, aa_dev)
+    confirmed = m > bound
     rule = f"median > {limit:.2f}x and > the A/A spread"
     f.confirmation = f"{detail}; {rule}: {'confirmed' if confirmed else 'not reproduced'}"
     return confirmed

@@ -304,3 +304,14 @@ def test_any_time_finding_needs_its_median_beyond_the_a_a_spread_of_the_same_con
     assert not _verdict(f, [2.08, 0.91, 2.96], [1.0, 2.18, 0.8], 1.50)
     assert "median > 1.50x and > the A/A spread: not reproduced" in f.confirmation
     assert _verdict(f, [3.0, 2.9, 3.1], [1.0, 1.2, 0.9], 1.50)
+
+
+def test_a_ratio_next_to_its_bound_is_printed_until_it_shows_which_side_it_is_on():
+    from lbfgs_impl.tracking.confirm import ratio_text
+
+    # CI on an AMD VM printed "fastest-sample ratio 1.50x ... median > 1.50x: confirmed".
+    assert ratio_text(1.5012, 1.5) == "1.501" and float(ratio_text(1.5012, 1.5)) > 1.5
+    assert ratio_text(1.49996, 1.5) == "1.49996" and float(ratio_text(1.49996, 1.5)) < 1.5
+    assert ratio_text(1.73, 1.5) == "1.73" and ratio_text(1.5, 1.5) == "1.50"
+    f = Finding("b", "time", 1.0, 1.5012, 1.5012, "median")
+    assert _verdict(f, [1.5012], [1.0], 1.5) and "ratio 1.501x" in f.confirmation
