@@ -75,6 +75,8 @@ class ColdStart:
         name, n = parse_case(case)
         return textwrap.dedent(
             f"""
+            import jax
+            jax.config.update("jax_enable_compilation_cache", False)  # cold, whatever the user set
             from lbfgs_impl.problems import make_problem
             from lbfgs_impl.solvers import SolverConfig, get_solver
             get_solver({solver!r}).solve(make_problem({name!r}, {n}), SolverConfig())

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from lbfgs_impl.measure._callgrind_server import die_with_parent
+from lbfgs_impl.measure.compile_cache import compile_cache_env, counting_cache_dir
 from lbfgs_impl.measure.environment import cpu_model
 from lbfgs_impl.measure.instructions import (
     FIXED_ENV,
@@ -47,7 +48,6 @@ from lbfgs_impl.measure.instructions import (
     InstructionTask,
     _aslr_off_prefix,
     _collect,
-    _compile_cache_env,
     _task_spec,
     build_shim,
     valgrind_version,
@@ -123,8 +123,8 @@ class ZygotePlugin(WorkerPlugin):  # type: ignore[misc,valid-type]
     @property
     def cache_dir(self) -> Path:
         if self.token:
-            return Path(tempfile.gettempdir()) / f"lbfgs-bench-jax-cache-{self.token}"
-        return self.tmp / "jax-cache"
+            return counting_cache_dir(Path(tempfile.gettempdir()) / f"lbfgs-bench-jax-cache-{self.token}")
+        return counting_cache_dir(self.tmp / "jax-cache")
 
     def setup(self, worker: Any = None) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="lbfgs-bench-worker-"))
@@ -153,7 +153,7 @@ class ZygotePlugin(WorkerPlugin):  # type: ignore[misc,valid-type]
         ]
         env = {**os.environ, **FIXED_ENV}
         if not self.compile:
-            env.update(_compile_cache_env(self.cache_dir))
+            env.update(compile_cache_env(self.cache_dir))
         self._log = open(self.zdir / "valgrind.log", "w")  # noqa: SIM115 (closed in teardown)
         cpu = self.cpu
 

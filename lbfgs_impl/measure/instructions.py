@@ -21,7 +21,9 @@ CodSpeed's simulation mode and iai-callgrind do:
   subtracted from the compared figure and kept apart
   (:data:`lbfgs_impl.measure.callgrind.SCHEDULER_FUNCTIONS`);
 * repeats after the first load the compiled executable from JAX's persistent
-  cache in a temporary directory (compiling is ~5x slower under valgrind);
+  cache in a temporary directory (compiling is ~5x slower under valgrind), or in
+  ``$JAX_COMPILATION_CACHE_DIR`` when the caller set JAX's own variable (then
+  later runs load it too; only the solve is counted, so the count is the same);
 * optionally the trace+lower+compile step is counted the same way (then
   without the cache)
   (``compile=True``; ~5x slower than the uninstrumented compile: about a minute
@@ -50,6 +52,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from lbfgs_impl.measure.callgrind import read_dumps
+from lbfgs_impl.measure.compile_cache import cache_note, compile_cache_env, counting_cache_dir
 from lbfgs_impl.measure.processes import kill_process_group
 from lbfgs_impl.solvers import SolverConfig
 
@@ -286,7 +289,7 @@ def measure_instructions(
         "aslr_disabled": bool(aslr),
         "repeats": repeats,
         "compile_counted": compile,
-        "compilation_cache": "off" if compile else "shared by the repeats of one measurement (temporary)",
+        "compilation_cache": "off" if compile else cache_note(),
         "zygote_cpus": cpus,
         "plugins": list(plugins),
     }
@@ -322,7 +325,7 @@ def measure_instructions(
             ]
             env = {**os.environ, **FIXED_ENV}
             if not compile:
-                env.update(_compile_cache_env(tmp / "jax-cache"))
+                env.update(compile_cache_env(counting_cache_dir(tmp / "jax-cache")))
             log = open(zdir / "valgrind.log", "w")  # noqa: SIM115 (closed after the wait below)
             procs.append(
                 (
@@ -360,22 +363,6 @@ def measure_instructions(
             if keep_dumps is not None:
                 shutil.copytree(zdir, Path(keep_dumps) / zdir.name, dirs_exist_ok=True)
     return InstructionReport(counts, meta)
-
-
-def _compile_cache_env(directory: Path) -> dict[str, str]:
-    """JAX's persistent cache in a temporary directory shared by one measurement's processes.
-
-    XLA compiles ~5x slower under valgrind (~12 s for optax_while on the seed
-    case); with the cache, only the first process of a task compiles and the
-    later repeats load the same executable. Not used when compilation itself
-    is counted.
-    """
-    return {
-        "JAX_ENABLE_COMPILATION_CACHE": "true",
-        "JAX_COMPILATION_CACHE_DIR": str(directory),
-        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1",
-    }
 
 
 def _task_spec(task: InstructionTask) -> dict[str, Any]:

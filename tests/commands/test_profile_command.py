@@ -23,7 +23,6 @@ def quick_profile(tmp_path_factory):
     return proc, out
 
 
-@pytest.mark.slow
 def test_quick_profile_writes_every_file(quick_profile):
     proc, out = quick_profile
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -44,7 +43,6 @@ def test_quick_profile_writes_every_file(quick_profile):
     assert "profile:" in proc.stderr  # the progress bar
 
 
-@pytest.mark.slow
 def test_quick_profile_results_follow_the_suite_rule(quick_profile):
     _, out = quick_profile
     doc = json.loads((out / "results.json").read_text())

@@ -39,7 +39,6 @@ def tiny_report(tmp_path_factory):
     return proc, out
 
 
-@pytest.mark.slow
 def test_tiny_report_writes_every_file(tiny_report):
     proc, out = tiny_report
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -57,7 +56,6 @@ def test_tiny_report_writes_every_file(tiny_report):
     assert "wrote " in proc.stdout
 
 
-@pytest.mark.slow
 def test_tiny_report_json_holds_every_stage_and_the_machine(tiny_report):
     _, out = tiny_report
     doc = json.loads((out / "report.json").read_text())
@@ -120,7 +118,6 @@ def test_a_failed_stage_is_recorded_and_the_report_still_written(tmp_path):
     assert [p.name for p in written] == ["report.json", "report.md"]
 
 
-@pytest.mark.slow
 def test_tiny_report_has_the_peers_scipy_warm_and_the_full_floor(tiny_report):
     _, out = tiny_report
     doc = json.loads((out / "report.json").read_text())

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -29,8 +31,11 @@ BROKEN = InstructionTask("no_such_solver", "quadratic", 5)
 
 
 @pytest.fixture(scope="module")
-def report():
-    return measure_instructions([*TASKS, BROKEN], repeats=2)
+def report(tmp_path_factory):
+    # An empty persistent cache of its own (JAX's variable): the first repeat compiles, the second loads.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path_factory.mktemp("xla-cache")))
+        return measure_instructions([*TASKS, BROKEN], repeats=2, cpus=sorted(os.sched_getaffinity(0))[:1])
 
 
 @needs_valgrind
@@ -50,6 +55,16 @@ def test_counts_every_task_in_every_repeat(report):
         assert counts.converged == [True, True]
     # The whole Python + SciPy loop costs far more instructions than one compiled while_loop.
     assert report.counts[TASKS[0].key].median > report.counts[TASKS[1].key].median
+
+
+@needs_valgrind
+@pytest.mark.slow
+def test_a_repeat_that_loads_the_executable_counts_what_the_compiling_one_counted(report):
+    note = report.meta["compilation_cache"]
+    assert note.startswith("JAX_COMPILATION_CACHE_DIR=") and "persistent" in note
+    cache = Path(note.split("=", 1)[1].split(" ")[0])
+    assert any(cache.iterdir())  # the first repeat (one zygote: repeats run in order) wrote it
+    assert report.counts[TASKS[1].key].spread < 0.02  # optax_while: compiled, then loaded
 
 
 @needs_valgrind

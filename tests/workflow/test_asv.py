@@ -57,7 +57,6 @@ def test_asv_check_passes(asv_env):
     assert "No problems found" in proc.stdout
 
 
-@pytest.mark.slow
 def test_quick_asv_run_in_this_environment_passes(asv_env):
     """Every benchmark of the suite runs under asv, on the smoke grid (the full grid: the tests below)."""
     asv, env = asv_env
@@ -211,3 +210,16 @@ def test_benchmarks_import_the_instruction_counter_from_old_and_new_layouts(wher
     finally:
         if where == "pre-move commit":
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(package_root)])
+
+
+def test_cold_start_is_cold_even_with_a_persistent_cache_configured(tmp_path):
+    from benchmarks.lbfgs import ColdStart
+
+    cache = tmp_path / "xla-cache"
+    env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(cache))
+    env.update(JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0", JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1")
+    code = ColdStart().timeraw_cold_start("optax_while", "quadratic-5")
+    for _ in range(2):  # a second interpreter would load the first one's executables
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not cache.exists() or not any(cache.iterdir())  # nothing written, so nothing could be read

@@ -26,8 +26,6 @@ EXTRA_INFO_KEYS = {
     "pinning",
 }
 
-pytestmark = pytest.mark.slow
-
 
 def run_perf(storage: Path, *args: str, slowdown: str | None = None) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
