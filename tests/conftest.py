@@ -6,8 +6,6 @@ Also how the suite spreads over the machine's CPUs (pytest-xdist): see :func:`py
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,23 +35,6 @@ def _pin_this_worker() -> None:
 
 
 _pin_this_worker()
-
-
-def _share_one_xla_cache() -> None:
-    """One JAX persistent cache for the whole run: every worker and every process the tests start.
-
-    Set in the first process (xdist's workers and the commands the tests start inherit it), as a
-    user would set JAX's own variable; unless it is set already. Compiling under valgrind is ~5x
-    slower, and the end-to-end tests count the same few solves several times. What this must not
-    change is checked: first calls switch the cache off (``measure.timing.cold_solve``, asv's
-    ``ColdStart``, ``report``'s cold children), and a count is of the solve only.
-    """
-    if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
-        os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="lbfgs-bench-tests-xla-cache-")
-        os.environ["LBFGS_BENCH_TESTS_OWN_CACHE"] = os.environ["JAX_COMPILATION_CACHE_DIR"]
-
-
-_share_one_xla_cache()
 
 import lbfgs_impl  # noqa: E402, F401  (turns on float64 before any array is made)
 from lbfgs_impl.problems import Problem, make_problem  # noqa: E402
@@ -110,10 +91,3 @@ def seed_results(seed_problem: Problem) -> dict[str, Result]:
 @pytest.fixture(params=SEED_SOLVERS)
 def solver_name(request: pytest.FixtureRequest) -> str:
     return request.param
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """The run's own XLA cache goes with the run (in the process that made it)."""
-    own = os.environ.get("LBFGS_BENCH_TESTS_OWN_CACHE")
-    if own and not hasattr(config, "workerinput"):
-        shutil.rmtree(own, ignore_errors=True)

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from lbfgs_impl.measure._callgrind_server import die_with_parent
-from lbfgs_impl.measure.compile_cache import compile_cache_env, counting_cache_dir
+from lbfgs_impl.measure.compile_cache import compile_cache_env, counting_cache_dir, user_cache_dir
 from lbfgs_impl.measure.environment import cpu_model
 from lbfgs_impl.measure.instructions import (
     FIXED_ENV,
@@ -183,7 +183,8 @@ class ZygotePlugin(WorkerPlugin):  # type: ignore[misc,valid-type]
             self._lock_file.close()
             self._lock_file = None
         if hasattr(self, "tmp"):  # the tasks are over: no worker of this machine needs the cache now
-            shutil.rmtree(self.cache_dir, ignore_errors=True)
+            if user_cache_dir() is None:  # ours, temporary; never the user's
+                shutil.rmtree(self.cache_dir, ignore_errors=True)
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     def _log_tail(self) -> str:

@@ -12,19 +12,28 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+#: The counted processes' folder inside the user's cache: executables built under valgrind's flags
+#: (``FIXED_ENV``), and every small one (no minimum size or compile time), kept apart from theirs.
+USER_SUBFOLDER = "lbfgs-bench-callgrind"
+
+
+def user_cache_dir() -> Path | None:
+    """``$JAX_COMPILATION_CACHE_DIR/lbfgs-bench-callgrind`` when the caller set JAX's variable."""
+    user = os.environ.get("JAX_COMPILATION_CACHE_DIR")
+    return Path(user) / USER_SUBFOLDER if user else None
+
 
 def counting_cache_dir(default: Path) -> Path:
-    """Where the counted processes keep JAX's persistent cache: ``$JAX_COMPILATION_CACHE_DIR``
-    (JAX's own variable) when the caller set it, else ``default`` (a temporary directory)."""
-    user = os.environ.get("JAX_COMPILATION_CACHE_DIR")
-    return Path(user) if user else default
+    """Where the counted processes keep JAX's persistent cache: :func:`user_cache_dir` when the
+    caller set ``$JAX_COMPILATION_CACHE_DIR``, else ``default`` (a temporary directory)."""
+    return user_cache_dir() or default
 
 
 def cache_note() -> str:
     """How the counted processes used JAX's persistent cache (stored in the counts' metadata)."""
-    user = os.environ.get("JAX_COMPILATION_CACHE_DIR")
+    user = user_cache_dir()
     if user:
-        return f"JAX_COMPILATION_CACHE_DIR={user} (persistent: shared with other runs)"
+        return f"{user} (in $JAX_COMPILATION_CACHE_DIR; persistent: shared with other runs)"
     return "shared by the repeats of one measurement (temporary)"
 
 

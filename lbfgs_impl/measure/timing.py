@@ -29,6 +29,7 @@ from lbfgs_impl.problems import Problem
 from lbfgs_impl.solvers import PreparedSolve, Result, Solver, SolverConfig
 
 BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+CACHE_HIT_EVENT = "/jax/compilation_cache/cache_hits"
 TRACE_EVENT = "/jax/core/compile/jaxpr_trace_duration"
 LOWER_EVENT = "/jax/core/compile/jaxpr_to_mlir_module_duration"
 
@@ -120,6 +121,8 @@ class CompileLog:
     compile_s: float = 0.0
     trace_s: float = 0.0
     lower_s: float = 0.0
+    #: executables loaded from JAX's persistent cache (a load also reports a backend compile)
+    cache_hits: int = 0
 
     def record(self, event: str, duration: float) -> None:
         if event == BACKEND_COMPILE_EVENT:
@@ -140,12 +143,19 @@ def _on_duration_event(event: str, duration: float, **kwargs: Any) -> None:
         log.record(event, duration)
 
 
+def _on_event(event: str, **kwargs: Any) -> None:
+    if event == CACHE_HIT_EVENT:
+        for log in _open_logs:
+            log.cache_hits += 1
+
+
 @contextlib.contextmanager
 def count_compilations() -> Iterator[CompileLog]:
     """Count backend compilations (and their seconds) inside the ``with`` block."""
     global _listener_installed
     if not _listener_installed:
         jax.monitoring.register_event_duration_secs_listener(_on_duration_event)
+        jax.monitoring.register_event_listener(_on_event)
         _listener_installed = True
     log = CompileLog()
     _open_logs.append(log)
@@ -169,13 +179,23 @@ def assert_no_compilations(what: str = "the timed region") -> Iterator[CompileLo
 
 @contextlib.contextmanager
 def persistent_cache_disabled() -> Iterator[None]:
-    """Switch JAX's on-disk compilation cache off for the block."""
+    """Switch JAX's on-disk compilation cache off for the block (and back on after it).
+
+    JAX decides once per process whether it uses the cache and keeps the cache it opened: after
+    one compile with ``$JAX_COMPILATION_CACHE_DIR`` set, flipping the flag alone changed nothing
+    (a "first call" then loaded its executable in 0.2 s instead of compiling it in 5 s).
+    ``reset_cache`` makes JAX look at the flag again, on the way in and on the way out.
+    """
+    from jax.experimental.compilation_cache.compilation_cache import reset_cache
+
     before = jax.config.jax_enable_compilation_cache
     jax.config.update("jax_enable_compilation_cache", False)
+    reset_cache()
     try:
         yield
     finally:
         jax.config.update("jax_enable_compilation_cache", before)
+        reset_cache()
 
 
 def clear_jax_caches() -> None:
@@ -220,6 +240,11 @@ def cold_solve(solver: Solver, problem: Problem, config: SolverConfig) -> tuple[
         raise MeasurementError(
             f"first-call sample of {solver.name} on {problem.label} compiled nothing: "
             "JAX's caches were warm (call clear_jax_caches() before each sample)"
+        )
+    if log.cache_hits:
+        raise MeasurementError(
+            f"first-call sample of {solver.name} on {problem.label} loaded {log.cache_hits} "
+            "executable(s) from JAX's persistent cache: not a cold start"
         )
     sample = FirstCallSample(
         total_s=t2 - t0,

@@ -239,24 +239,26 @@ def _aa_spread(aa: list[float]) -> float:
 
 
 def ratio_text(x: float, bound: float) -> str:
-    """``x`` with 2 decimals, or as many more (up to 6) as it takes to differ from ``bound``.
+    """``x`` with 2 decimals, or as many more as it takes to differ from ``bound`` (else ``repr``).
 
     A verdict "1.50x > 1.50x: confirmed" would not follow from what the reader sees: a ratio
     just above the bound is printed until it shows above it (1.5004 -> "1.5004").
     """
     digits = 2
-    while digits < 6 and round(x, digits) == round(bound, digits) and x != bound:
+    while digits < 12 and round(x, digits) == round(bound, digits) and x != bound:
         digits += 1
-    return f"{x:.{digits}f}"
+    return f"{x:.{digits}f}" if round(x, digits) != round(bound, digits) or x == bound else repr(x)
 
 
 def _detail(ab: list[float], aa: list[float], bound: float) -> str:
     if not ab:
         return "A/B re-run: no ratio"
     each = ", ".join(ratio_text(x, bound) for x in ab)
+    m = median(ab)
+    # The spread, when it is the bound, is printed with the digits that tell it from the ratio too.
     return (
-        f"A/B re-run x{len(ab)}: fastest-sample ratio {ratio_text(median(ab), bound)}x (rounds {each}); "
-        f"A/A spread {_aa_spread(aa):.2f}x"
+        f"A/B re-run x{len(ab)}: fastest-sample ratio {ratio_text(m, bound)}x (rounds {each}); "
+        f"A/A spread {ratio_text(_aa_spread(aa), m)}x"
     )
 
 

@@ -114,18 +114,23 @@ def serial():
 
 
 @pytest.fixture(scope="module")
-def embedded():
+def embedded(tmp_path_factory):
+    """The LocalCluster run, with a user's own JAX cache configured (it must survive the run)."""
     seen: list[tuple[int, int]] = []
     arrived: list[str] = []
-    report = count_instructions(
-        [*TASKS, BROKEN],
-        repeats=1,
-        scheduler="local",
-        cpus=_cpus(),
-        progress=lambda done, total: seen.append((done, total)),
-        on_result=lambda counts: arrived.append(counts.task.key),
-    )
-    return report, seen, arrived
+    user_cache = tmp_path_factory.mktemp("user-xla-cache")
+    (user_cache / "theirs").write_text("an entry of the user's")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JAX_COMPILATION_CACHE_DIR", str(user_cache))
+        report = count_instructions(
+            [*TASKS, BROKEN],
+            repeats=1,
+            scheduler="local",
+            cpus=_cpus(),
+            progress=lambda done, total: seen.append((done, total)),
+            on_result=lambda counts: arrived.append(counts.task.key),
+        )
+    return report, seen, arrived, user_cache
 
 
 def _agree(a: float, b: float) -> bool:
@@ -135,7 +140,7 @@ def _agree(a: float, b: float) -> bool:
 @needs_valgrind_and_dask
 @pytest.mark.slow
 def test_a_local_cluster_of_two_workers_counts_what_the_serial_path_counts(serial, embedded):
-    report, seen, arrived = embedded
+    report, seen, arrived, _ = embedded
     assert "LocalCluster" in report.meta["scheduler"] and report.skipped is None
     assert report.meta["valgrind"] == serial.meta["valgrind"] and report.meta["env"] == serial.meta["env"]
     for task in TASKS:
@@ -153,11 +158,19 @@ def test_a_local_cluster_of_two_workers_counts_what_the_serial_path_counts(seria
 @needs_valgrind_and_dask
 @pytest.mark.slow
 def test_a_task_that_fails_is_one_line_and_the_rest_complete(embedded):
-    report, _, _ = embedded
+    report, _, _, _ = embedded
     broken = report.counts[BROKEN.key]
     assert not broken.ok and len(broken.errors) == 1
     assert "unknown solver 'no_such_solver'" in broken.errors[0]
     assert all(report.counts[t.key].ok for t in TASKS)
+
+
+@needs_valgrind_and_dask
+@pytest.mark.slow
+def test_a_users_jax_cache_is_used_in_a_folder_of_its_own_and_never_removed(embedded):
+    *_, user_cache = embedded
+    assert (user_cache / "theirs").read_text() == "an entry of the user's"  # the workers' teardown kept it
+    assert any((user_cache / "lbfgs-bench-callgrind").iterdir())  # the counted processes wrote here
 
 
 # ----------------------------------------------------------------- a cluster started by hand
@@ -261,7 +274,7 @@ def test_profile_on_a_hand_started_cluster_survives_a_killed_worker_and_matches_
     assert by_hand["killed_mid_run"], "the run ended before a worker could be killed"
     doc = json.loads((by_hand["out"] / "results.json").read_text())
     assert doc["meta"]["instructions"]["scheduler"] == f"Dask scheduler {by_hand['address']}"
-    report, _, _ = embedded
+    report, _, _, _ = embedded
     rows = {(r["solver"], r["problem"]): r for r in doc["runs"]}
     assert set(rows) == {(t.solver, t.problem) for t in TASKS}  # nothing missing
     for task in TASKS:

@@ -146,3 +146,35 @@ def test_pinning_can_be_disabled_and_rejects_unknown_cpus():
         assert info["pinned"] is False
     with pytest.raises(ValueError, match="may use CPUs"), pinned(10_000):
         pass
+
+
+_FIRST_CALLS_WITH_A_USER_CACHE = """
+import jax
+from lbfgs_impl.measure.timing import count_compilations, measure_first_call
+from lbfgs_impl.problems import make_problem
+from lbfgs_impl.solvers import SolverConfig, get_solver
+
+problem = make_problem("quadratic", 5)  # compiles with the user's cache on: JAX opens it here
+solver, config = get_solver("optax_while"), SolverConfig()
+samples, _ = measure_first_call(solver, problem, config, repeats=2)  # raises on a cache hit
+for _ in range(2):  # and after the first calls, the user's cache is back: written, then read
+    with count_compilations() as log:
+        jax.clear_caches()
+        solver.prepare(problem, config).compile()
+print(len(samples), log.cache_hits)
+"""
+
+
+def test_first_calls_stay_cold_with_a_persistent_cache_configured(tmp_path):
+    import subprocess
+    import sys
+
+    env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(tmp_path / "cache"))
+    env.update(JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0", JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1")
+    env.pop("JAX_ENABLE_COMPILATION_CACHE", None)
+    proc = subprocess.run(
+        [sys.executable, "-c", _FIRST_CALLS_WITH_A_USER_CACHE], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    n_samples, hits_after = map(int, proc.stdout.split())
+    assert n_samples == 2 and hits_after >= 1

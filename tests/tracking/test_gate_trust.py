@@ -315,3 +315,12 @@ def test_a_ratio_next_to_its_bound_is_printed_until_it_shows_which_side_it_is_on
     assert ratio_text(1.73, 1.5) == "1.73" and ratio_text(1.5, 1.5) == "1.50"
     f = Finding("b", "time", 1.0, 1.5012, 1.5012, "median")
     assert _verdict(f, [1.5012], [1.0], 1.5) and "ratio 1.501x" in f.confirmation
+
+    # The A/A spread as the bound: printed with the digits that tell it from the ratio (review finding).
+    for ratio, spread, confirmed in ((1.603, 1.6049, False), (1.598, 1.5962, True)):
+        f = Finding("b", "time", 1.0, ratio, ratio, "median")
+        assert _verdict(f, [ratio], [spread], 1.5) is confirmed
+        shown_ratio = float(f.confirmation.split("fastest-sample ratio ")[1].split("x")[0])
+        shown_spread = float(f.confirmation.split("A/A spread ")[1].split("x")[0])
+        assert (shown_ratio > shown_spread) is confirmed, f.confirmation
+    assert float(ratio_text(1.5000003, 1.5)) > 1.5
