@@ -244,10 +244,10 @@ def ratio_text(x: float, bound: float) -> str:
     A verdict "1.50x > 1.50x: confirmed" would not follow from what the reader sees: a ratio
     just above the bound is printed until it shows above it (1.5004 -> "1.5004").
     """
-    digits = 2
-    while digits < 12 and round(x, digits) == round(bound, digits) and x != bound:
-        digits += 1
-    return f"{x:.{digits}f}" if round(x, digits) != round(bound, digits) or x == bound else repr(x)
+    for digits in range(2, 13):
+        if x == bound or round(x, digits) != round(bound, digits):
+            return f"{x:.{digits}f}"
+    return repr(x)
 
 
 def _detail(ab: list[float], aa: list[float], bound: float) -> str:

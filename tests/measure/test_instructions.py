@@ -32,7 +32,7 @@ BROKEN = InstructionTask("no_such_solver", "quadratic", 5)
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    # An empty persistent cache of its own (JAX's variable): the first repeat compiles, the second loads.
+    # An empty persistent cache of its own (JAX's variable), one zygote: the repeats run in order.
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path_factory.mktemp("xla-cache")))
         return measure_instructions([*TASKS, BROKEN], repeats=2, cpus=sorted(os.sched_getaffinity(0))[:1])
