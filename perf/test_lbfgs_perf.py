@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from lbfgs_impl.cases import MGH_CASES, BenchCase
+from lbfgs_impl.commands.explain.static import static_extra_info, static_figures
 from lbfgs_impl.measure.timing import (
     FirstCallSample,
     assert_no_compilations,
@@ -48,6 +49,8 @@ def test_steady(
     result = prepared.result(raw)
     benchmark.extra_info.update(benchmark_extra_info(result, perf_meta, seconds=_median_seconds(benchmark)))
     benchmark.extra_info["fixed_budget"] = case.fixed_budget
+    # what XLA runs per iteration, read from the executable just timed (exact, like iterations)
+    benchmark.extra_info.update(static_extra_info(static_figures(prepared, result)))
     if problem.f_star is not None:  # the suite's success rule (lbfgs_impl.profiles), exact like iterations
         f0 = float(problem.value(problem.x0))
         benchmark.extra_info["solved"] = solved(result.value, problem.f_star, f0)

@@ -69,6 +69,30 @@ def test_fixed_budgets_compare_time_per_iteration():
     assert stages.speedups(rows)["p"]["optax_while"] == [(10, pytest.approx(5.0)), (20, pytest.approx(0.5))]
 
 
+def test_speedups_that_count_iterations_are_flagged_with_the_per_iteration_figure():
+    rows = [
+        {"problem": "r", "n": 1000, "solver": "scipy", "steady_s": 4.94, "n_iter": 4940,
+         "seconds_per_iteration": 1e-3, "fixed_budget": False},
+        {"problem": "r", "n": 1000, "solver": "jaxopt_lbfgs", "steady_s": 0.0098, "n_iter": 49,
+         "seconds_per_iteration": 2e-4, "fixed_budget": False},
+        {"problem": "r", "n": 1000, "solver": "optax_while", "steady_s": 0.247, "n_iter": 4941,
+         "seconds_per_iteration": 5e-5, "fixed_budget": False},
+        {"problem": "r", "n": 100, "solver": "scipy", "steady_s": 1.0, "n_iter": 100,
+         "seconds_per_iteration": 1e-2, "fixed_budget": True},
+        {"problem": "r", "n": 100, "solver": "jaxopt_lbfgs", "steady_s": 1.0, "n_iter": 10,
+         "seconds_per_iteration": 0.1, "fixed_budget": True},  # fixed budget: per iteration already
+    ]  # fmt: skip
+    (gap,) = stages.iteration_gaps(rows)
+    assert (gap["solver"], gap["n"], gap["n_iter"], gap["scipy_n_iter"]) == ("jaxopt_lbfgs", 1000, 49, 4940)
+    assert gap["speedup_per_solve"] == pytest.approx(504.08, rel=1e-3)
+    assert gap["speedup_per_iteration"] == pytest.approx(5.0)
+    # exactly 2x apart is not a gap; just over is
+    rows[2]["n_iter"] = 2470
+    assert [g["solver"] for g in stages.iteration_gaps(rows)] == ["jaxopt_lbfgs"]
+    rows[2]["n_iter"] = 2469
+    assert [g["solver"] for g in stages.iteration_gaps(rows)] == ["jaxopt_lbfgs", "optax_while"]
+
+
 def _child(hits=0, compiles=1, n_iter=5, converged=True):
     return {"cache_hits": hits, "backend_compiles": compiles, "n_iter": n_iter, "converged": converged}
 
@@ -172,6 +196,12 @@ def test_captions_come_from_the_data():
     assert "| jaxopt_lbfgs (peer) |" in text  # peers in the headline table, marked
     assert "batched speedup at B=4" in text and "faster at every measured n=100-5000" in text
     assert "faster at every n" not in text
+    assert "Speedups that count iterations" not in text  # same iterations everywhere
+    rows[1]["n_iter"] = 20  # optax_while at n=100: 20 against SciPy's 50 iterations
+    text = render(report)
+    assert "Speedups that count iterations" in text
+    expected = "rosenbrock n=100 optax_while: 20 against 50 iterations, 2.00x per solve, 2.00x per iteration"
+    assert expected in text
     report.stages["convergence"] = StageResult(
         "convergence", {"optax_while": {"loss": [1.0, 0.5], "grad": [1, 1], "time_s": [0.1, 0.2]}}
     )

@@ -96,3 +96,26 @@ def test_a_gate_without_a_baseline_says_how_to_make_one(tmp_path):
     proc = run_perf(tmp_path, "--benchmark-compare", "--benchmark-compare-fail=median:10%")
     assert proc.returncode == 4
     assert "make one first with: pytest perf --benchmark-autosave" in proc.stdout + proc.stderr
+
+
+def test_steady_extra_info_carries_explains_static_figures(baseline):
+    """The steady benchmarks store what XLA runs per iteration, the same figures `explain` computes."""
+    from lbfgs_impl.cases import cases_for
+    from lbfgs_impl.commands.explain.static import solver_static
+    from lbfgs_impl.problems import make_problem
+
+    storage, _ = baseline
+    (saved,) = storage.glob("*/0001_*.json")
+    by_name = {b["name"]: b for b in json.loads(saved.read_text())["benchmarks"]}
+    (case,) = [c for c in cases_for("quick") if c.id == "rosenbrock-100"]
+    problem = make_problem(case.problem, case.n)
+    for solver in ("scipy", "optax_loop", "optax_while"):
+        info = by_name[f"test_steady[rosenbrock-100-{solver}]"]["extra_info"]
+        expected = solver_static(solver, problem, case.config())
+        assert info["hlo_iteration_body_kernels"] == expected["hlo"]["iteration"]["kernels"] > 0
+        assert info["hlo_kernels_per_iteration"] == pytest.approx(expected["kernels_per_iteration_total"])
+        assert info["hlo_dispatches_per_iteration"] == pytest.approx(expected["dispatches_per_iteration"])
+        if solver == "optax_while":
+            assert info["hlo_line_search_kernels"] > 0
+        else:  # scipy's line search is Fortran; optax_loop's jitted step holds it, but no iteration loop
+            assert info["hlo_dispatches_per_iteration"] >= 1

@@ -18,14 +18,20 @@ KINDS = {
 }
 
 
-def _executable(prepared: Any) -> tuple[Any, str]:
-    """The compiled executable whose HLO one iteration runs, and how (a key of :data:`KINDS`)."""
+def _executable(prepared: Any) -> tuple[Any, str] | None:
+    """The compiled executable whose HLO one iteration runs, and how (a key of :data:`KINDS`).
+
+    None for a solver whose iteration reaches XLA some other way (jax.scipy's BFGS).
+    """
     if getattr(prepared, "_step", None) is not None:
         return prepared._step, "jitted_step"
     solve = getattr(prepared, "_solve", None)
     if solve is not None and hasattr(solve, "as_text"):
         return solve, "one_executable"
-    return prepared._value_and_grad, "callback"
+    callback = getattr(prepared, "_value_and_grad", None)
+    if callback is not None and hasattr(callback, "as_text"):
+        return callback, "callback"
+    return None
 
 
 def value_and_grad_summary(problem: Problem) -> HloSummary:
@@ -37,14 +43,34 @@ def value_and_grad_summary(problem: Problem) -> HloSummary:
 def solver_static(solver: str, problem: Problem, config: SolverConfig) -> dict[str, Any]:
     """One solver's static figures, with the iterations and evaluations of one native solve.
 
-    Returns a dict: ``kind``, ``n_iter``, ``n_fev``, ``evaluations_per_iteration``,
-    ``dispatches_per_iteration`` (host -> XLA launches), ``hlo`` (:class:`HloSummary` as a dict),
-    ``kernels_per_iteration`` (parts) and its ``kernels_per_iteration_total``.
+    Prepares, compiles and runs the solver once, then :func:`static_figures`.
     """
     prepared = get_solver(solver).prepare(problem, config)
     prepared.compile()
     result = prepared.result(prepared.run())
-    compiled, kind = _executable(prepared)
+    figures = static_figures(prepared, result)
+    if figures is None:
+        raise ValueError(f"{solver}: no executable whose HLO one iteration runs")
+    return {"solver": solver, **figures}
+
+
+def static_figures(prepared: Any, result: Any) -> dict[str, Any] | None:
+    """Static figures of a compiled solver, from its executable's optimised HLO (nothing is run).
+
+    Args:
+      prepared: a solver's prepared object whose ``compile()`` (and, for SciPy, a
+        ``result()``) has run, so its executables exist.
+      result: the :class:`~lbfgs_impl.solvers.Result` of one solve (for evaluations per iteration).
+
+    Returns a dict: ``kind``, ``n_iter``, ``n_fev``, ``evaluations_per_iteration``,
+    ``dispatches_per_iteration`` (host -> XLA launches), ``hlo`` (:class:`HloSummary` as a dict),
+    ``kernels_per_iteration`` (parts) and its ``kernels_per_iteration_total``; None when
+    the solver has no executable this module knows how to read.
+    """
+    found = _executable(prepared)
+    if found is None:
+        return None
+    compiled, kind = found
     summary = summarize(compiled.as_text(), loop=kind == "one_executable", cost=xla_cost)
     iters = max(result.n_iter, 1)
     evals = result.n_fev / iters
@@ -55,7 +81,6 @@ def solver_static(solver: str, problem: Problem, config: SolverConfig) -> dict[s
         parts = summary.kernels_per_iteration(evals)
         dispatches = 1.0 if kind == "jitted_step" else 1.0 / iters
     return {
-        "solver": solver,
         "kind": kind,
         "n_iter": result.n_iter,
         "n_fev": result.n_fev,
@@ -65,4 +90,25 @@ def solver_static(solver: str, problem: Problem, config: SolverConfig) -> dict[s
         "hlo": summary.to_dict(),
         "kernels_per_iteration": parts,
         "kernels_per_iteration_total": sum(parts.values()),
+    }
+
+
+def static_extra_info(figures: dict[str, Any] | None) -> dict[str, Any]:
+    """The static figures a pytest-benchmark ``extra_info`` carries (``hlo_*`` keys, exact like iterations).
+
+    ``hlo_kernels_per_iteration`` (at least; nested loops at their trip count), the
+    kernels of the iteration body and of the line-search body (None where the line
+    search runs in Python or the solver has none inside XLA), the host dispatches
+    per iteration and XLA's flops of one iteration body.
+    """
+    if figures is None:
+        return {"hlo_kernels_per_iteration": None}
+    hlo = figures["hlo"]
+    line_search = hlo.get("line_search")
+    return {
+        "hlo_kernels_per_iteration": figures["kernels_per_iteration_total"],
+        "hlo_iteration_body_kernels": hlo["iteration"]["kernels"],
+        "hlo_line_search_kernels": line_search["kernels"] if line_search else None,
+        "hlo_dispatches_per_iteration": figures["dispatches_per_iteration"],
+        "hlo_iteration_flops": hlo["iteration"].get("flops"),
     }

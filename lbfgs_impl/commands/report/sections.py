@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from lbfgs_impl.commands.report.data import ReportData
-from lbfgs_impl.commands.report.stages import crossover_direction, crossovers, overhead_ratio, speedups
+from lbfgs_impl.commands.report.stages import (
+    ITERATION_GAP,
+    crossover_direction,
+    crossovers,
+    iteration_gaps,
+    overhead_ratio,
+    speedups,
+)
 
 SEED = ("rosenbrock", 100)
 
@@ -52,6 +59,20 @@ def section_scaling(report: ReportData) -> list[str]:
             + ", ".join(f"{p} n={n} ({m} iterations)" for p, n, m in budget)
             + ". There the speedup compares time per iteration, not per solve (a solver that stops "
             "early would look faster for doing less)."
+        )
+    gaps = iteration_gaps(data)
+    if gaps:
+        lines.append(
+            f"- Speedups that count iterations (the solver's iterations differ from SciPy's by more than "
+            f"{ITERATION_GAP:g}x): "
+            + "; ".join(
+                f"{g['problem']} n={g['n']} {tag(g['solver'], data)}: {g['n_iter']:,} against "
+                f"{g['scipy_n_iter']:,} iterations, {f(g['speedup_per_solve'], '.2f', 'x')} per solve, "
+                f"{f(g['speedup_per_iteration'], '.2f', 'x')} per iteration"
+                for g in gaps
+            )
+            + ". There the per-solve figure says how many iterations each took from this start, not "
+            "how fast an iteration is."
         )
     lines += ["", "![scaling_time.png](scaling_time.png)", "", "![speedup.png](speedup.png)", ""]
     lines += [

@@ -110,6 +110,42 @@ def speedups(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, list[tuple[i
     return out
 
 
+ITERATION_GAP = 2.0  # iteration counts further apart than this make a per-solve speedup an iteration count
+
+
+def iteration_gaps(rows: Sequence[dict[str, Any]], factor: float = ITERATION_GAP) -> list[dict[str, Any]]:
+    """Speedups per solve that mostly count iterations: a solver whose iterations differ from SciPy's
+    by more than ``factor`` (either way) on a problem solved to its stopping rule.
+
+    Returns one dict per such (problem, n, solver): both iteration counts, the per-solve speedup
+    and the per-iteration one (SciPy's time per iteration / the solver's), in order.
+    Fixed budgets are left out: their speedup is per iteration already.
+    """
+    scipy = {(r["problem"], r["n"]): r for r in rows if r["solver"] == "scipy" and not r.get("fixed_budget")}
+    out = []
+    for r in rows:
+        ref = scipy.get((r["problem"], r["n"]))
+        if ref is None or r["solver"] == "scipy" or r.get("fixed_budget"):
+            continue
+        mine, theirs = max(int(r["n_iter"]), 1), max(int(ref["n_iter"]), 1)
+        if max(mine, theirs) <= factor * min(mine, theirs):
+            continue
+        per_iter = (
+            ref["seconds_per_iteration"] / r["seconds_per_iteration"]
+            if ref.get("seconds_per_iteration") and r.get("seconds_per_iteration")
+            else None
+        )
+        out.append(
+            {
+                "problem": r["problem"], "n": r["n"], "solver": r["solver"],
+                "n_iter": mine, "scipy_n_iter": theirs,
+                "speedup_per_solve": ref["steady_s"] / r["steady_s"] if r["steady_s"] else None,
+                "speedup_per_iteration": per_iter,
+            }
+        )  # fmt: skip
+    return sorted(out, key=lambda g: (g["problem"], g["n"], g["solver"]))
+
+
 def crossover_direction(points: Sequence[tuple[int, float]]) -> str | None:
     """How the first crossing of 1 goes: ``"falls below"`` (the solver stops winning as n grows),
     ``"rises above"`` (it starts winning), ``None`` when the curve never crosses."""
