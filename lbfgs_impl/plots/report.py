@@ -106,8 +106,15 @@ def floor(scaling: list[dict[str, Any]], floors: list[dict[str, Any]], path: Pat
         ax.set_ylabel("microseconds")
         ax.set_title(f"{problem}: time per iteration vs one evaluation")
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
-    return save(fig, path)
+    # one legend below the panels: inside a panel it covered the floor line
+    labelled = {}
+    for ax in axes[0]:
+        for handle, text in zip(*ax.get_legend_handles_labels(), strict=True):
+            labelled.setdefault(text, handle)
+    rows = -(-len(labelled) // 3)
+    fig.tight_layout(rect=(0, 0.02 + 0.045 * rows, 1, 1))
+    fig.legend(list(labelled.values()), list(labelled), loc="lower center", ncol=3, fontsize=8, frameon=False)
+    return save(fig, path, layout=False)
 
 
 def break_even(rows: list[dict[str, Any]], path: Path) -> Path:

@@ -28,11 +28,12 @@ def pyplot():
     return plt
 
 
-def save(fig: Any, path: Path) -> Path:
-    """Lay out, write atomically (:func:`lbfgs_impl.outputs.save_figure`) and close ``fig``."""
+def save(fig: Any, path: Path, *, layout: bool = True) -> Path:
+    """Lay out (unless the caller did), write atomically (:func:`lbfgs_impl.outputs.save_figure`), close."""
     from lbfgs_impl.outputs import save_figure
 
-    fig.tight_layout()
+    if layout:
+        fig.tight_layout()
     save_figure(fig, path)
     pyplot().close(fig)
     return path
