@@ -132,7 +132,8 @@ def section_floor(doc: dict[str, Any]) -> list[str]:
         return [*lines, "The floor's probes failed; see `errors` in explain.json.", ""]
     lines += [
         f"One value_and_grad inside XLA: {fl['evaluation']:,.0f} instructions; one L-BFGS two-loop "
-        f"recursion (m = {doc['config']['memory_size']}): {fl['algebra']:,.0f} (each the difference of "
+        f"recursion (m = {doc['config']['memory_size']}, the 1/(s.y) kept from earlier iterations): "
+        f"{fl['algebra']:,.0f} (each the difference of "
         f"{fl['probe_repetitions'][1]} and {fl['probe_repetitions'][0]} dependent repetitions in one "
         "jitted loop, divided by their difference: no dispatch). Floor per iteration = evaluations per "
         "iteration x one evaluation + one recursion.",
@@ -166,6 +167,13 @@ def findings(doc: dict[str, Any]) -> list[str]:
         out.append(
             f"**{solver}**: an iteration costs {part['net_per_iteration']:,.0f} instructions{floor}; {lead}."
         )
+        if f and f["times_floor"] is not None and f["times_floor"] < 1:
+            out.append(
+                f"{solver} runs **below the floor**: the floor is this suite's own evaluation and "
+                "two-loop recursion, each counted inside XLA, not a proof of minimum work; this "
+                "solver's evaluations or recursion (or its evaluation count, which counts calls, "
+                "some of which may skip the gradient) cost less than the probes'."
+            )
         kernels = st.get(solver, {}).get("kernels_per_iteration_total", 0)
         runtime = part["per_iteration"]["xla_runtime"]
         if kernels and runtime:

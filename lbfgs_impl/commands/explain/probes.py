@@ -43,9 +43,13 @@ def _evaluations(objective: Any, count: int) -> Any:
     return run
 
 
-def two_loop(g: jax.Array, s: jax.Array, y: jax.Array) -> jax.Array:
-    """The L-BFGS direction ``-H g`` from ``m`` pairs ``s, y`` of shape ``(m, n)`` (newest last)."""
-    rho = 1.0 / jnp.sum(s * y, axis=1)
+def two_loop(g: jax.Array, s: jax.Array, y: jax.Array, rho: jax.Array | None = None) -> jax.Array:
+    """The L-BFGS direction ``-H g`` from ``m`` pairs ``s, y`` of shape ``(m, n)`` (newest last).
+
+    ``rho`` (shape ``(m,)``, ``1 / s_i.y_i``) is computed from the pairs when not given.
+    """
+    if rho is None:
+        rho = 1.0 / jnp.sum(s * y, axis=1)
 
     def back(i, carry):
         q, alpha = carry
@@ -64,9 +68,15 @@ def two_loop(g: jax.Array, s: jax.Array, y: jax.Array) -> jax.Array:
 
 
 def _algebra(count: int) -> Any:
+    """K dependent recursions. ``rho`` is computed once, outside: a solver keeps it (or adds one
+    dot per iteration for the newest pair), so recomputing all m of them (2mn flops, half again
+    the recursion's own 4mn) each pass would make the floor no floor (jaxopt keeps its rho)."""
+
     def run(g, s, y):
+        rho = 1.0 / jnp.sum(s * y, axis=1)
+
         def body(i, g):
-            d = two_loop(g, s, y)
+            d = two_loop(g, s, y, rho)
             return g + 1e-300 * d  # the next pass depends on this one
 
         return jax.lax.fori_loop(0, count, body, g)
