@@ -119,3 +119,23 @@ def test_unknown_solver_is_one_line_and_exit_2(tmp_path):
     assert proc.returncode == 2
     assert "unknown solver(s) 'nope'; valid solvers: scipy" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@needs_valgrind
+@pytest.mark.slow
+def test_the_reports_explain_section_shows_the_counted_breakdown(explained):
+    from lbfgs_impl.commands.report.data import ReportData, StageResult
+    from lbfgs_impl.commands.report.sections import section_explain
+
+    _, doc, _ = explained
+    report = ReportData("full", {})
+    report.stages["explain"] = StageResult("explain", doc)
+    text = "\n".join(section_explain(report))
+    assert "Instruction breakdown:" not in text  # counted, not skipped
+    assert "](explain/explain_categories.png)" in text
+    for solver in SOLVERS:
+        part = doc["callgrind"]["solvers"][solver]
+        kernels = doc["static"]["solvers"][solver]["kernels_per_iteration_total"]
+        cells = f"| {solver} | {kernels:.0f} |"
+        assert cells in text
+        assert f"| {part['net_per_iteration']:,.0f} | {part['floor']['times_floor']:.1f} |" in text

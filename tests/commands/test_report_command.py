@@ -42,7 +42,7 @@ def tiny_report(tmp_path_factory):
 def test_tiny_report_writes_every_file(tiny_report):
     proc, out = tiny_report
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert {p.name for p in out.iterdir()} == FIGURES | {"report.md", "report.json"}
+    assert {p.name for p in out.iterdir()} == FIGURES | {"report.md", "report.json", "explain"}
     for name in FIGURES:
         data = (out / name).read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 15_000, name
@@ -50,10 +50,26 @@ def test_tiny_report_writes_every_file(tiny_report):
     for name in FIGURES:
         assert f"]({name})" in text
     lines = re.split(r"[\r\n]", proc.stderr)
-    for stage in ("scaling", "floor", "break-even", "batched", "convergence", "robustness"):
+    for stage in ("scaling", "floor", "break-even", "batched", "convergence", "robustness", "explain"):
         # one progress bar per stage, run to its end: "<stage padded to 12>: 100%|"
         assert any(re.match(rf"{re.escape(f'{stage:12s}')}: 100%\|", line) for line in lines), stage
     assert "wrote " in proc.stdout
+
+
+def test_tiny_report_embeds_explains_static_part_and_says_why_the_counts_are_not_there(tiny_report):
+    _, out = tiny_report
+    doc = json.loads((out / "report.json").read_text())["stages"]["explain"]["data"]
+    first = TINY.scaling[0]
+    assert (doc["problem"], doc["n"]) == (first.problem, first.n)
+    assert doc["callgrind"]["skipped"].startswith("not counted in this plan")
+    assert (out / "explain" / "explain.md").exists() and (out / "explain" / "explain_kernels.png").exists()
+    text = (out / "report.md").read_text()
+    assert f"## 7. Where an iteration goes on the seed case ({first.problem} n={first.n})" in text
+    assert "Instruction breakdown: not counted in this plan" in text
+    assert "](explain/explain_kernels.png)" in text and "](explain/explain_categories.png)" not in text
+    for solver in ("scipy", "optax_loop", "optax_while", *TINY.peers):
+        kernels = doc["static"]["solvers"][solver]["kernels_per_iteration_total"]
+        assert f"| {solver} | {kernels:.0f} |" in text
 
 
 def test_tiny_report_json_holds_every_stage_and_the_machine(tiny_report):
@@ -61,7 +77,9 @@ def test_tiny_report_json_holds_every_stage_and_the_machine(tiny_report):
     doc = json.loads((out / "report.json").read_text())
     assert doc["plan"] == "tiny"
     assert doc["meta"]["versions"]["jax"] and doc["meta"]["pinning"]["pinned"] is True
-    assert set(doc["stages"]) == {"scaling", "floor", "break_even", "batched", "convergence", "robustness"}
+    assert set(doc["stages"]) == {
+        "scaling", "floor", "break_even", "batched", "convergence", "robustness", "explain"
+    }  # fmt: skip
     assert all(s["error"] == "" for s in doc["stages"].values())
     scaling = doc["stages"]["scaling"]["data"]
     assert {(r["problem"], r["n"]) for r in scaling} == {(c.problem, c.n) for c in TINY.scaling}

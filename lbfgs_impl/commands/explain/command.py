@@ -82,12 +82,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def explain(
-    problem_name: str, n: int, solvers: list[str], config: Any, *, top: int, outdir: Path
+    problem_name: str,
+    n: int,
+    solvers: list[str],
+    config: Any,
+    *,
+    top: int,
+    outdir: Path,
+    skip_callgrind: str | None = None,
 ) -> dict[str, Any]:
     """Every figure of explain.json: the callgrind part (or why it was skipped), then the static part.
 
-    The callgrind children are started first, while this process has not started JAX's
-    backend (its threads make forking unsafe).
+    The callgrind part is counted first (its zygotes are separate processes, started
+    before this one compiles anything); ``skip_callgrind`` (a reason) leaves it out.
     """
     from lbfgs_impl.commands.explain.runner import measure_callgrind
     from lbfgs_impl.commands.explain.static import KINDS, solver_static, value_and_grad_summary
@@ -98,7 +105,10 @@ def explain(
     progress(f"{label}: counting one solve per solver and the floor's probes under callgrind")
     outdir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".callgrind-", dir=outdir))
-    callgrind = measure_callgrind(problem_name, n, solvers, config, top=top, dump_dir=staging)
+    if skip_callgrind:
+        callgrind: dict[str, Any] = {"skipped": skip_callgrind}
+    else:
+        callgrind = measure_callgrind(problem_name, n, solvers, config, top=top, dump_dir=staging)
     final = outdir / "callgrind"
     if "skipped" in callgrind:
         shutil.rmtree(staging)

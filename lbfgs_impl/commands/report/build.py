@@ -38,11 +38,14 @@ def build_report(
     from lbfgs_impl.outputs import write_json_atomic
 
     report = ReportData(plan.name, collect_meta(pinning))
-    todo = stages if stages is not None else default_stages(plan, report, pinning, progress)
+    todo = stages if stages is not None else default_stages(plan, report, pinning, progress, outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     for name, fn in todo.items():
         report.stages[name] = run_stage(name, fn, progress)
         write_json_atomic(outdir / "report.json", document.to_dict(report))
     written = write_all(report, outdir)
-    written += document.write(report, outdir, [p.name for p in written])
+    shown = [p.name for p in written]
+    if report.ok("explain"):  # explain's own figures, in its folder
+        shown += [f"explain/{p.name}" for p in sorted((outdir / "explain").glob("*.png"))]
+    written += document.write(report, outdir, shown)
     return report, written

@@ -8,7 +8,10 @@ import sys
 from lbfgs_impl.commands.common import PROG, add_pin_arguments, check_output, pin_request, progress
 
 NAME = "report"
-HELP = "when does each solver win? scaling, floor, break-even, cache, batching, convergence, robustness"
+HELP = (
+    "when does each solver win? scaling, floor, break-even, cache, batching, convergence, robustness, "
+    "where an iteration goes"
+)
 DESCRIPTION = (
     "Runs every analysis and writes report.md, report.json and one PNG per figure into "
     "OUTDIR (created if missing). --quick: ~5 minutes on 2 cores; the full report: ~30."
@@ -29,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     from lbfgs_impl.commands.report.build import build_report
     from lbfgs_impl.commands.report.plans import PLANS
+    from lbfgs_impl.commands.report.sections import SECTIONS as STAGE_NAMES
     from lbfgs_impl.measure.timing import pinned
     from lbfgs_impl.outputs import OutputError, check_writable
 
@@ -36,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     check_output(check_writable, str(outdir / "report.md"))
     plan = PLANS[args.plan or ("quick" if args.quick else "full")]
     with pinned(pin_request(args)) as pinning:
-        progress(f"report ({plan.name}): scaling, floor, break-even, batched, convergence, robustness")
+        progress(f"report ({plan.name}): {', '.join(STAGE_NAMES)}")
         try:
             report, written = build_report(outdir, plan, pinning=pinning, progress=progress)
         except OutputError as exc:

@@ -25,6 +25,8 @@ class ReportPlan:
     #: break-even: these variants against SciPy, each first call sampled ``first_call_samples`` times
     break_even_solvers: tuple[str, ...] = ("optax_loop", "optax_while")
     first_call_samples: int = 3
+    #: the explain stage counts the seed case under callgrind (else: its static HLO part only)
+    explain_callgrind: bool = False
 
 
 def _rosenbrock(n: int) -> BenchCase:
@@ -72,6 +74,7 @@ FULL = ReportPlan(
     robustness_solvers=None,
     peers=("jaxopt_lbfgs", "optimistix_lbfgs", "optimistix_bfgs", "jax_scipy_bfgs"),
     break_even_solvers=("optax_loop", "optax_while", "jaxopt_lbfgs", "optimistix_lbfgs"),
+    explain_callgrind=True,
 )
 
 #: For the tests: every stage and figure, on sizes that take seconds.

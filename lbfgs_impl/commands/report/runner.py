@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
@@ -46,8 +47,37 @@ def report_solvers(plan: ReportPlan) -> list[str]:
     return [*SEED_SOLVERS, *(p for p in plan.peers if get_solver(p).unavailable_reason() is None)]
 
 
+#: why ``report --quick`` leaves the seed case's instruction breakdown to ``lbfgs-bench explain``
+QUICK_EXPLAIN_NOTE = (
+    "not counted in this plan (about 2.5 minutes under valgrind); the full report counts it, "
+    "or run `lbfgs-bench explain --solvers {solvers} OUTDIR`"
+)
+
+
+def explain_seed(plan: ReportPlan, solvers: list[str], outdir: Path, tick: Callable[[str], None]) -> Any:
+    """``lbfgs-bench explain`` on the seed case into ``outdir`` (explain.md, .json, figures); its document.
+
+    The callgrind part runs only where the plan says so; the static HLO part always.
+    """
+    from lbfgs_impl.commands.explain.command import explain, write_all
+    from lbfgs_impl.commands.report.sections import SEED
+
+    # the seed case where the plan measures it (quick, full), else the plan's first case (tiny)
+    case = next((c for c in plan.scaling if (c.problem, c.n) == SEED), plan.scaling[0])
+    skip = None if plan.explain_callgrind else QUICK_EXPLAIN_NOTE.format(solvers=",".join(solvers))
+    tick(f"{case.id}: callgrind" if skip is None else f"{case.id}: static HLO figures")
+    doc = explain(case.problem, case.n, solvers, case.config(), top=3, outdir=outdir, skip_callgrind=skip)
+    if write_all(doc, outdir):
+        raise RuntimeError(f"could not write explain's files into {outdir}")
+    return doc
+
+
 def default_stages(
-    plan: ReportPlan, report: ReportData, pinning: dict[str, Any], progress: Callable[[str], None]
+    plan: ReportPlan,
+    report: ReportData,
+    pinning: dict[str, Any],
+    progress: Callable[[str], None],
+    outdir: Path | None = None,
 ) -> dict[str, Callable[[], Any]]:
     cpu = pinning["cpus"][0] if pinning.get("pinned") else None
     solvers = report_solvers(plan)
@@ -85,6 +115,11 @@ def default_stages(
         run = run_profile(problems, chosen, repeats=plan.steady_repeats, progress=tick)
         return to_dict(run)
 
+    def explain_stage(tick):
+        if outdir is None:
+            raise ValueError("the explain stage needs an output directory")
+        return explain_seed(plan, solvers, outdir / "explain", tick)
+
     n_robust = len(plan.robustness_problems or ()) or 10
     return {
         "scaling": _with_bar("scaling", len(plan.scaling), scaling),
@@ -93,4 +128,5 @@ def default_stages(
         "batched": _with_bar("batched", len(plan.batch_sizes), batched),
         "convergence": _with_bar("convergence", 2, convergence),
         "robustness": _with_bar("robustness", n_robust, robustness),
+        "explain": _with_bar("explain", 1, explain_stage),
     }
