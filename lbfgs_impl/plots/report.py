@@ -163,6 +163,20 @@ def batched(rows: list[dict[str, Any]], path: Path) -> Path:
     for key, label, color in series:
         ax1.plot(bs, [r[key] for r in rows], marker="o", color=color, label=label)
         ax2.plot(bs, [1e3 * r[key] / r["B"] for r in rows], marker="o", color=color, label=label)
+    peers = dict.fromkeys(p for r in rows for p, v in r.get("peers", {}).items() if "unsupported" not in v)
+    for peer in peers:  # the peers' vmapped solves, dashed, in their own colours
+        pts = [
+            (r["B"], r["peers"][peer]["vmap_s"]) for r in rows if "vmap_s" in r.get("peers", {}).get(peer, {})
+        ]
+        color, marker = SOLVER_STYLE.get(peer, ("gray", "x"))
+        style = {
+            "marker": marker,
+            "linestyle": "--",
+            "color": color,
+            "label": f"{peer} (peer) under jax.vmap",
+        }
+        ax1.plot([b for b, _ in pts], [t for _, t in pts], **style)
+        ax2.plot([b for b, _ in pts], [1e3 * t / b for b, t in pts], **style)
     for ax, ylabel, title in (
         (ax1, "seconds for all B solves", "Total time for B seed-case solves"),
         (ax2, "milliseconds per solve", "Time per solve"),

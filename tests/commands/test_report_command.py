@@ -92,6 +92,13 @@ def test_tiny_report_json_holds_every_stage_and_the_machine(tiny_report):
     batch = doc["stages"]["batched"]["data"]
     assert [r["B"] for r in batch] == list(TINY.batch_sizes)
     assert all(r["converged_members"] == r["B"] for r in batch)
+    for peer in TINY.peers:  # batched on the same points; jaxopt's solve vmaps
+        got = [r["peers"][peer] for r in batch]
+        assert all(
+            g["converged_members"] == g["converged_sequential_jit"] == r["B"]
+            for g, r in zip(got, batch, strict=True)
+        )
+        assert all(g["same_iterations_vmap_vs_sequential"] >= 1 and g["vmap_s"] > 0 for g in got)
 
 
 def test_overhead_ratio_and_crossover_on_known_inputs():

@@ -155,6 +155,29 @@ BATCH_ROW = {
 }  # fmt: skip
 
 
+def test_batched_peers_are_shown_and_a_peer_that_cannot_batch_says_why():
+    peer = {k: BATCH_ROW[k] for k in ("sequential_jit_s", "converged_members", "converged_sequential_jit",
+                                      "member_iterations_min", "member_iterations_max",
+                                      "same_iterations_vmap_vs_sequential")}  # fmt: skip
+    row = {**BATCH_ROW, "peers": {"jaxopt_lbfgs": {**peer, "vmap_s": 0.05}, "optimistix_lbfgs": {
+        "unsupported": "jax.vmap failed: X"}}}  # fmt: skip
+    rows = [_scaling_row(s, 100, 1000, False, s != "scipy" and s != "optax_while")
+            for s in ("scipy", "optax_while", "jaxopt_lbfgs", "optimistix_lbfgs")]  # fmt: skip
+    report = ReportData("tiny", {"versions": {k: "x" for k in ("jax", "jaxlib", "optax", "scipy", "numpy")},
+                                 "python": "3", "cpu": "c", "cpu_count": 2, "pinning": {"pinned": False},
+                                 "thread_env": {}, "timestamp_utc": "t"})  # fmt: skip
+    report.stages["scaling"] = StageResult("scaling", rows)
+    report.stages["batched"] = StageResult("batched", [row])
+    text = render(report)
+    assert "| 4 | jaxopt_lbfgs | 0.0500 | 0.2000 | 0.4000 | 4 / 4 / 4 of 4 | 30-40 |" in text
+    assert "- jaxopt_lbfgs (peer): vmap 0.050 s (8.0x SciPy)" in text
+    assert "- optimistix_lbfgs: not batched (jax.vmap failed: X)." in text
+    headline = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
+    assert headline["jaxopt_lbfgs (peer)"].rstrip().endswith("| 8.0x |")
+    assert headline["optimistix_lbfgs (peer)"].rstrip().endswith("| does not batch |")
+    assert headline["optax_while"].rstrip().endswith("| 4.0x |")
+
+
 def test_a_failed_figure_keeps_its_stage_tables(tmp_path, monkeypatch):
     import lbfgs_impl.plots.report as plots
 
@@ -165,7 +188,7 @@ def test_a_failed_figure_keeps_its_stage_tables(tmp_path, monkeypatch):
     build_report(tmp_path, TINY, pinning={"pinned": False}, progress=lambda m: None,
                  stages={"batched": lambda: [BATCH_ROW]})  # fmt: skip
     text = (tmp_path / "report.md").read_text()
-    assert "## 4. Batched solves" in text and "| 4 | 0.1000 | 0.2000 | 0.4000 |" in text
+    assert "## 4. Batched solves" in text and "| 4 | optax_while | 0.1000 | 0.2000 | 0.4000 |" in text
     assert "could not be drawn: `ValueError: cannot draw`" in text and "](batched.png)" not in text
 
 

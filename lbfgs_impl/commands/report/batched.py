@@ -16,6 +16,7 @@ import numpy as np
 from lbfgs_impl.measure.timing import prepare_compiled, timed_run
 from lbfgs_impl.problems import make_problem
 from lbfgs_impl.solvers import SolverConfig, get_solver, while_loop_solve
+from lbfgs_impl.solvers.base import inf_norm
 
 
 def _median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
@@ -28,7 +29,12 @@ def _median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
 
 
 def batched(
-    sizes: Sequence[int], n: int, repeats: int, progress: Callable[[str], None], seed: int = 0
+    sizes: Sequence[int],
+    n: int,
+    repeats: int,
+    progress: Callable[[str], None],
+    seed: int = 0,
+    peers: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """``optax_while`` under ``jax.vmap`` over B starting points vs B sequential solves (jit and SciPy).
 
@@ -38,6 +44,11 @@ def batched(
     iterations and convergence of all three are kept, so a reader can check
     that they solved the same problems (same start: same iteration count for
     the sequential and vmapped optax_while).
+
+    Each of ``peers`` whose solve is one jittable function (``JittedSolver.build``)
+    is batched the same way on the same points (``row["peers"][name]``: its vmap and
+    sequential times, members converged, iterations); a peer that cannot be vmapped
+    records why (``{"unsupported": reason}``).
     """
     problem = make_problem("rosenbrock", n)
     config = SolverConfig()
@@ -48,6 +59,9 @@ def batched(
     rng = np.random.default_rng(seed)
     scipy_prepared = prepare_compiled(get_solver("scipy"), problem, config)
     one = jax.jit(solve_one).lower(problem.x0, problem.data).compile()
+    peer_fns = {name: _peer_solve(name, problem, config) for name in peers}
+    grad_inf = jax.vmap(lambda x, d: inf_norm(jax.grad(problem.objective)(x, d)), in_axes=(0, None))
+    grad_norms = jax.jit(grad_inf)
     rows = []
     for b in sizes:
         progress(f"batched: B={b}")
@@ -75,9 +89,55 @@ def batched(
                 "member_iterations_min": min(vmap_iters), "member_iterations_max": max(vmap_iters),
                 "same_iterations_vmap_vs_sequential": same,
                 "scipy_iterations": [r.n_iter for r in scipy_results],
+                "peers": {
+                    name: _batch_peer(fn, starts, problem.data, repeats, config.gtol, grad_norms)
+                    for name, fn in peer_fns.items()
+                },
             }
         )  # fmt: skip
     return rows
+
+
+def _peer_solve(name: str, problem: Any, config: SolverConfig) -> Any:
+    """A peer's whole solve as one function ``(x0, data) -> JittedOutput``, or why there is none."""
+    solver = get_solver(name)
+    reason = solver.unavailable_reason()
+    if reason:
+        return f"not installed: {reason}"
+    build = getattr(solver, "build", None)
+    if build is None:
+        return "its solve is not one jittable function"
+    return build(problem.objective, config)
+
+
+def _batch_peer(
+    fn: Any, starts: jax.Array, data: Any, repeats: int, gtol: float, grad_norms: Any
+) -> dict[str, Any]:
+    """One peer on the batch: vmapped (one call) and B sequential jitted solves, ``repeats`` timings each."""
+    if isinstance(fn, str):
+        return {"unsupported": fn}
+    try:
+        vmapped = jax.jit(jax.vmap(fn, in_axes=(0, None))).lower(starts, data).compile()
+    except Exception as exc:  # the library's solve does not batch: say so, measure the rest
+        return {"unsupported": f"jax.vmap failed: {type(exc).__name__}: {str(exc)[:200]}"}
+    one = jax.jit(fn).lower(starts[0], data).compile()
+    vmap_all = functools.partial(_vmap_all, vmapped, starts, data)
+    jit_all = functools.partial(_jit_all, one, starts, data)
+    vmap_all(), jit_all()  # warm-ups, untimed
+    t_vmap, out = _median_time(vmap_all, repeats)
+    t_seq, seq = _median_time(jit_all, repeats)
+    vmap_iters = [int(k) for k in np.asarray(out.n_iter)]
+    seq_iters = [int(o.n_iter) for o in seq]
+    seq_x = jnp.stack([o.x for o in seq])
+    return {
+        "vmap_s": t_vmap,
+        "sequential_jit_s": t_seq,
+        "converged_members": int(np.sum(np.asarray(grad_norms(out.x, data)) <= gtol)),
+        "converged_sequential_jit": int(np.sum(np.asarray(grad_norms(seq_x, data)) <= gtol)),
+        "member_iterations_min": min(vmap_iters),
+        "member_iterations_max": max(vmap_iters),
+        "same_iterations_vmap_vs_sequential": sum(a == c for a, c in zip(vmap_iters, seq_iters, strict=True)),
+    }
 
 
 def _vmap_all(vmapped: Any, starts: jax.Array, data: Any) -> Any:

@@ -11,7 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from lbfgs_impl.commands.report.data import ReportData
-from lbfgs_impl.commands.report.sections import SECTIONS, SEED, be_text, f, row, solvers_in, tag
+from lbfgs_impl.commands.report.sections import (
+    SECTIONS,
+    SEED,
+    batched_members,
+    be_text,
+    f,
+    row,
+    solvers_in,
+    tag,
+)
 from lbfgs_impl.commands.report.stages import crossover_direction, crossovers, speedups
 
 __all__ = ["crossovers", "headline", "render", "to_dict", "write"]
@@ -39,10 +48,13 @@ def headline(report: ReportData) -> list[str]:
             _crossover_text(cross.get(p, {}).get(solver), p, scaling, solver)
             for p in ("rosenbrock", "logistic")
         )
-        if solver == "optax_while" and bmax:
-            batched = f(bmax["sequential_scipy_s"] / bmax["vmap_s"], ".1f", "x")
+        member = batched_members(bmax).get(solver) if bmax else None
+        if member:
+            batched = f(bmax["sequential_scipy_s"] / member["vmap_s"], ".1f", "x")
+        elif bmax and "unsupported" in bmax.get("peers", {}).get(solver, {}):
+            batched = "does not batch"
         else:
-            batched = "-" if solver == "scipy" else "not measured (optax_while only)"
+            batched = "-" if solver == "scipy" else "not measured"
         be_cells = ("-", "-") if solver == "scipy" else (be_text(b, "cold"), be_text(b, "warm"))
         lines.append(
             f"| {tag(solver, scaling)} | {f(r and r['first_call_s'], '.2f')} | {f(r and 1e3 * r['steady_s'], '.2f')} "

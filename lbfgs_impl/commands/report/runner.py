@@ -101,7 +101,8 @@ def default_stages(
         )
 
     def batched(tick):
-        return stages.batched(plan.batch_sizes, 100, plan.batch_repeats, tick)
+        peers = [s for s in solvers if s not in SEED_SOLVERS]
+        return stages.batched(plan.batch_sizes, 100, plan.batch_repeats, tick, peers=peers)
 
     def convergence(tick):
         return stages.convergence(tick)
