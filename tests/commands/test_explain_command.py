@@ -102,6 +102,8 @@ def test_the_floor_is_below_every_measured_iteration(explained):
 
 def test_without_valgrind_the_static_part_runs_and_says_why(tmp_path):
     env = {**os.environ, "PATH": str(tmp_path / "empty")}
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "explain_categories.png").write_bytes(b"an earlier run's figure")
     proc = _explain(tmp_path / "out", "--solvers", "optax_while", env=env)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads((tmp_path / "out" / "explain.json").read_text())
@@ -111,7 +113,7 @@ def test_without_valgrind_the_static_part_runs_and_says_why(tmp_path):
     assert doc["static"]["solvers"]["optax_while"]["kernels_per_iteration_total"] > 0
     md = (tmp_path / "out" / "explain.md").read_text()
     assert "Skipped: instruction counts unavailable: valgrind is not installed" in md
-    assert not (tmp_path / "out" / "explain_categories.png").exists()
+    assert not (tmp_path / "out" / "explain_categories.png").exists()  # the stale one is gone
 
 
 def test_unknown_solver_is_one_line_and_exit_2(tmp_path):

@@ -62,6 +62,10 @@ def test_tiny_report_embeds_explains_static_part_and_says_why_the_counts_are_not
     first = TINY.scaling[0]
     assert (doc["problem"], doc["n"]) == (first.problem, first.n)
     assert doc["callgrind"]["skipped"].startswith("not counted in this plan")
+    assert (
+        f"lbfgs-bench explain --problem {first.problem} --n {first.n} --solvers"
+        in doc["callgrind"]["skipped"]
+    )
     assert (out / "explain" / "explain.md").exists() and (out / "explain" / "explain_kernels.png").exists()
     text = (out / "report.md").read_text()
     assert f"## 7. Where an iteration goes on the seed case ({first.problem} n={first.n})" in text

@@ -91,6 +91,11 @@ def test_speedups_that_count_iterations_are_flagged_with_the_per_iteration_figur
     assert [g["solver"] for g in stages.iteration_gaps(rows)] == ["jaxopt_lbfgs"]
     rows[2]["n_iter"] = 2469
     assert [g["solver"] for g in stages.iteration_gaps(rows)] == ["jaxopt_lbfgs", "optax_while"]
+    # counts are reported as measured, 0 included; a missing time gives no ratio instead of an error
+    rows[2]["n_iter"], rows[2]["steady_s"], rows[2]["seconds_per_iteration"] = 0, None, None
+    gap = stages.iteration_gaps(rows)[1]
+    assert (gap["n_iter"], gap["scipy_n_iter"], gap["speedup_per_solve"]) == (0, 4940, None)
+    assert gap["speedup_per_iteration"] is None
 
 
 def _child(hits=0, compiles=1, n_iter=5, converged=True):
@@ -159,7 +164,8 @@ def test_batched_peers_are_shown_and_a_peer_that_cannot_batch_says_why():
     peer = {k: BATCH_ROW[k] for k in ("sequential_jit_s", "converged_members", "converged_sequential_jit",
                                       "member_iterations_min", "member_iterations_max",
                                       "same_iterations_vmap_vs_sequential")}  # fmt: skip
-    row = {**BATCH_ROW, "peers": {"jaxopt_lbfgs": {**peer, "vmap_s": 0.05}, "optimistix_lbfgs": {
+    row = {**BATCH_ROW, "peers": {"jaxopt_lbfgs": {**peer, "vmap_s": 0.05, "converged_members": 3},
+                                  "optimistix_lbfgs": {
         "unsupported": "jax.vmap failed: X"}}}  # fmt: skip
     rows = [_scaling_row(s, 100, 1000, False, s != "scipy" and s != "optax_while")
             for s in ("scipy", "optax_while", "jaxopt_lbfgs", "optimistix_lbfgs")]  # fmt: skip
@@ -169,13 +175,24 @@ def test_batched_peers_are_shown_and_a_peer_that_cannot_batch_says_why():
     report.stages["scaling"] = StageResult("scaling", rows)
     report.stages["batched"] = StageResult("batched", [row])
     text = render(report)
-    assert "| 4 | jaxopt_lbfgs | 0.0500 | 0.2000 | 0.4000 | 4 / 4 / 4 of 4 | 30-40 |" in text
+    assert "| 4 | jaxopt_lbfgs | 0.0500 | 0.2000 | 0.4000 | 3 / 4 / 4 of 4 | 30-40 |" in text
     assert "- jaxopt_lbfgs (peer): vmap 0.050 s (8.0x SciPy)" in text
     assert "- optimistix_lbfgs: not batched (jax.vmap failed: X)." in text
     headline = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
-    assert headline["jaxopt_lbfgs (peer)"].rstrip().endswith("| 8.0x |")
-    assert headline["optimistix_lbfgs (peer)"].rstrip().endswith("| does not batch |")
+    assert headline["jaxopt_lbfgs (peer)"].rstrip().endswith("| 8.0x (3/4 converged) |")
+    assert headline["optimistix_lbfgs (peer)"].rstrip().endswith("| not batched (section 4 says why) |")
     assert headline["optax_while"].rstrip().endswith("| 4.0x |")
+
+
+def test_a_peer_that_fails_while_batched_is_recorded_not_raised():
+    import jax.numpy as jnp
+
+    from lbfgs_impl.commands.report.batched import _batch_peer
+
+    starts = jnp.ones((3, 2))
+    got = _batch_peer(lambda x0, d: 2 * x0, starts, None, 1, 1e-5, None)  # vmaps, but is no solve
+    assert got["unsupported"].startswith("failed while batched: AttributeError")
+    assert _batch_peer("not installed: x", starts, None, 1, 1e-5, None) == {"unsupported": "not installed: x"}
 
 
 def test_a_failed_figure_keeps_its_stage_tables(tmp_path, monkeypatch):

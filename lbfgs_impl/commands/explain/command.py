@@ -146,10 +146,11 @@ def write_all(doc: dict[str, Any], outdir: Path) -> int:
     title = f"{doc['problem']} n={doc['n']}"
     kernels = {s: v["kernels_per_iteration"] for s, v in doc["static"]["solvers"].items()}
     plots.kernels(kernels, f"kernels XLA executes per iteration: {title}", outdir / "explain_kernels.png")
+    categories = outdir / "explain_categories.png"
     if "skipped" not in doc["callgrind"]:
         per_iter = {s: v["per_iteration"] for s, v in doc["callgrind"]["solvers"].items()}
-        plots.categories(
-            per_iter, LABELS, f"instructions per iteration: {title}", outdir / "explain_categories.png"
-        )
+        plots.categories(per_iter, LABELS, f"instructions per iteration: {title}", categories)
+    else:  # an earlier run's figure in the same folder would be read as this run's
+        categories.unlink(missing_ok=True)
     status = write_output(write_json_atomic, str(outdir / "explain.json"), doc)
     return status or write_output(atomic_write_text, str(outdir / "explain.md"), render(doc))

@@ -21,7 +21,8 @@ KINDS = {
 def _executable(prepared: Any) -> tuple[Any, str] | None:
     """The compiled executable whose HLO one iteration runs, and how (a key of :data:`KINDS`).
 
-    None for a solver whose iteration reaches XLA some other way (jax.scipy's BFGS).
+    None for a solver whose iteration reaches XLA some other way (no registered solver today;
+    a new one is then reported without static figures rather than with wrong ones).
     """
     if getattr(prepared, "_step", None) is not None:
         return prepared._step, "jitted_step"

@@ -120,6 +120,15 @@ def _batch_peer(
         vmapped = jax.jit(jax.vmap(fn, in_axes=(0, None))).lower(starts, data).compile()
     except Exception as exc:  # the library's solve does not batch: say so, measure the rest
         return {"unsupported": f"jax.vmap failed: {type(exc).__name__}: {str(exc)[:200]}"}
+    try:
+        return _time_peer(fn, vmapped, starts, data, repeats, gtol, grad_norms)
+    except Exception as exc:  # a peer that fails here is recorded; optax_while's figures stand
+        return {"unsupported": f"failed while batched: {type(exc).__name__}: {str(exc)[:200]}"}
+
+
+def _time_peer(
+    fn: Any, vmapped: Any, starts: jax.Array, data: Any, repeats: int, gtol: float, grad_norms: Any
+) -> dict[str, Any]:
     one = jax.jit(fn).lower(starts[0], data).compile()
     vmap_all = functools.partial(_vmap_all, vmapped, starts, data)
     jit_all = functools.partial(_jit_all, one, starts, data)

@@ -51,8 +51,10 @@ def headline(report: ReportData) -> list[str]:
         member = batched_members(bmax).get(solver) if bmax else None
         if member:
             batched = f(bmax["sequential_scipy_s"] / member["vmap_s"], ".1f", "x")
+            if member["converged_members"] < bmax["B"]:  # a faster batch that solved less says so
+                batched += f" ({member['converged_members']}/{bmax['B']} converged)"
         elif bmax and "unsupported" in bmax.get("peers", {}).get(solver, {}):
-            batched = "does not batch"
+            batched = "not batched (section 4 says why)"
         else:
             batched = "-" if solver == "scipy" else "not measured"
         be_cells = ("-", "-") if solver == "scipy" else (be_text(b, "cold"), be_text(b, "warm"))

@@ -50,7 +50,7 @@ def report_solvers(plan: ReportPlan) -> list[str]:
 #: why ``report --quick`` leaves the seed case's instruction breakdown to ``lbfgs-bench explain``
 QUICK_EXPLAIN_NOTE = (
     "not counted in this plan (about 2.5 minutes under valgrind); the full report counts it, "
-    "or run `lbfgs-bench explain --solvers {solvers} OUTDIR`"
+    "or run `lbfgs-bench explain --problem {problem} --n {n} --solvers {solvers} OUTDIR`"
 )
 
 
@@ -64,7 +64,11 @@ def explain_seed(plan: ReportPlan, solvers: list[str], outdir: Path, tick: Calla
 
     # the seed case where the plan measures it (quick, full), else the plan's first case (tiny)
     case = next((c for c in plan.scaling if (c.problem, c.n) == SEED), plan.scaling[0])
-    skip = None if plan.explain_callgrind else QUICK_EXPLAIN_NOTE.format(solvers=",".join(solvers))
+    skip = (
+        None
+        if plan.explain_callgrind
+        else QUICK_EXPLAIN_NOTE.format(problem=case.problem, n=case.n, solvers=",".join(solvers))
+    )
     tick(f"{case.id}: callgrind" if skip is None else f"{case.id}: static HLO figures")
     doc = explain(case.problem, case.n, solvers, case.config(), top=3, outdir=outdir, skip_callgrind=skip)
     if write_all(doc, outdir):

@@ -127,8 +127,8 @@ def iteration_gaps(rows: Sequence[dict[str, Any]], factor: float = ITERATION_GAP
         ref = scipy.get((r["problem"], r["n"]))
         if ref is None or r["solver"] == "scipy" or r.get("fixed_budget"):
             continue
-        mine, theirs = max(int(r["n_iter"]), 1), max(int(ref["n_iter"]), 1)
-        if max(mine, theirs) <= factor * min(mine, theirs):
+        mine, theirs = int(r["n_iter"]), int(ref["n_iter"])
+        if max(mine, theirs) <= factor * min(mine, theirs):  # (0 against 0 is no gap; 0 against k is)
             continue
         per_iter = (
             ref["seconds_per_iteration"] / r["seconds_per_iteration"]
@@ -139,7 +139,9 @@ def iteration_gaps(rows: Sequence[dict[str, Any]], factor: float = ITERATION_GAP
             {
                 "problem": r["problem"], "n": r["n"], "solver": r["solver"],
                 "n_iter": mine, "scipy_n_iter": theirs,
-                "speedup_per_solve": ref["steady_s"] / r["steady_s"] if r["steady_s"] else None,
+                "speedup_per_solve": (
+                    ref["steady_s"] / r["steady_s"] if r.get("steady_s") and ref.get("steady_s") else None
+                ),
                 "speedup_per_iteration": per_iter,
             }
         )  # fmt: skip
