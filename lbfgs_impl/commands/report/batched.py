@@ -43,12 +43,7 @@ def batched(
     vmapped while_loop runs until its last member stops. Per member, the
     iterations and convergence of all three are kept, so a reader can check
     that they solved the same problems (same start: same iteration count for
-    the sequential and vmapped optax_while).
-
-    Each of ``peers`` whose solve is one jittable function (``JittedSolver.build``)
-    is batched the same way on the same points (``row["peers"][name]``: its vmap and
-    sequential times, members converged, iterations); a peer that cannot be vmapped
-    records why (``{"unsupported": reason}``).
+    the sequential and vmapped optax_while). ``peers``: see :func:`_batch_peer`.
     """
     problem = make_problem("rosenbrock", n)
     config = SolverConfig()
@@ -59,15 +54,12 @@ def batched(
     rng = np.random.default_rng(seed)
     scipy_prepared = prepare_compiled(get_solver("scipy"), problem, config)
     one = jax.jit(solve_one).lower(problem.x0, problem.data).compile()
-    peer_fns = {name: _peer_solve(name, problem, config) for name in peers}
-    grad_inf = jax.vmap(lambda x, d: inf_norm(jax.grad(problem.objective)(x, d)), in_axes=(0, None))
-    grad_norms = jax.jit(grad_inf)
+    peer_fns, grad_norms = {p: _peer_solve(p, problem, config) for p in peers}, _grad_norms(problem.objective)
     rows = []
     for b in sizes:
         progress(f"batched: B={b}")
         starts = jnp.asarray(np.asarray(problem.x0) + rng.uniform(-0.5, 0.5, size=(b, n)))
         vmapped = jax.jit(jax.vmap(solve_one, in_axes=(0, None))).lower(starts, problem.data).compile()
-
         vmap_all = functools.partial(_vmap_all, vmapped, starts, problem.data)
         jit_all = functools.partial(_jit_all, one, starts, problem.data)
         scipy_all = functools.partial(_scipy_all, scipy_prepared, starts)
@@ -77,8 +69,7 @@ def batched(
         t_scipy, sp = _median_time(scipy_all, repeats)
         scipy_results = [scipy_prepared.result(raw) for raw in sp]
         vmap_iters = [int(k) for k in np.asarray(out.n_iter)]
-        seq_iters = [int(o.n_iter) for o in seq]
-        same = sum(a == c for a, c in zip(vmap_iters, seq_iters, strict=True))
+        same = sum(a == int(c.n_iter) for a, c in zip(vmap_iters, seq, strict=True))
         rows.append(
             {
                 "B": b, "n": n, "repeats": repeats,
@@ -98,6 +89,11 @@ def batched(
     return rows
 
 
+def _grad_norms(objective: Any) -> Any:
+    """Jitted ``(X (B, n), data) -> ||grad f(X[i])||_inf`` for every member: the suite's convergence test."""
+    return jax.jit(jax.vmap(lambda x, d: inf_norm(jax.grad(objective)(x, d)), in_axes=(0, None)))
+
+
 def _peer_solve(name: str, problem: Any, config: SolverConfig) -> Any:
     """A peer's whole solve as one function ``(x0, data) -> JittedOutput``, or why there is none."""
     solver = get_solver(name)
@@ -113,7 +109,12 @@ def _peer_solve(name: str, problem: Any, config: SolverConfig) -> Any:
 def _batch_peer(
     fn: Any, starts: jax.Array, data: Any, repeats: int, gtol: float, grad_norms: Any
 ) -> dict[str, Any]:
-    """One peer on the batch: vmapped (one call) and B sequential jitted solves, ``repeats`` timings each."""
+    """One peer on the batch: vmapped (one call) and B sequential jitted solves, ``repeats`` timings each.
+
+    A peer whose solve is one jittable function (``JittedSolver.build``) is batched on the
+    same points as optax_while: its vmap and sequential times, members converged, iterations.
+    One that cannot be vmapped, or fails while batched, records why (``{"unsupported": reason}``).
+    """
     if isinstance(fn, str):
         return {"unsupported": fn}
     try:
