@@ -90,11 +90,13 @@ def explain(
     top: int,
     outdir: Path,
     skip_callgrind: str | None = None,
+    cpus: list[int] | None = None,
 ) -> dict[str, Any]:
     """Every figure of explain.json: the callgrind part (or why it was skipped), then the static part.
 
     The callgrind part is counted first (its zygotes are separate processes, started
-    before this one compiles anything); ``skip_callgrind`` (a reason) leaves it out.
+    before this one compiles anything); ``skip_callgrind`` (a reason) leaves it out. ``cpus``:
+    one counting process per CPU listed (default: the CPUs this process may use).
     """
     from lbfgs_impl.commands.explain.runner import measure_callgrind
     from lbfgs_impl.commands.explain.static import KINDS, solver_static, value_and_grad_summary
@@ -108,7 +110,7 @@ def explain(
     if skip_callgrind:
         callgrind: dict[str, Any] = {"skipped": skip_callgrind}
     else:
-        callgrind = measure_callgrind(problem_name, n, solvers, config, top=top, dump_dir=staging)
+        callgrind = measure_callgrind(problem_name, n, solvers, config, top=top, dump_dir=staging, cpus=cpus)
     final = outdir / "callgrind"
     if "skipped" in callgrind:
         shutil.rmtree(staging)

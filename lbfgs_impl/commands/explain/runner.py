@@ -41,6 +41,7 @@ def measure_callgrind(
     top: int,
     dump_dir: Path,
     progress: Callable[[int, int], None] | None = None,
+    cpus: list[int] | None = None,
 ) -> dict[str, Any]:
     """Count one solve per solver and the probes under callgrind, keeping the dumps in ``dump_dir``.
 
@@ -56,6 +57,7 @@ def measure_callgrind(
     report = measure_instructions(
         [*tasks, *probe_tasks(problem, n, config)],
         repeats=1,
+        cpus=cpus,
         plugins=[PLUGIN],
         progress=progress,
         keep_dumps=dump_dir,

@@ -54,10 +54,18 @@ QUICK_EXPLAIN_NOTE = (
 )
 
 
-def explain_seed(plan: ReportPlan, solvers: list[str], outdir: Path, tick: Callable[[str], None]) -> Any:
+def explain_seed(
+    plan: ReportPlan,
+    solvers: list[str],
+    outdir: Path,
+    tick: Callable[[str], None],
+    cpus: list[int] | None = None,
+) -> Any:
     """``lbfgs-bench explain`` on the seed case into ``outdir`` (explain.md, .json, figures); its document.
 
-    The callgrind part runs only where the plan says so; the static HLO part always.
+    The callgrind part runs only where the plan says so, one counting process per CPU
+    of ``cpus`` (the CPUs the run had before it pinned itself: counts do not depend on
+    load, and nothing is timed meanwhile); the static HLO part always.
     """
     from lbfgs_impl.commands.explain.command import explain, write_all
     from lbfgs_impl.commands.report.sections import SEED
@@ -70,7 +78,9 @@ def explain_seed(plan: ReportPlan, solvers: list[str], outdir: Path, tick: Calla
         else QUICK_EXPLAIN_NOTE.format(problem=case.problem, n=case.n, solvers=",".join(solvers))
     )
     tick(f"{case.id}: callgrind" if skip is None else f"{case.id}: static HLO figures")
-    doc = explain(case.problem, case.n, solvers, case.config(), top=3, outdir=outdir, skip_callgrind=skip)
+    doc = explain(
+        case.problem, case.n, solvers, case.config(), top=3, outdir=outdir, skip_callgrind=skip, cpus=cpus
+    )
     if write_all(doc, outdir):
         raise RuntimeError(f"could not write explain's files into {outdir}")
     return doc
@@ -123,7 +133,7 @@ def default_stages(
     def explain_stage(tick):
         if outdir is None:
             raise ValueError("the explain stage needs an output directory")
-        return explain_seed(plan, solvers, outdir / "explain", tick)
+        return explain_seed(plan, solvers, outdir / "explain", tick, cpus=pinning.get("cpus_before"))
 
     n_robust = len(plan.robustness_problems or ()) or 10
     return {
