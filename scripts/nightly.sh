@@ -13,7 +13,7 @@
 #      exit keeps both (a night not compared on every signal of the last one exits 1).
 #
 # Environment: NIGHTLY_DIR (default .nightly), PERF_SIZE (default full), PERF_CPU (default first),
-# PERF_ARGS (extra pytest options, e.g. -k "steady"), CHECK_ARGS (extra check-regressions options,
+# PERF_ARGS (extra pytest options, e.g. '-k "steady and rosenbrock"'), CHECK_ARGS (extra check-regressions options,
 # e.g. "--threshold 0.15"), CONFIRM (default 1; 0 skips the A/B re-runs and the re-count of the
 # baseline under another valgrind/image), INSTRUCTIONS (default 1; 0 skips the callgrind counts,
 # which then fails every night whose baseline has them).
@@ -28,12 +28,17 @@ if ! { mkdir -p "$dir/baselines" && touch "$dir/.write-check" && rm -f "$dir/.wr
     exit 2
 fi
 
-# shellcheck disable=SC2086  # PERF_ARGS and CHECK_ARGS are lists of options
+# PERF_ARGS and CHECK_ARGS are split as a shell would split them (quotes kept: -k "a or b" is one
+# expression), by Python's shlex, never by eval.
+split_args() { python -c 'import shlex, sys; print("\0".join(shlex.split(sys.argv[1])), end="")' "$1"; }
+perf_args=() check_args=()
+[ -n "${PERF_ARGS:-}" ] && mapfile -d '' -t perf_args < <(split_args "$PERF_ARGS")
+[ -n "${CHECK_ARGS:-}" ] && mapfile -d '' -t check_args < <(split_args "$CHECK_ARGS")
 instructions=--perf-instructions
 [ "${INSTRUCTIONS:-1}" = 0 ] && instructions=
 python -m pytest perf -p no:cacheprovider --perf-size "$size" --perf-cpu "$cpu" $instructions \
     --perf-first-call-rounds 5 --benchmark-min-rounds 10 \
-    --benchmark-save-data --benchmark-json "$dir/current.json.tmp" ${PERF_ARGS:-}
+    --benchmark-save-data --benchmark-json "$dir/current.json.tmp" "${perf_args[@]}"
 mv "$dir/current.json.tmp" "$dir/current.json"
 
 machine=$(python -c 'import sys; from lbfgs_impl.tracking.runs import load_run; print(load_run(sys.argv[1]).machine_key())' "$dir/current.json")
@@ -49,9 +54,8 @@ promote() {
 rc=0
 if [ ! -f "$dir/baseline.json" ]; then
     echo "nightly: no baseline in $dir yet; checking that this run has every signal it asked for"
-    # shellcheck disable=SC2086
     lbfgs-bench check-regressions "$dir/current.json" "$dir/current.json" \
-        --report "$dir/report.md" ${CHECK_ARGS:-} || rc=$?
+        --report "$dir/report.md" "${check_args[@]}" || rc=$?
     case $rc in
         0) echo "nightly: this run becomes the baseline (and $machine's wall-time baseline)"; promote ;;
         *) echo "nightly: this run lacks a signal (see $dir/report.md); it does not become the baseline" ;;
@@ -70,7 +74,7 @@ confirm=--confirm
 [ "${CONFIRM:-1}" = 0 ] && confirm=
 # shellcheck disable=SC2086
 lbfgs-bench check-regressions "$dir/baseline.json" "$dir/current.json" "${time_args[@]}" \
-    --report "$dir/report.md" $confirm --perf-cpu "$cpu" --perf-size "$size" ${CHECK_ARGS:-} || rc=$?
+    --report "$dir/report.md" $confirm --perf-cpu "$cpu" --perf-size "$size" "${check_args[@]}" || rc=$?
 case $rc in
     0) echo "nightly: no regression; the current run is the new baseline (and $machine's)"; promote ;;
     1) echo "nightly: regression or a signal not compared (see $dir/report.md); the baselines are kept" ;;

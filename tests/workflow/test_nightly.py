@@ -90,7 +90,8 @@ def _night(repo: Path, out: Path, **extra: str) -> dict:
     env["PYTHONPATH"] = os.pathsep.join([str(repo), str(ROOT / "tests" / "plugins")])
     # The nightly's default path (instruction counts on), on one steady benchmark of the quick grid.
     env.update(NIGHTLY_DIR=str(out), PERF_SIZE="quick")
-    env.update(PERF_ARGS=f"-k {SELECTED} -p perf_slowdown --perf-instructions-repeats 2")
+    # a -k expression with spaces, quoted as a user would: PERF_ARGS is split like a shell splits it
+    env.update(PERF_ARGS=f'-k "{SELECTED} or no_such_name" -p perf_slowdown --perf-instructions-repeats 2')
     env.pop("INSTRUCTIONS", None)
     env.update(extra)
     proc = subprocess.run(
