@@ -55,6 +55,8 @@ def headline(report: ReportData) -> list[str]:
                 batched += f" ({member['converged_members']}/{bmax['B']} converged)"
         elif bmax and "unsupported" in bmax.get("peers", {}).get(solver, {}):
             batched = "not batched (section 4 says why)"
+        elif solver == "optax_loop":  # its loop runs on the host: there is no one function to vmap
+            batched = "- (host loop)"
         else:
             batched = "-" if solver == "scipy" else "not measured"
         be_cells = ("-", "-") if solver == "scipy" else (be_text(b, "cold"), be_text(b, "warm"))
