@@ -168,7 +168,7 @@ def test_batched_peers_are_shown_and_a_peer_that_cannot_batch_says_why():
                                   "optimistix_lbfgs": {
         "unsupported": "jax.vmap failed: X"}}}  # fmt: skip
     rows = [_scaling_row(s, 100, 1000, False, s != "scipy" and s != "optax_while")
-            for s in ("scipy", "optax_while", "jaxopt_lbfgs", "optimistix_lbfgs")]  # fmt: skip
+            for s in ("scipy", "optax_loop", "optax_while", "jaxopt_lbfgs", "optimistix_lbfgs")]  # fmt: skip
     report = ReportData("tiny", {"versions": {k: "x" for k in ("jax", "jaxlib", "optax", "scipy", "numpy")},
                                  "python": "3", "cpu": "c", "cpu_count": 2, "pinning": {"pinned": False},
                                  "thread_env": {}, "timestamp_utc": "t"})  # fmt: skip
@@ -182,6 +182,7 @@ def test_batched_peers_are_shown_and_a_peer_that_cannot_batch_says_why():
     assert headline["jaxopt_lbfgs (peer)"].rstrip().endswith("| 8.0x (3/4 converged) |")
     assert headline["optimistix_lbfgs (peer)"].rstrip().endswith("| not batched (section 4 says why) |")
     assert headline["optax_while"].rstrip().endswith("| 4.0x |")
+    assert headline["optax_loop"].rstrip().endswith("| - (host loop) |")
 
 
 def test_a_peer_that_fails_while_batched_is_recorded_not_raised():
