@@ -167,7 +167,7 @@ def test_batched_peers_are_shown_and_a_peer_that_cannot_batch_says_why():
     row = {**BATCH_ROW, "peers": {"jaxopt_lbfgs": {**peer, "vmap_s": 0.05, "converged_members": 3},
                                   "optimistix_lbfgs": {
         "unsupported": "jax.vmap failed: X"}}}  # fmt: skip
-    rows = [_scaling_row(s, 100, 1000, False, s != "scipy" and s != "optax_while")
+    rows = [_scaling_row(s, 100, 1000, False, s not in ("scipy", "optax_loop", "optax_while"))
             for s in ("scipy", "optax_loop", "optax_while", "jaxopt_lbfgs", "optimistix_lbfgs")]  # fmt: skip
     report = ReportData("tiny", {"versions": {k: "x" for k in ("jax", "jaxlib", "optax", "scipy", "numpy")},
                                  "python": "3", "cpu": "c", "cpu_count": 2, "pinning": {"pinned": False},
