@@ -130,6 +130,8 @@ def add_stages(*stages: StageTimes) -> StageTimes:
 class SolverBase:
     name = ""
     description = ""
+    #: keeps a dense n x n inverse Hessian (BFGS): memory n^2 and an n^2 update per iteration
+    dense_hessian = False
 
     def prepare(self, problem: Problem, config: SolverConfig) -> PreparedSolve:
         raise NotImplementedError

@@ -27,6 +27,7 @@ STATUS = {
 class JaxScipyBFGS(JittedSolver):
     name = "jax_scipy_bfgs"
     description = "jax.scipy.optimize.minimize(method='BFGS'), jitted"
+    dense_hessian = True
 
     def build(self, objective: Callable[..., Any], config: SolverConfig) -> Callable[..., JittedOutput]:
         from jax.scipy.optimize import minimize

@@ -83,6 +83,7 @@ class OptimistixLBFGS(_Optimistix):
 class OptimistixBFGS(_Optimistix):
     name = "optimistix_bfgs"
     description = "optimistix.minimise(BFGS, norm=max_norm), dense inverse Hessian"
+    dense_hessian = True
 
     def make(self, config: SolverConfig) -> Any:
         import optimistix as optx

@@ -9,6 +9,7 @@ import jax
 import numpy as np
 import pytest
 
+from lbfgs_impl.cases import BenchCase
 from lbfgs_impl.commands.report import stages
 from lbfgs_impl.commands.report.build import build_report
 from lbfgs_impl.commands.report.data import ReportData, StageResult
@@ -263,3 +264,19 @@ def test_break_even_figure_says_never_on_a_linear_axis(tmp_path, monkeypatch):
     (ax,) = drawn["fig"].axes
     assert "never" in [t.get_text() for t in ax.texts] and "3" in [t.get_text() for t in ax.texts]
     assert ax.get_yscale() == "linear" and ax.get_ylim()[0] == 0
+
+
+def test_dense_bfgs_runs_only_up_to_its_size_limit_and_the_section_says_so(monkeypatch):
+    monkeypatch.setattr(stages, "DENSE_MAX_N", 10)
+    cases = (BenchCase("rosenbrock", 10, 10_000), BenchCase("rosenbrock", 20, 10_000))
+    rows = stages.scaling(cases, 1, lambda m: None, solvers=["optax_while", "jax_scipy_bfgs"])
+    assert sorted((r["solver"], r["n"]) for r in rows) == [
+        ("jax_scipy_bfgs", 10), ("optax_while", 10), ("optax_while", 20)
+    ]  # fmt: skip
+    report = ReportData("tiny", {})
+    report.stages["scaling"] = StageResult("scaling", rows)
+    monkeypatch.setattr("lbfgs_impl.commands.report.sections.DENSE_MAX_N", 10)
+    from lbfgs_impl.commands.report.sections import section_scaling
+
+    text = "\n".join(section_scaling(report))
+    assert "- jax_scipy_bfgs keeps a dense n x n inverse Hessian (BFGS): run up to n = 10 only" in text

@@ -6,6 +6,7 @@ from typing import Any
 
 from lbfgs_impl.commands.report.data import ReportData
 from lbfgs_impl.commands.report.stages import (
+    DENSE_MAX_N,
     ITERATION_GAP,
     crossover_direction,
     crossovers,
@@ -13,6 +14,7 @@ from lbfgs_impl.commands.report.stages import (
     overhead_ratio,
     speedups,
 )
+from lbfgs_impl.solvers import get_solver
 
 SEED = ("rosenbrock", 100)
 
@@ -59,6 +61,13 @@ def section_scaling(report: ReportData) -> list[str]:
             + ", ".join(f"{p} n={n} ({m} iterations)" for p, n, m in budget)
             + ". There the speedup compares time per iteration, not per solve (a solver that stops "
             "early would look faster for doing less)."
+        )
+    dense = sorted({r["solver"] for r in data if get_solver(r["solver"]).dense_hessian})
+    if dense and any(r["n"] > DENSE_MAX_N for r in data):
+        lines.append(
+            f"- {', '.join(dense)} {'keeps' if len(dense) == 1 else 'keep'} a dense n x n inverse Hessian "
+            f"(BFGS): run up to n = {DENSE_MAX_N} only (at n = 10^4 one matrix is 0.8 GB and each update "
+            "10^8 flops)."
         )
     gaps = iteration_gaps(data)
     if gaps:
