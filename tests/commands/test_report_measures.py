@@ -280,3 +280,26 @@ def test_dense_bfgs_runs_only_up_to_its_size_limit_and_the_section_says_so(monke
 
     text = "\n".join(section_scaling(report))
     assert "- jax_scipy_bfgs keeps a dense n x n inverse Hessian (BFGS): run up to n = 10 only" in text
+
+
+def test_break_even_leaves_dense_bfgs_out_above_its_size_limit(monkeypatch):
+    from lbfgs_impl.commands.report import first_call
+
+    child = {"first_call_s": 1.0, "cache_hits": 0, "backend_compiles": 1}
+    ran = []
+
+    def fake_calls(case, solver, cache, samples, cpu):
+        ran.append(solver)
+        return {"cold": [child] * samples, "warm": [child] * samples}
+
+    monkeypatch.setattr(first_call, "DENSE_MAX_N", 10)
+    monkeypatch.setattr(first_call, "_first_calls", fake_calls)
+    monkeypatch.setattr(first_call, "check_children", lambda *a: None)
+    monkeypatch.setattr(first_call, "_steady", lambda *a: {"steady_s": 0.1, "n_iter": 5, "converged": True})
+    cases = (BenchCase("rosenbrock", 10, 100), BenchCase("rosenbrock", 20, 100))
+    rows = first_call.break_even(cases, [], None, lambda m: None, samples=1,
+                                 solvers=["optax_while", "jax_scipy_bfgs"])  # fmt: skip
+    assert [(r["solver"], r["n"]) for r in rows] == [
+        ("optax_while", 10), ("jax_scipy_bfgs", 10), ("optax_while", 20)
+    ]  # fmt: skip
+    assert ran == ["scipy", "optax_while", "jax_scipy_bfgs", "scipy", "optax_while"]

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from lbfgs_impl.cases import BenchCase
+from lbfgs_impl.commands.report.plans import DENSE_MAX_N
 from lbfgs_impl.measure.timing import break_even_solves, measure_steady, prepare_compiled
 from lbfgs_impl.solvers import get_solver
 
@@ -138,18 +139,20 @@ def break_even(
     """Cold vs warm first calls of SciPy and each JAX variant, and the break-even against SciPy (same cache).
 
     The cache lives in a temporary directory per case, removed afterwards whatever happens.
+    Dense BFGS solvers run up to :data:`~lbfgs_impl.commands.report.plans.DENSE_MAX_N` only.
     """
     rows = []
     for case in cases:
         progress(f"break-even: {case.id}, {samples} fresh processes per cache state and solver")
         with tempfile.TemporaryDirectory(prefix="lbfgs-bench-jax-cache-", dir=cache_root) as cache:
             calls, steady = {}, {}
-            for solver in ("scipy", *solvers):
+            active = [s for s in solvers if case.n <= DENSE_MAX_N or not get_solver(s).dense_hessian]
+            for solver in ("scipy", *active):
                 calls[solver] = _first_calls(case, solver, cache, samples, cpu)
                 steady[solver] = _steady(case, solver, scaling_rows)
                 check_children(solver, calls[solver]["cold"], calls[solver]["warm"], steady[solver])
             ref = steady["scipy"]
-            for solver in solvers:
+            for solver in active:
                 s = steady[solver]
                 row: dict[str, Any] = {
                     "problem": case.problem, "n": case.n, "maxiter": case.maxiter, "solver": solver,

@@ -22,6 +22,7 @@ from lbfgs_impl.cases import BenchCase
 from lbfgs_impl.commands.report.batched import batched, check_trace, convergence
 from lbfgs_impl.commands.report.first_call import JAX_SOLVERS, break_even, check_children, fresh_first_call
 from lbfgs_impl.commands.report.floor import evaluation_chain, evaluation_floor, overhead_ratio
+from lbfgs_impl.commands.report.plans import DENSE_MAX_N
 from lbfgs_impl.measure.timing import measure_first_call, measure_steady, prepare_compiled
 from lbfgs_impl.solvers import SEED_SOLVERS, get_solver
 
@@ -45,11 +46,6 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- 1. scaling
-
-
-#: the largest n at which the report runs a solver with a dense n x n inverse Hessian (at 10^4 one
-#: matrix is 0.8 GB and each iteration's update 10^8 flops; at 10^5, 80 GB)
-DENSE_MAX_N = 1000
 
 
 def scaling(
