@@ -29,11 +29,11 @@ if ! { mkdir -p "$dir/baselines" && touch "$dir/.write-check" && rm -f "$dir/.wr
 fi
 
 # PERF_ARGS and CHECK_ARGS are split as a shell would split them (quotes kept: -k "a or b" is one
-# expression), by Python's shlex, never by eval.
-split_args() { python -c 'import shlex, sys; print("\0".join(shlex.split(sys.argv[1])), end="")' "$1"; }
-perf_args=() check_args=()
-[ -n "${PERF_ARGS:-}" ] && mapfile -d '' -t perf_args < <(split_args "$PERF_ARGS")
-[ -n "${CHECK_ARGS:-}" ] && mapfile -d '' -t check_args < <(split_args "$CHECK_ARGS")
+# expression), by Python's shlex, never by eval; one that does not parse stops the night here.
+# shellcheck source=scripts/split_args.sh
+source "$(dirname "${BASH_SOURCE[0]}")/split_args.sh"
+split_into perf_args "${PERF_ARGS:-}"
+split_into check_args "${CHECK_ARGS:-}"
 instructions=--perf-instructions
 [ "${INSTRUCTIONS:-1}" = 0 ] && instructions=
 python -m pytest perf -p no:cacheprovider --perf-size "$size" --perf-cpu "$cpu" $instructions \

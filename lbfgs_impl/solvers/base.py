@@ -132,6 +132,8 @@ class SolverBase:
     description = ""
     #: keeps a dense n x n inverse Hessian (BFGS): memory n^2 and an n^2 update per iteration
     dense_hessian = False
+    #: reports accepted steps as iterations while its loop body also runs for rejected ones
+    iterations_are_accepted_steps = False
 
     def prepare(self, problem: Problem, config: SolverConfig) -> PreparedSolve:
         raise NotImplementedError

@@ -43,6 +43,7 @@ def capped(base: type, maxiter: int) -> type:
 
 class _Optimistix(JittedSolver):
     package = "optimistix"
+    iterations_are_accepted_steps = True  # n_iter = accepted steps; the loop body runs for every step
 
     def make(self, config: SolverConfig) -> Any:
         raise NotImplementedError

@@ -63,7 +63,7 @@ def test_tiny_report_embeds_explains_static_part_and_says_why_the_counts_are_not
     assert (doc["problem"], doc["n"]) == (first.problem, first.n)
     assert doc["callgrind"]["skipped"].startswith("not counted in this plan")
     assert (
-        f"lbfgs-bench explain --problem {first.problem} --n {first.n} --solvers"
+        f"lbfgs-bench explain --problem {first.problem} --n {first.n} --maxiter {first.maxiter} --solvers"
         in doc["callgrind"]["skipped"]
     )
     assert (out / "explain" / "explain.md").exists() and (out / "explain" / "explain_kernels.png").exists()

@@ -145,7 +145,7 @@ def section_floor(doc: dict[str, Any]) -> list[str]:
     for solver, part in cg["solvers"].items():
         f = part.get("floor")
         if f:
-            mark = " (L-BFGS floor)" if solver in DENSE_BFGS else ""
+            mark = " (L-BFGS floor)" if _solver_flag(solver, "dense_hessian") else ""
             dense += [solver] if mark else []
             lines.append(
                 f"| {solver} | {f['evaluations_per_iteration']:.2f} | {f['per_iteration']:,.0f} | "
@@ -160,8 +160,12 @@ def section_floor(doc: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-#: solvers that keep a dense n x n inverse Hessian (their floor is not the L-BFGS one)
-DENSE_BFGS = frozenset({"optimistix_bfgs", "jax_scipy_bfgs"})
+def _solver_flag(name: str, flag: str) -> bool:
+    """A solver's class attribute (``dense_hessian``, ``iterations_are_accepted_steps``); False if unknown."""
+    from lbfgs_impl.solvers import SOLVERS
+
+    solver = SOLVERS.get(name)
+    return bool(getattr(solver, flag, False))
 
 
 def findings(doc: dict[str, Any]) -> list[str]:
@@ -194,6 +198,12 @@ def findings(doc: dict[str, Any]) -> list[str]:
                 f"{solver}: the XLA/PJRT runtime spends {runtime / kernels:,.0f} instructions per "
                 f"kernel executed ({runtime:,.0f} per iteration over at least {kernels:,.0f} kernels)."
             )
+            if _solver_flag(solver, "iterations_are_accepted_steps"):
+                out[-1] += (
+                    f" Its iterations are accepted steps while its loop body runs once per step "
+                    f"({part['n_fev']:,} evaluations for {part['n_iter']:,} iterations): the kernels per "
+                    "iteration undercount and the instructions per kernel overcount by about that ratio."
+                )
     out += _comparisons(cg["solvers"])
     for solver, s in st.items():
         it = s["hlo"]["iteration"]

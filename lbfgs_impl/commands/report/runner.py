@@ -49,8 +49,8 @@ def report_solvers(plan: ReportPlan) -> list[str]:
 
 #: why ``report --quick`` leaves the seed case's instruction breakdown to ``lbfgs-bench explain``
 QUICK_EXPLAIN_NOTE = (
-    "not counted in this plan (about 2.5 minutes under valgrind); the full report counts it, "
-    "or run `lbfgs-bench explain --problem {problem} --n {n} --solvers {solvers} OUTDIR`"
+    "not counted in this plan (minutes under valgrind); the full report counts it, or run "
+    "`lbfgs-bench explain --problem {problem} --n {n} --maxiter {maxiter} --solvers {solvers} OUTDIR`"
 )
 
 
@@ -75,7 +75,9 @@ def explain_seed(
     skip = (
         None
         if plan.explain_callgrind
-        else QUICK_EXPLAIN_NOTE.format(problem=case.problem, n=case.n, solvers=",".join(solvers))
+        else QUICK_EXPLAIN_NOTE.format(
+            problem=case.problem, n=case.n, maxiter=case.maxiter, solvers=",".join(solvers)
+        )
     )
     tick(f"{case.id}: callgrind" if skip is None else f"{case.id}: static HLO figures")
     doc = explain(

@@ -1,0 +1,44 @@
+"""explain.md's generated sentences carry each solver's caveats (accepted steps, dense BFGS)."""
+
+from __future__ import annotations
+
+from lbfgs_impl.commands.explain.document import findings, section_floor
+from lbfgs_impl.measure.attribution import CATEGORY_KEYS
+
+
+def _part(n_iter: int, n_fev: int) -> dict:
+    per = {k: 0.0 for k in CATEGORY_KEYS}
+    per["xla_runtime"] = 40_000.0
+    shares = {k: float(k == "xla_runtime") for k in CATEGORY_KEYS if k != "scheduler"}
+    floor = {"times_floor": 2.0, "per_iteration": 20_000.0, "evaluations_per_iteration": 1.0}
+    return {"n_iter": n_iter, "n_fev": n_fev, "per_iteration": per, "total": 1.0, "net": 1.0,
+            "net_per_iteration": 40_000.0, "shares_of_net": shares, "floor": floor}  # fmt: skip
+
+
+STATIC = {"kernels_per_iteration_total": 180, "hlo": {"iteration": {"kernels": 23, "by_kind": {"copy": 1}}}}
+
+
+def _doc(*solvers: str) -> dict:
+    return {
+        "config": {"memory_size": 10},
+        "callgrind": {
+            "solvers": {s: _part(520, 616) for s in solvers},
+            "floor": {"evaluation": 1.0, "algebra": 1.0, "probe_repetitions": [200, 400]},
+        },
+        "static": {"solvers": {s: STATIC for s in solvers}},
+    }
+
+
+def test_accepted_step_iterations_are_said_to_skew_the_per_kernel_figure():
+    lines = findings(_doc("optimistix_lbfgs", "optax_while"))
+    (opt,) = [x for x in lines if x.startswith("optimistix_lbfgs: the XLA/PJRT runtime")]
+    assert "616 evaluations for 520 iterations" in opt
+    (ow,) = [x for x in lines if x.startswith("optax_while: the XLA/PJRT runtime")]
+    assert "accepted steps" not in ow
+
+
+def test_dense_bfgs_is_marked_against_the_lbfgs_floor():
+    text = "\n".join(section_floor(_doc("jax_scipy_bfgs", "optax_while")))
+    assert "| jax_scipy_bfgs | 1.00 | 20,000 | 40,000 | 2.0 (L-BFGS floor) |" in text
+    assert "| optax_while | 1.00 | 20,000 | 40,000 | 2.0 |" in text
+    assert "jax_scipy_bfgs: dense BFGS" in text
