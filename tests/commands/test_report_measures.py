@@ -303,3 +303,25 @@ def test_break_even_leaves_dense_bfgs_out_above_its_size_limit(monkeypatch):
         ("optax_while", 10), ("jax_scipy_bfgs", 10), ("optax_while", 20)
     ]  # fmt: skip
     assert ran == ["scipy", "optax_while", "jax_scipy_bfgs", "scipy", "optax_while"]
+
+
+def test_a_solve_that_did_not_converge_gives_no_speedup_and_is_named():
+    rows = [
+        _scaling_row(s, n, 1000, False, s == "jax_scipy_bfgs")
+        for n in (100, 1000)
+        for s in ("scipy", "optax_while", "jax_scipy_bfgs")
+    ]
+    failed = next(r for r in rows if r["solver"] == "jax_scipy_bfgs" and r["n"] == 100)
+    failed.update(converged=False, n_iter=2, steady_s=0.0001)  # stopped short: "fast" for doing less
+    assert [n for n, _ in stages.speedups(rows)["rosenbrock"]["jax_scipy_bfgs"]] == [1000]
+    assert all(g["solver"] != "jax_scipy_bfgs" or g["n"] != 100 for g in stages.iteration_gaps(rows))
+    report = ReportData("tiny", {"versions": {k: "x" for k in ("jax", "jaxlib", "optax", "scipy", "numpy")},
+                                 "python": "3", "cpu": "c", "cpu_count": 2, "pinning": {"pinned": False},
+                                 "thread_env": {}, "timestamp_utc": "t"})  # fmt: skip
+    report.stages["scaling"] = StageResult("scaling", rows)
+    text = render(report)
+    headline = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
+    assert "| did not converge |" in headline["jax_scipy_bfgs (peer)"]
+    assert "| 2.00x |" in headline["optax_while"]
+    assert "left out of every speedup and crossover" in text
+    assert "rosenbrock n=100 jax_scipy_bfgs (peer) (2 iterations)" in text

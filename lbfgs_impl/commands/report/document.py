@@ -21,7 +21,7 @@ from lbfgs_impl.commands.report.sections import (
     solvers_in,
     tag,
 )
-from lbfgs_impl.commands.report.stages import crossover_direction, crossovers, speedups
+from lbfgs_impl.commands.report.stages import comparable, crossover_direction, crossovers, speedups
 
 __all__ = ["crossovers", "headline", "render", "to_dict", "write"]
 
@@ -43,7 +43,7 @@ def headline(report: ReportData) -> list[str]:
     for solver in solvers_in(scaling) or ["scipy"]:
         r = row(scaling, problem=SEED[0], n=SEED[1], solver=solver)
         b = row(be, problem=SEED[0], n=SEED[1], solver=solver)
-        speed = ref["steady_s"] / r["steady_s"] if r and ref else None
+        speed = ref["steady_s"] / r["steady_s"] if r and ref and comparable(r) and comparable(ref) else None
         cr = " / ".join(
             _crossover_text(cross.get(p, {}).get(solver), p, scaling, solver)
             for p in ("rosenbrock", "logistic")
@@ -62,7 +62,7 @@ def headline(report: ReportData) -> list[str]:
         be_cells = ("-", "-") if solver == "scipy" else (be_text(b, "cold"), be_text(b, "warm"))
         lines.append(
             f"| {tag(solver, scaling)} | {f(r and r['first_call_s'], '.2f')} | {f(r and 1e3 * r['steady_s'], '.2f')} "
-            f"| {f(speed, '.2f', 'x')} | {be_cells[0]} | {be_cells[1]} | {cr if solver != 'scipy' else '-'} "
+            f"| {f(speed, '.2f', 'x') if speed or not r else 'did not converge'} | {be_cells[0]} | {be_cells[1]} | {cr if solver != 'scipy' else '-'} "
             f"| {batched} |"
         )
     return lines

@@ -8,6 +8,7 @@ from lbfgs_impl.commands.report.data import ReportData
 from lbfgs_impl.commands.report.stages import (
     DENSE_MAX_N,
     ITERATION_GAP,
+    comparable,
     crossover_direction,
     crossovers,
     iteration_gaps,
@@ -68,6 +69,17 @@ def section_scaling(report: ReportData) -> list[str]:
             f"- {', '.join(dense)} {'keeps' if len(dense) == 1 else 'keep'} a dense n x n inverse Hessian "
             f"(BFGS): run up to n = {DENSE_MAX_N} only (at n = 10^4 one matrix is 0.8 GB and each update "
             "10^8 flops)."
+        )
+    failed = [r for r in data if not comparable(r)]
+    if failed:
+        lines.append(
+            "- Not converged, so left out of every speedup and crossover (a solve that stops short is "
+            "fast for doing less): "
+            + "; ".join(
+                f"{r['problem']} n={r['n']} {tag(r['solver'], data)} ({r['n_iter']} iterations)"
+                for r in failed
+            )
+            + "."
         )
     gaps = iteration_gaps(data)
     if gaps:

@@ -95,14 +95,22 @@ def _speed_basis(row: dict[str, Any]) -> float | None:
     return row.get("seconds_per_iteration") if row.get("fixed_budget") else row["steady_s"]
 
 
+def comparable(row: dict[str, Any]) -> bool:
+    """A row whose time can enter a speedup: a converged solve, or any solve on a fixed budget
+    (compared per iteration). A solve that stopped short of its stopping rule is fast for doing less."""
+    return bool(row.get("converged", True)) or bool(row.get("fixed_budget"))
+
+
 def speedups(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, list[tuple[int, float]]]]:
     """Per problem and solver, (n, SciPy's time / the solver's) in order of n.
 
     Time per solve where each solve runs to its stopping rule; time per
     iteration at fixed budgets (``fixed_budget``), where a solver that stops
-    early would otherwise look faster for doing less.
+    early would otherwise look faster for doing less. Solves that did not
+    converge (outside fixed budgets) are left out (:func:`comparable`).
     """
     out: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    rows = [r for r in rows if comparable(r)]
     ref = {(r["problem"], r["n"]): _speed_basis(r) for r in rows if r["solver"] == "scipy"}
     for r in rows:
         key = (r["problem"], r["n"])
@@ -126,11 +134,15 @@ def iteration_gaps(rows: Sequence[dict[str, Any]], factor: float = ITERATION_GAP
     and the per-iteration one (SciPy's time per iteration / the solver's), in order.
     Fixed budgets are left out: their speedup is per iteration already.
     """
-    scipy = {(r["problem"], r["n"]): r for r in rows if r["solver"] == "scipy" and not r.get("fixed_budget")}
+    scipy = {
+        (r["problem"], r["n"]): r
+        for r in rows
+        if r["solver"] == "scipy" and not r.get("fixed_budget") and comparable(r)
+    }
     out = []
     for r in rows:
         ref = scipy.get((r["problem"], r["n"]))
-        if ref is None or r["solver"] == "scipy" or r.get("fixed_budget"):
+        if ref is None or r["solver"] == "scipy" or r.get("fixed_budget") or not comparable(r):
             continue
         mine, theirs = int(r["n_iter"]), int(ref["n_iter"])
         if max(mine, theirs) <= factor * min(mine, theirs):  # (0 against 0 is no gap; 0 against k is)
