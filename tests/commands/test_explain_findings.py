@@ -42,3 +42,12 @@ def test_dense_bfgs_is_marked_against_the_lbfgs_floor():
     assert "| jax_scipy_bfgs | 1.00 | 20,000 | 40,000 | 2.0 (L-BFGS floor) |" in text
     assert "| optax_while | 1.00 | 20,000 | 40,000 | 2.0 |" in text
     assert "jax_scipy_bfgs: dense BFGS" in text
+
+
+def test_a_solve_that_did_not_converge_is_said_so():
+    doc = _doc("jax_scipy_bfgs", "optax_while")
+    doc["static"]["solvers"]["jax_scipy_bfgs"] = {**STATIC, "converged": False}
+    lines = findings(doc)
+    (bad,) = [x for x in lines if x.startswith("**jax_scipy_bfgs**")]
+    assert "This solve did not converge (520 iterations)" in bad
+    assert all("did not converge" not in x for x in lines if x.startswith("**optax_while**"))

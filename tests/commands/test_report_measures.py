@@ -325,3 +325,18 @@ def test_a_solve_that_did_not_converge_gives_no_speedup_and_is_named():
     assert "| 2.00x |" in headline["optax_while"]
     assert "left out of every speedup and crossover" in text
     assert "rosenbrock n=100 jax_scipy_bfgs (peer) (2 iterations)" in text
+
+
+def test_the_explain_section_marks_a_solve_that_did_not_converge():
+    from lbfgs_impl.commands.report.sections import section_explain
+
+    static = {"kernels_per_iteration_total": 219, "dispatches_per_iteration": 0.5}
+    doc = {"problem": "rosenbrock", "n": 100, "solvers": ["jax_scipy_bfgs", "optax_while"],
+           "callgrind": {"skipped": "not counted"},
+           "static": {"solvers": {"jax_scipy_bfgs": {**static, "converged": False, "n_iter": 2},
+                                  "optax_while": {**static, "converged": True, "n_iter": 505}}}}  # fmt: skip
+    report = ReportData("tiny", {})
+    report.stages["explain"] = StageResult("explain", doc)
+    text = "\n".join(section_explain(report))
+    assert "| jax_scipy_bfgs (did not converge: 2 iterations) | 219 |" in text
+    assert "| optax_while | 219 |" in text

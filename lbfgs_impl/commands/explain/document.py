@@ -184,6 +184,11 @@ def findings(doc: dict[str, Any]) -> list[str]:
         out.append(
             f"**{solver}**: an iteration costs {part['net_per_iteration']:,.0f} instructions{floor}; {lead}."
         )
+        if st.get(solver, {}).get("converged") is False:
+            out[-1] += (
+                f" This solve did not converge ({part['n_iter']} iterations): its per-iteration figures "
+                "spread one solve's set-up over few iterations and are not those of a working iteration."
+            )
         if f and f["times_floor"] is not None and f["times_floor"] < 1:
             out.append(
                 f"{solver} runs **below the floor**: the floor is this suite's own evaluation and "

@@ -339,8 +339,11 @@ def section_explain(report: ReportData) -> list[str]:
             counts = f"{part['net_per_iteration']:,.0f} | {f(floor, '.1f')} | {top}"
         else:
             counts = "- | - | -"
+        name = solver
+        if st.get("converged") is False:  # per-iteration figures of a short, failed solve are mostly set-up
+            name += f" (did not converge: {st.get('n_iter')} iterations)"
         lines.append(
-            f"| {solver} | {f(st.get('kernels_per_iteration_total'), '.0f')} "
+            f"| {name} | {f(st.get('kernels_per_iteration_total'), '.0f')} "
             f"| {f(st.get('dispatches_per_iteration'), '.3g')} | {counts} |"
         )
     lines += ["", "![explain/explain_kernels.png](explain/explain_kernels.png)", ""]
