@@ -170,9 +170,7 @@ def test_batched_peers_are_shown_and_a_peer_that_cannot_batch_says_why():
         "unsupported": "jax.vmap failed: X"}}}  # fmt: skip
     rows = [_scaling_row(s, 100, 1000, False, s not in ("scipy", "optax_loop", "optax_while"))
             for s in ("scipy", "optax_loop", "optax_while", "jaxopt_lbfgs", "optimistix_lbfgs")]  # fmt: skip
-    report = ReportData("tiny", {"versions": {k: "x" for k in ("jax", "jaxlib", "optax", "scipy", "numpy")},
-                                 "python": "3", "cpu": "c", "cpu_count": 2, "pinning": {"pinned": False},
-                                 "thread_env": {}, "timestamp_utc": "t"})  # fmt: skip
+    report = _report()
     report.stages["scaling"] = StageResult("scaling", rows)
     report.stages["batched"] = StageResult("batched", [row])
     text = render(report)
@@ -211,6 +209,14 @@ def test_a_failed_figure_keeps_its_stage_tables(tmp_path, monkeypatch):
     assert "could not be drawn: `ValueError: cannot draw`" in text and "](batched.png)" not in text
 
 
+def _report() -> ReportData:
+    """An empty tiny report with the machine fields the document's intro reads."""
+    versions = {k: "x" for k in ("jax", "jaxlib", "optax", "scipy", "numpy")}
+    meta = {"versions": versions, "python": "3", "cpu": "c", "cpu_count": 2, "pinning": {"pinned": False},
+            "thread_env": {}, "timestamp_utc": "t"}  # fmt: skip
+    return ReportData("tiny", meta)
+
+
 def _scaling_row(solver, n, maxiter, fixed, peer=False):
     return {
         "problem": "rosenbrock", "n": n, "solver": solver, "fixed_budget": fixed, "maxiter": maxiter,
@@ -226,9 +232,7 @@ def test_captions_come_from_the_data():
         for n, m, fx in ((100, 4321, False), (5000, 777, True))
         for s in ("scipy", "optax_while", "jaxopt_lbfgs")
     ]
-    report = ReportData("tiny", {"versions": {k: "x" for k in ("jax", "jaxlib", "optax", "scipy", "numpy")},
-                                 "python": "3", "cpu": "c", "cpu_count": 2, "pinning": {"pinned": False},
-                                 "thread_env": {}, "timestamp_utc": "t"})  # fmt: skip
+    report = _report()
     report.stages["scaling"] = StageResult("scaling", rows)
     report.stages["batched"] = StageResult("batched", [BATCH_ROW])
     text = render(report)
@@ -315,9 +319,7 @@ def test_a_solve_that_did_not_converge_gives_no_speedup_and_is_named():
     failed.update(converged=False, n_iter=2, steady_s=0.0001)  # stopped short: "fast" for doing less
     assert [n for n, _ in stages.speedups(rows)["rosenbrock"]["jax_scipy_bfgs"]] == [1000]
     assert all(g["solver"] != "jax_scipy_bfgs" or g["n"] != 100 for g in stages.iteration_gaps(rows))
-    report = ReportData("tiny", {"versions": {k: "x" for k in ("jax", "jaxlib", "optax", "scipy", "numpy")},
-                                 "python": "3", "cpu": "c", "cpu_count": 2, "pinning": {"pinned": False},
-                                 "thread_env": {}, "timestamp_utc": "t"})  # fmt: skip
+    report = _report()
     report.stages["scaling"] = StageResult("scaling", rows)
     text = render(report)
     headline = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
