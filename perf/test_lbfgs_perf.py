@@ -49,8 +49,12 @@ def test_steady(
     result = prepared.result(raw)
     benchmark.extra_info.update(benchmark_extra_info(result, perf_meta, seconds=_median_seconds(benchmark)))
     benchmark.extra_info["fixed_budget"] = case.fixed_budget
-    # what XLA runs per iteration, read from the executable just timed (exact, like iterations)
-    benchmark.extra_info.update(static_extra_info(static_figures(prepared, result)))
+    # what XLA runs per iteration, read from the executable just timed (deterministic, like iterations);
+    # an HLO this reader cannot parse is recorded beside the timing, which stands
+    try:
+        benchmark.extra_info.update(static_extra_info(static_figures(prepared, result)))
+    except Exception as exc:
+        benchmark.extra_info.update(static_extra_info(None), hlo_error=f"{type(exc).__name__}: {exc}"[:300])
     if problem.f_star is not None:  # the suite's success rule (lbfgs_impl.profiles), exact like iterations
         f0 = float(problem.value(problem.x0))
         benchmark.extra_info["solved"] = solved(result.value, problem.f_star, f0)
