@@ -271,7 +271,18 @@ def test_break_even_figure_says_never_on_a_linear_axis(tmp_path, monkeypatch):
 
 
 def test_dense_bfgs_runs_only_up_to_its_size_limit_and_the_section_says_so(monkeypatch):
+    from types import SimpleNamespace as NS
+
+    # what is tested is which solvers run at which n: the measurements are stand-ins (no compile)
     monkeypatch.setattr(stages, "DENSE_MAX_N", 10)
+    monkeypatch.setattr(stages, "prepare_compiled", lambda solver, problem, config: solver.name)
+    result = NS(n_iter=5, n_fev=6, converged=True)
+    monkeypatch.setattr(
+        stages, "measure_steady",
+        lambda prepared, repeats: ({s: NS(median_s=0.01) for s in prepared}, {s: result for s in prepared}),
+    )  # fmt: skip
+    sample = NS(total_s=1.0, compile_s=0.5)
+    monkeypatch.setattr(stages, "measure_first_call", lambda *a, **k: ([sample], None))
     cases = (BenchCase("rosenbrock", 10, 10_000), BenchCase("rosenbrock", 20, 10_000))
     rows = stages.scaling(cases, 1, lambda m: None, solvers=["optax_while", "jax_scipy_bfgs"])
     assert sorted((r["solver"], r["n"]) for r in rows) == [
