@@ -59,8 +59,7 @@ def static_figures(prepared: Any, result: Any) -> dict[str, Any] | None:
     """Static figures of a compiled solver, from its executable's optimised HLO (nothing is run).
 
     Args:
-      prepared: a solver's prepared object whose ``compile()`` (and, for SciPy, a
-        ``result()``) has run, so its executables exist.
+      prepared: a solver's prepared object whose ``compile()`` has run, so its executables exist.
       result: the :class:`~lbfgs_impl.solvers.Result` of one solve (for evaluations per iteration).
 
     Returns a dict: ``kind``, ``n_iter``, ``n_fev``, ``evaluations_per_iteration``,
