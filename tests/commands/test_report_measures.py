@@ -190,7 +190,12 @@ def test_a_peer_that_fails_while_batched_is_recorded_not_raised():
     from lbfgs_impl.commands.report.batched import _batch_peer
 
     starts = jnp.ones((3, 2))
-    got = _batch_peer(lambda x0, d: 2 * x0, starts, None, 1, 1e-5, None)  # vmaps, but is no solve
+
+    def not_a_solve(x0, d):
+        return 2 * x0
+
+    # vmaps and compiles, but is no solve
+    got = _batch_peer((not_a_solve, jax.jit(not_a_solve)), starts, None, 1, 1e-5, None)
     assert got["unsupported"].startswith("failed while batched: AttributeError")
     assert _batch_peer("not installed: x", starts, None, 1, 1e-5, None) == {"unsupported": "not installed: x"}
 
@@ -274,7 +279,7 @@ def test_dense_bfgs_runs_only_up_to_its_size_limit_and_the_section_says_so(monke
     from types import SimpleNamespace as NS
 
     # what is tested is which solvers run at which n: the measurements are stand-ins (no compile)
-    monkeypatch.setattr(stages, "DENSE_MAX_N", 10)
+    monkeypatch.setattr("lbfgs_impl.commands.report.plans.DENSE_MAX_N", 10)
     monkeypatch.setattr(stages, "prepare_compiled", lambda solver, problem, config: solver.name)
     result = NS(n_iter=5, n_fev=6, converged=True)
     monkeypatch.setattr(
@@ -307,7 +312,7 @@ def test_break_even_leaves_dense_bfgs_out_above_its_size_limit(monkeypatch):
         ran.append(solver)
         return {"cold": [child] * samples, "warm": [child] * samples}
 
-    monkeypatch.setattr(first_call, "DENSE_MAX_N", 10)
+    monkeypatch.setattr("lbfgs_impl.commands.report.plans.DENSE_MAX_N", 10)
     monkeypatch.setattr(first_call, "_first_calls", fake_calls)
     monkeypatch.setattr(first_call, "check_children", lambda *a: None)
     monkeypatch.setattr(first_call, "_steady", lambda *a: {"steady_s": 0.1, "n_iter": 5, "converged": True})

@@ -60,29 +60,21 @@ def batched(
         progress(f"batched: B={b}")
         starts = jnp.asarray(np.asarray(problem.x0) + rng.uniform(-0.5, 0.5, size=(b, n)))
         vmapped = jax.jit(jax.vmap(solve_one, in_axes=(0, None))).lower(starts, problem.data).compile()
-        vmap_all = functools.partial(_vmap_all, vmapped, starts, problem.data)
-        jit_all = functools.partial(_jit_all, one, starts, problem.data)
+        timed, out, seq = _time_batch(vmapped, one, starts, problem.data, repeats)
         scipy_all = functools.partial(_scipy_all, scipy_prepared, starts)
-        vmap_all(), jit_all(), scipy_all()  # warm-ups, untimed
-        t_vmap, out = _median_time(vmap_all, repeats)
-        t_seq, seq = _median_time(jit_all, repeats)
+        scipy_all()  # warm-up, untimed
         t_scipy, sp = _median_time(scipy_all, repeats)
         scipy_results = [scipy_prepared.result(raw) for raw in sp]
-        vmap_iters = [int(k) for k in np.asarray(out.n_iter)]
-        same = sum(a == int(c.n_iter) for a, c in zip(vmap_iters, seq, strict=True))
         rows.append(
             {
-                "B": b, "n": n, "repeats": repeats,
-                "vmap_s": t_vmap, "sequential_jit_s": t_seq, "sequential_scipy_s": t_scipy,
+                "B": b, "n": n, "repeats": repeats, **timed, "sequential_scipy_s": t_scipy,
                 "converged_members": int(np.sum(np.asarray(out.grad_inf_norm) <= config.gtol)),
                 "converged_sequential_jit": sum(float(o.grad_inf_norm) <= config.gtol for o in seq),
                 "converged_scipy": sum(r.converged for r in scipy_results),
-                "member_iterations_min": min(vmap_iters), "member_iterations_max": max(vmap_iters),
-                "same_iterations_vmap_vs_sequential": same,
                 "scipy_iterations": [r.n_iter for r in scipy_results],
                 "peers": {
-                    name: _batch_peer(fn, starts, problem.data, repeats, config.gtol, grad_norms)
-                    for name, fn in peer_fns.items()
+                    name: _batch_peer(peer, starts, problem.data, repeats, config.gtol, grad_norms)
+                    for name, peer in peer_fns.items()
                 },
             }
         )  # fmt: skip
@@ -95,7 +87,8 @@ def _grad_norms(objective: Any) -> Any:
 
 
 def _peer_solve(name: str, problem: Any, config: SolverConfig) -> Any:
-    """A peer's whole solve as one function ``(x0, data) -> JittedOutput``, or why there is none."""
+    """A peer's whole solve as one function ``(x0, data) -> JittedOutput`` with its single-start
+    executable compiled once (a pair), or why there is none (a string)."""
     solver = get_solver(name)
     reason = solver.unavailable_reason()
     if reason:
@@ -103,11 +96,15 @@ def _peer_solve(name: str, problem: Any, config: SolverConfig) -> Any:
     build = getattr(solver, "build", None)
     if build is None:
         return "its solve is not one jittable function"
-    return build(problem.objective, config)
+    fn = build(problem.objective, config)
+    try:
+        return fn, jax.jit(fn).lower(problem.x0, problem.data).compile()
+    except Exception as exc:
+        return f"failed to compile: {type(exc).__name__}: {str(exc)[:200]}"
 
 
 def _batch_peer(
-    fn: Any, starts: jax.Array, data: Any, repeats: int, gtol: float, grad_norms: Any
+    peer: Any, starts: jax.Array, data: Any, repeats: int, gtol: float, grad_norms: Any
 ) -> dict[str, Any]:
     """One peer on the batch: vmapped (one call) and B sequential jitted solves, ``repeats`` timings each.
 
@@ -115,39 +112,45 @@ def _batch_peer(
     same points as optax_while: its vmap and sequential times, members converged, iterations.
     One that cannot be vmapped, or fails while batched, records why (``{"unsupported": reason}``).
     """
-    if isinstance(fn, str):
-        return {"unsupported": fn}
+    if isinstance(peer, str):
+        return {"unsupported": peer}
+    fn, one = peer
     try:
         vmapped = jax.jit(jax.vmap(fn, in_axes=(0, None))).lower(starts, data).compile()
     except Exception as exc:  # the library's solve does not batch: say so, measure the rest
         return {"unsupported": f"jax.vmap failed: {type(exc).__name__}: {str(exc)[:200]}"}
     try:
-        return _time_peer(fn, vmapped, starts, data, repeats, gtol, grad_norms)
+        timed, out, seq = _time_batch(vmapped, one, starts, data, repeats)
+        seq_x = jnp.stack([o.x for o in seq])
+        return {
+            **timed,
+            "converged_members": int(np.sum(np.asarray(grad_norms(out.x, data)) <= gtol)),
+            "converged_sequential_jit": int(np.sum(np.asarray(grad_norms(seq_x, data)) <= gtol)),
+        }
     except Exception as exc:  # a peer that fails here is recorded; optax_while's figures stand
         return {"unsupported": f"failed while batched: {type(exc).__name__}: {str(exc)[:200]}"}
 
 
-def _time_peer(
-    fn: Any, vmapped: Any, starts: jax.Array, data: Any, repeats: int, gtol: float, grad_norms: Any
-) -> dict[str, Any]:
-    one = jax.jit(fn).lower(starts[0], data).compile()
+def _time_batch(
+    vmapped: Any, one: Any, starts: jax.Array, data: Any, repeats: int
+) -> tuple[dict[str, Any], Any, list[Any]]:
+    """Time one vmapped call and B sequential calls of ``one`` on the same ``starts`` (a warm-up each,
+    then ``repeats`` timings, median). Returns the times and member iterations, and both outputs."""
     vmap_all = functools.partial(_vmap_all, vmapped, starts, data)
     jit_all = functools.partial(_jit_all, one, starts, data)
     vmap_all(), jit_all()  # warm-ups, untimed
     t_vmap, out = _median_time(vmap_all, repeats)
     t_seq, seq = _median_time(jit_all, repeats)
     vmap_iters = [int(k) for k in np.asarray(out.n_iter)]
-    seq_iters = [int(o.n_iter) for o in seq]
-    seq_x = jnp.stack([o.x for o in seq])
-    return {
+    same = sum(a == int(c.n_iter) for a, c in zip(vmap_iters, seq, strict=True))
+    timed = {
         "vmap_s": t_vmap,
         "sequential_jit_s": t_seq,
-        "converged_members": int(np.sum(np.asarray(grad_norms(out.x, data)) <= gtol)),
-        "converged_sequential_jit": int(np.sum(np.asarray(grad_norms(seq_x, data)) <= gtol)),
         "member_iterations_min": min(vmap_iters),
         "member_iterations_max": max(vmap_iters),
-        "same_iterations_vmap_vs_sequential": sum(a == c for a, c in zip(vmap_iters, seq_iters, strict=True)),
+        "same_iterations_vmap_vs_sequential": same,
     }
+    return timed, out, seq
 
 
 def _vmap_all(vmapped: Any, starts: jax.Array, data: Any) -> Any:

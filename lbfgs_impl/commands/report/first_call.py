@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from lbfgs_impl.cases import BenchCase
-from lbfgs_impl.commands.report.plans import DENSE_MAX_N
+from lbfgs_impl.commands.report.plans import sized_for
 from lbfgs_impl.measure.timing import break_even_solves, measure_steady, prepare_compiled
 from lbfgs_impl.solvers import get_solver
 
@@ -146,7 +146,7 @@ def break_even(
         progress(f"break-even: {case.id}, {samples} fresh processes per cache state and solver")
         with tempfile.TemporaryDirectory(prefix="lbfgs-bench-jax-cache-", dir=cache_root) as cache:
             calls, steady = {}, {}
-            active = [s for s in solvers if case.n <= DENSE_MAX_N or not get_solver(s).dense_hessian]
+            active = sized_for(solvers, case.n)
             for solver in ("scipy", *active):
                 calls[solver] = _first_calls(case, solver, cache, samples, cpu)
                 steady[solver] = _steady(case, solver, scaling_rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lbfgs_impl.cases import BenchCase
@@ -9,6 +10,13 @@ from lbfgs_impl.cases import BenchCase
 #: the largest n at which the report runs a solver with a dense n x n inverse Hessian (at 10^4 one
 #: matrix is 0.8 GB and each iteration's update 10^8 flops; at 10^5, 80 GB)
 DENSE_MAX_N = 1000
+
+
+def sized_for(solvers: Sequence[str], n: int) -> list[str]:
+    """The ``solvers`` the report runs at size ``n``: all, less dense BFGS above :data:`DENSE_MAX_N`."""
+    from lbfgs_impl.solvers import get_solver
+
+    return [s for s in solvers if n <= DENSE_MAX_N or not get_solver(s).dense_hessian]
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from lbfgs_impl.commands.report.data import ReportData
+from lbfgs_impl.commands.report.plans import DENSE_MAX_N
 from lbfgs_impl.commands.report.stages import (
-    DENSE_MAX_N,
     ITERATION_GAP,
     comparable,
     crossover_direction,

@@ -22,7 +22,7 @@ from lbfgs_impl.cases import BenchCase
 from lbfgs_impl.commands.report.batched import batched, check_trace, convergence
 from lbfgs_impl.commands.report.first_call import JAX_SOLVERS, break_even, check_children, fresh_first_call
 from lbfgs_impl.commands.report.floor import evaluation_chain, evaluation_floor, overhead_ratio
-from lbfgs_impl.commands.report.plans import DENSE_MAX_N
+from lbfgs_impl.commands.report.plans import sized_for
 from lbfgs_impl.measure.timing import measure_first_call, measure_steady, prepare_compiled
 from lbfgs_impl.solvers import SEED_SOLVERS, get_solver
 
@@ -56,13 +56,13 @@ def scaling(
 ) -> list[dict[str, Any]]:
     """First call (caches cleared) and steady time of every solver at every size.
 
-    Dense BFGS solvers (``dense_hessian``) run up to :data:`DENSE_MAX_N` only.
+    Dense BFGS solvers (``dense_hessian``) run up to ``plans.DENSE_MAX_N`` only (:func:`sized_for`).
     """
     rows = []
     for case in cases:
         progress(f"scaling: {case.id}{' (fixed budget)' if case.fixed_budget else ''}")
         problem, config = case.make_problem(), case.config()
-        active = [s for s in solvers if case.n <= DENSE_MAX_N or not get_solver(s).dense_hessian]
+        active = sized_for(solvers, case.n)
         prepared = {s: prepare_compiled(get_solver(s), problem, config) for s in active}
         stats, results = measure_steady(prepared, repeats=repeats)
         for s in active:
