@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,8 @@ def plot_profile(costs: dict[str, Any], label: str, n_problems: int, path: Path)
         ax.step(np.log2(taus), curve, where="post", linestyle=styles[i % 4], linewidth=1.8, label=s)
     ax.set_xlabel("log2(tau): within a factor tau of the best solver on the problem")
     ax.set_ylabel("fraction of problems solved")
-    ax.set_title(f"Performance profile on {label}, {n_problems} MGH problems (Dolan-Moré)")
+    title = f"Performance profile on {label}, {n_problems} MGH problems (Dolan-Moré)"
+    ax.set_title("\n".join(textwrap.wrap(title, 80)), fontsize=10)  # long labels: wrapped, not cut off
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlim(left=0.0)
     ax.grid(alpha=0.3)
