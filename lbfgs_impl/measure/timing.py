@@ -198,6 +198,32 @@ def persistent_cache_disabled() -> Iterator[None]:
         reset_cache()
 
 
+_CACHE_OPTIONS = (
+    "jax_enable_compilation_cache",
+    "jax_compilation_cache_dir",
+    "jax_persistent_cache_min_compile_time_secs",
+    "jax_persistent_cache_min_entry_size_bytes",
+)
+
+
+@contextlib.contextmanager
+def persistent_cache_in(directory: str) -> Iterator[None]:
+    """JAX's on-disk compilation cache in ``directory`` for the block, every executable written
+    (no minimum compile time or size); the previous settings come back after it."""
+    from jax.experimental.compilation_cache.compilation_cache import reset_cache
+
+    before = {name: getattr(jax.config, name) for name in _CACHE_OPTIONS}
+    for name, value in zip(_CACHE_OPTIONS, (True, directory, 0.0, -1), strict=True):
+        jax.config.update(name, value)
+    reset_cache()
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            jax.config.update(name, value)
+        reset_cache()
+
+
 def clear_jax_caches() -> None:
     """Drop every in-memory trace/compile cache so the next call starts cold."""
     jax.clear_caches()
@@ -229,6 +255,19 @@ def cold_solve(solver: Solver, problem: Problem, config: SolverConfig) -> tuple[
     Raises:
       MeasurementError: nothing was compiled, so the caches were not cold.
     """
+    sample, result, _ = cold_start(solver, problem, config)
+    return sample, result
+
+
+def cold_start(
+    solver: Solver, problem: Problem, config: SolverConfig
+) -> tuple[FirstCallSample, Result, PreparedSolve]:
+    """:func:`cold_solve`, also handing back the AOT-compiled solve it built and ran once.
+
+    The returned solve is what :func:`prepare_compiled` would give, already warm (its
+    first run was the timed one), so steady timing can follow with ``warmup=0`` and no
+    second compilation of the same solve.
+    """
     with persistent_cache_disabled(), count_compilations() as log:
         t0 = time.perf_counter()
         prepared = solver.prepare(problem, config)
@@ -254,7 +293,7 @@ def cold_solve(solver: Solver, problem: Problem, config: SolverConfig) -> tuple[
         n_compilations=log.n_compilations,
         backend_compile_s=log.compile_s,
     )
-    return sample, prepared.result(raw)
+    return sample, prepared.result(raw), prepared
 
 
 def measure_first_call(
@@ -317,21 +356,36 @@ def timed_run(prepared: PreparedSolve, what: str = "the timed region") -> tuple[
 
 
 def measure_steady(
-    prepared_by_name: dict[str, PreparedSolve], repeats: int = 20, warmup: int = 1
+    prepared_by_name: dict[str, PreparedSolve],
+    repeats: int = 20,
+    warmup: int = 1,
+    min_repeats: int | None = None,
+    max_time_s: float | None = None,
 ) -> tuple[dict[str, SteadyStats], dict[str, Result]]:
     """Time precompiled solves, round-robin so drift hits every solver alike.
+
+    ``repeats`` rounds, each timing every solve once; as asv's ``repeat = (min, max,
+    max_time)``, when ``max_time_s`` is given the rounds stop early once at least
+    ``min_repeats`` are done and the timed rounds took ``max_time_s`` in all (a round is
+    never cut short, so every solver has the same number of samples).
 
     Returns:
       per solver name: the timing samples and the :class:`Result` of the last run.
     """
     if repeats < 1:
         raise ValueError(f"steady-state repeats must be >= 1, got {repeats}")
+    least = repeats if min_repeats is None else min_repeats
+    if not 1 <= least <= repeats:
+        raise ValueError(f"min_repeats must be in [1, repeats={repeats}], got {min_repeats}")
     for prepared in prepared_by_name.values():
         for _ in range(warmup):
             prepared.run()
     stats = {name: SteadyStats() for name in prepared_by_name}
     raws: dict[str, Any] = {}
-    for _ in range(repeats):
+    started = time.perf_counter()
+    for done in range(repeats):
+        if max_time_s is not None and done >= least and time.perf_counter() - started >= max_time_s:
+            break
         for name, prepared in prepared_by_name.items():
             elapsed, raws[name] = timed_run(prepared, f"the steady-state run of {name}")
             stats[name].times_s.append(elapsed)

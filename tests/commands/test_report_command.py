@@ -103,6 +103,19 @@ def test_tiny_report_json_holds_every_stage_and_the_machine(tiny_report):
             for g, r in zip(got, batch, strict=True)
         )
         assert all(g["same_iterations_vmap_vs_sequential"] >= 1 and g["vmap_s"] > 0 for g in got)
+    # scaling timed each compiled first call's solve TINY.steady_repeats times (no budget in this plan)
+    assert all(r["steady_samples"] == TINY.steady_repeats for r in scaling)
+    # robustness: one traced solve per (problem, solver), nothing timed, the suite's rule applied
+    robust = doc["stages"]["robustness"]["data"]
+    assert robust["meta"]["timed"] is False
+    assert {(r["problem"], r["solver"]) for r in robust["runs"]} == {
+        (p, s) for p in TINY.robustness_problems for s in TINY.robustness_solvers
+    }
+    for r in robust["runs"]:
+        assert r["steady_s"] is None and r["error"] == "" and r["traced_fev"] >= r["n_iter"] >= 1
+        assert r["solved"] and r["fev_to_success"]["1e-05"] <= r["traced_fev"]  # both solve these two
+    text = (out / "report.md").read_text()
+    assert "Nothing in this section is timed" in text
 
 
 def test_overhead_ratio_and_crossover_on_known_inputs():

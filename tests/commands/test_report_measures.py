@@ -280,14 +280,15 @@ def test_dense_bfgs_runs_only_up_to_its_size_limit_and_the_section_says_so(monke
 
     # what is tested is which solvers run at which n: the measurements are stand-ins (no compile)
     monkeypatch.setattr("lbfgs_impl.commands.report.plans.DENSE_MAX_N", 10)
-    monkeypatch.setattr(stages, "prepare_compiled", lambda solver, problem, config: solver.name)
     result = NS(n_iter=5, n_fev=6, converged=True)
+    sample = NS(total_s=1.0, compile_s=0.5)
+    monkeypatch.setattr(stages, "cold_start", lambda solver, problem, config: (sample, result, solver.name))
     monkeypatch.setattr(
         stages, "measure_steady",
-        lambda prepared, repeats: ({s: NS(median_s=0.01) for s in prepared}, {s: result for s in prepared}),
+        lambda prepared, repeats, **kw: (
+            {s: NS(median_s=0.01, times_s=[0.01]) for s in prepared}, {s: result for s in prepared}
+        ),
     )  # fmt: skip
-    sample = NS(total_s=1.0, compile_s=0.5)
-    monkeypatch.setattr(stages, "measure_first_call", lambda *a, **k: ([sample], None))
     cases = (BenchCase("rosenbrock", 10, 10_000), BenchCase("rosenbrock", 20, 10_000))
     rows = stages.scaling(cases, 1, lambda m: None, solvers=["optax_while", "jax_scipy_bfgs"])
     assert sorted((r["solver"], r["n"]) for r in rows) == [
@@ -358,3 +359,31 @@ def test_the_explain_section_marks_a_solve_that_did_not_converge():
     text = "\n".join(section_explain(report))
     assert "| jax_scipy_bfgs (did not converge: 2 iterations) | 219 |" in text
     assert "| optax_while | 219 |" in text
+
+
+def test_a_break_even_child_refuses_a_process_whose_jax_backend_already_started():
+    from lbfgs_impl.commands.report import first_call
+
+    jax.numpy.zeros(1).block_until_ready()  # this test process has a backend: not a fresh child
+    spec = dict(solver="scipy", problem="rosenbrock", n=10, maxiter=100, cpu=None, cache_dir=None)
+    with pytest.raises(RuntimeError, match="started a JAX backend"):
+        first_call._first_call_in_child(spec)
+
+
+def test_a_break_even_child_that_outlives_its_timeout_is_killed(monkeypatch):
+    import multiprocessing
+
+    from lbfgs_impl.commands.report import first_call
+
+    monkeypatch.setattr(first_call, "CHILD_TIMEOUT_S", 0.05)  # the child cannot even compile in that
+    with pytest.raises(RuntimeError, match=r"fresh first call of optax_while failed: no answer in 0 s"):
+        first_call.fresh_first_call("optax_while", "rosenbrock", 10, 100, None, None)
+    assert multiprocessing.active_children() == []
+
+
+def test_a_break_even_child_is_a_fresh_process_with_imports_done():
+    from lbfgs_impl.commands.report import first_call
+
+    out = first_call.fresh_first_call("optax_while", "rosenbrock", 10, 10_000, None, None)
+    assert out["backend_compiles"] >= 1 and out["cache_hits"] == 0 and out["converged"]
+    assert out["first_call_s"] > 0

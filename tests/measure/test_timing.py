@@ -61,6 +61,36 @@ def test_a_compilation_inside_the_timed_region_fails_loudly():
         measure_steady({"bad": _RecompilingSolve()}, repeats=2, warmup=1)
 
 
+class _SleepySolve(_RecompilingSolve):
+    def run(self):
+        import time
+
+        time.sleep(0.02)
+        return 0
+
+
+def test_steady_rounds_stop_early_only_after_min_repeats_and_max_time():
+    stats, _ = measure_steady({"a": _SleepySolve(), "b": _SleepySolve()}, repeats=5, warmup=0,
+                              min_repeats=2, max_time_s=0.001)  # fmt: skip
+    assert [len(stats[k].times_s) for k in "ab"] == [2, 2]  # whole rounds: same count for every solve
+    stats, _ = measure_steady({"a": _SleepySolve()}, repeats=5, warmup=0, min_repeats=2, max_time_s=60.0)
+    assert len(stats["a"].times_s) == 5  # the budget was never reached
+    stats, _ = measure_steady({"a": _SleepySolve()}, repeats=4, warmup=0, min_repeats=2)
+    assert len(stats["a"].times_s) == 4  # no budget: every round
+    with pytest.raises(ValueError, match="min_repeats"):
+        measure_steady({"a": _SleepySolve()}, repeats=3, min_repeats=4, max_time_s=1.0)
+
+
+def test_cold_start_hands_back_the_compiled_solve_ready_for_steady_timing(small_problem):
+    measure.clear_jax_caches()
+    sample, result, prepared = measure.cold_start(get_solver("optax_while"), small_problem, SolverConfig())
+    assert sample.n_compilations >= 1
+    with count_compilations() as log:
+        stats, results = measure_steady({"w": prepared}, repeats=2, warmup=0)
+    assert log.n_compilations == 0  # the first call compiled it; steady timing compiles nothing
+    assert results["w"].n_iter == result.n_iter and len(stats["w"].times_s) == 2
+
+
 def test_every_first_call_sample_compiles(solver_name, small_problem):
     samples, result = measure_first_call(get_solver(solver_name), small_problem, SolverConfig(), repeats=2)
     assert len(samples) == 2

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from lbfgs_impl.commands.profile.trace import evaluations_to_success, traced_values
+from lbfgs_impl.commands.profile.trace import evaluations_to_success, traced_solve, traced_values
 from lbfgs_impl.problems import make_problem, mgh
 from lbfgs_impl.profiles import PROFILE_TOLS, SUCCESS_TOL, near, profile, solved, success_rule_text
 from lbfgs_impl.solvers import SolverConfig, get_solver
@@ -147,11 +147,13 @@ def run_profile(
     bar: Any = None,
     scheduler: str | None = None,
     on_instruction_result: Callable[[Any], None] | None = None,
+    timed: bool = True,
 ) -> ProfileRun:
     """Solve every problem with every available solver; see the module docstring.
 
     ``scheduler`` says where the instruction counts run (:mod:`lbfgs_impl.measure.cluster`);
     ``on_instruction_result`` gets each task's counts as they arrive (to save them).
+    ``timed=False`` times nothing (:func:`trace_problem`): outcomes and evaluations only.
     """
     from lbfgs_impl.commands.profile.remote import time_on_cluster, timing_address
 
@@ -166,19 +168,23 @@ def run_profile(
             progress(f"{name}: {excluded[name]}")
     kept = [p for p in problems if p not in excluded]
     address = timing_address(scheduler)
+    task = (
+        functools.partial(time_problem, active=list(active), config=config, repeats=repeats)
+        if timed
+        else functools.partial(trace_problem, active=list(active), config=config)
+    )
     if address is not None:  # one task per problem, all its solvers: every ratio within one machine
-        task = functools.partial(time_problem, active=list(active), config=config, repeats=repeats)
         failed = functools.partial(_failed_rows, active=active)
         runs = time_on_cluster(kept, task, failed, address, progress, bar)
     else:
         runs = []
         for name in kept:
-            rows = time_problem(name, active, config, repeats)
+            rows = task(name)
             runs.extend(rows)
             if bar is not None:
                 bar.update(len(rows))
             progress(f"{name}: solved by {', '.join(r.solver for r in rows if r.solved) or 'none'}")
-    result = ProfileRun(runs, kept, active, skipped, excluded_problems=excluded)
+    result = ProfileRun(runs, kept, active, skipped, excluded_problems=excluded, meta={"timed": timed})
     if instructions:
         _add_instructions(result, config, instruction_cpus, progress, bar, scheduler, on_instruction_result)
     return result
@@ -219,14 +225,39 @@ def time_problem(name: str, active: Sequence[str], config: SolverConfig, repeats
     for s in active:
         row = rows[s]
         if s in results:
-            r = results[s]
-            row.value, row.grad_inf_norm = r.value, r.grad_inf_norm
-            row.n_iter, row.n_fev, row.converged, row.status = r.n_iter, r.n_fev, r.converged, r.status
+            _fill(row, results[s])
             row.steady_s = stats[s].median_s
-            row.solved = solved(r.value, problem.f_star, f0)
-            row.minimum_reached = _minimum_label(r.value, problem.f_star, name)
-            _charge_to_success(row, s, problem, config, r)
+            _charge_to_success(row, s, problem, config, results[s])
     return [rows[s] for s in active]
+
+
+def trace_problem(name: str, active: Sequence[str], config: SolverConfig) -> list[Run]:
+    """Every solver of ``active`` on problem ``name``, timing nothing: one traced solve each
+    (:func:`~lbfgs_impl.commands.profile.trace.traced_solve`) gives the outcome and the
+    evaluations up to each success, all an evaluation profile needs (``steady_s`` stays ``None``)."""
+    problem = make_problem(name)
+    f0 = float(problem.value(problem.x0))
+    number = mgh.SPECS[name].number if name in mgh.SPECS else None
+    rows = []
+    for s in active:
+        row = Run(name, problem.n, number, s, f0, problem.f_star)
+        try:
+            values, result = traced_solve(s, problem, config)
+        except Exception as exc:  # a failure is a result
+            row.error = f"{type(exc).__name__}: {exc}"
+        else:
+            _fill(row, result)
+            _charge(row, values)
+        rows.append(row)
+    return rows
+
+
+def _fill(row: Run, r: Any) -> None:
+    """The outcome of one solve, judged by the suite's rule."""
+    row.value, row.grad_inf_norm = r.value, r.grad_inf_norm
+    row.n_iter, row.n_fev, row.converged, row.status = r.n_iter, r.n_fev, r.converged, r.status
+    row.solved = solved(r.value, row.f_star, row.f0)
+    row.minimum_reached = _minimum_label(r.value, row.f_star, row.problem)
 
 
 def _failed_rows(name: str, error: str, active: Sequence[str]) -> list[Run]:
@@ -244,6 +275,10 @@ def _charge_to_success(row: Run, solver: str, problem: Any, config: SolverConfig
     except Exception as exc:  # the run stays, uncharged: a failure in the profiles, with the reason kept
         row.error = f"{type(exc).__name__}: {exc}"
         return
+    _charge(row, values)
+
+
+def _charge(row: Run, values: Sequence[float]) -> None:
     row.traced_fev = len(values)
     row.fev_to_success = {
         tol_key(t): evaluations_to_success(values, row.f_star, row.f0, t) for t in PROFILE_TOLS

@@ -23,8 +23,8 @@ from lbfgs_impl.solvers import Result, SolverConfig, get_solver
 from lbfgs_impl.solvers.base import PathMismatch
 
 
-def traced_values(solver: str, problem: Problem, config: SolverConfig, timed: Result) -> list[float]:
-    """f at every objective evaluation of one solve, in order; checked against the ``timed`` result."""
+def traced_solve(solver: str, problem: Problem, config: SolverConfig) -> tuple[list[float], Result]:
+    """One untimed solve whose objective reports f at every evaluation: the values in order, its result."""
     seen: list[float] = []
     objective = problem.objective
 
@@ -41,7 +41,12 @@ def traced_values(solver: str, problem: Problem, config: SolverConfig, timed: Re
     raw = prepared.run()
     jax.effects_barrier()
     values = list(seen)  # result() may evaluate again (a peer's own counting solve): not this path
-    result = prepared.result(raw)
+    return values, prepared.result(raw)
+
+
+def traced_values(solver: str, problem: Problem, config: SolverConfig, timed: Result) -> list[float]:
+    """f at every objective evaluation of one solve, in order; checked against the ``timed`` result."""
+    values, result = traced_solve(solver, problem, config)
     if result.n_iter != timed.n_iter or not np.allclose(result.x, timed.x, rtol=1e-9, atol=1e-12):
         raise PathMismatch(
             f"{solver} on {problem.label}: traced solve took another path "

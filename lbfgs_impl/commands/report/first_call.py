@@ -2,82 +2,135 @@
 
 Every variant, SciPy included (its ``value_and_grad`` is jitted too, so a warm
 cache speeds its first call as well), is started ``samples`` times in a fresh
-interpreter with the cache off (cold) and ``samples`` times after one process
-filled a temporary cache (warm). Each child reports its cache hits, backend
-compilations and the solve's outcome; :func:`check_children` refuses a run whose
-cold children hit the cache, whose warm children did not, or whose solves did
-not take the steady solve's path. Break-even uses the medians; the spread
-(min-max) is kept.
+process with the cache off (cold) and ``samples`` times with a temporary cache
+that the report's own process filled (warm, :func:`fill_cache`). Fresh processes
+are forked from a fork server that has imported JAX and the solvers' libraries
+but started no JAX backend (:func:`_fork_server`; each child checks). Each child
+reports its cache hits, backend compilations and the solve's outcome;
+:func:`check_children` refuses a run whose cold children hit the cache, whose
+warm children did not, or whose solves did not take the steady solve's path.
+Break-even uses the medians; the spread (min-max) is kept.
 """
 
 from __future__ import annotations
 
-import json
-import os
+import multiprocessing
 import statistics
-import subprocess
-import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from lbfgs_impl.cases import BenchCase
 from lbfgs_impl.commands.report.plans import sized_for
-from lbfgs_impl.measure.timing import break_even_solves, measure_steady, prepare_compiled
-from lbfgs_impl.solvers import get_solver
+from lbfgs_impl.measure.timing import (
+    break_even_solves,
+    clear_jax_caches,
+    measure_steady,
+    persistent_cache_in,
+    prepare_compiled,
+)
+from lbfgs_impl.solvers import SolverConfig, get_solver
 
 JAX_SOLVERS = ("optax_loop", "optax_while")
 
-_CHILD = r"""
-import json, sys, time
-t0 = time.perf_counter()
-import jax
-import lbfgs_impl
-from lbfgs_impl.measure.timing import count_compilations, pinned
-events = []
-jax.monitoring.register_event_listener(lambda event, **kwargs: events.append(event))
-spec = json.loads(sys.argv[1])
-with pinned(spec["cpu"]):
+#: what the fork server imports once, before any JAX backend exists; a missing peer library is skipped
+FORK_SERVER_PRELOAD = (
+    "jax", "numpy", "scipy.optimize", "optax", "jaxopt", "optimistix",
+    "lbfgs_impl.problems", "lbfgs_impl.solvers", "lbfgs_impl.measure.timing",
+)  # fmt: skip
+CHILD_TIMEOUT_S = 900.0
+
+
+def _fork_server() -> Any:
+    """The ``forkserver`` multiprocessing context, its server preloading :data:`FORK_SERVER_PRELOAD`.
+
+    Each child is forked from that server: a fresh process whose modules are imported (as a
+    user's script has imported them before its first solve) and whose JAX has no backend, no
+    trace, lowering or compilation cache and no thread pool yet. Forking saves the ~1.5-2 s of
+    imports a new interpreter pays per child, which the first call never included.
+    """
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(list(FORK_SERVER_PRELOAD))  # read when the server starts (once)
+    return ctx
+
+
+def _first_call_in_child(spec: dict[str, Any]) -> dict[str, Any]:
+    """Runs in the forked child: configure the persistent cache, pin, time one first call."""
+    import jax
+    from jax._src import compilation_cache, xla_bridge
+
+    if xla_bridge.backends_are_initialized():
+        raise RuntimeError("the fork server had started a JAX backend: its children are not fresh")
+    cache_dir = spec["cache_dir"]
+    # never the user's own cache settings (the server read the environment when it imported jax)
+    jax.config.update("jax_enable_compilation_cache", cache_dir is not None)
+    if cache_dir is not None:
+        jax.config.update("jax_compilation_cache_dir", cache_dir)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    compilation_cache.reset_cache()
+
+    from lbfgs_impl.measure.timing import count_compilations, pinned
     from lbfgs_impl.problems import make_problem
     from lbfgs_impl.solvers import SolverConfig, get_solver
-    problem = make_problem(spec["problem"], spec["n"])
-    with count_compilations() as log:
-        t1 = time.perf_counter()
-        prepared = get_solver(spec["solver"]).prepare(problem, SolverConfig(maxiter=spec["maxiter"]))
-        prepared.compile()
-        raw = prepared.run()
-        t2 = time.perf_counter()
-    result = prepared.result(raw)  # untimed
-print(json.dumps({"first_call_s": t2 - t1, "with_import_s": t2 - t0, "backend_compiles": log.n_compilations,
-                  "backend_compile_s": log.compile_s,
-                  "cache_hits": events.count("/jax/compilation_cache/cache_hits"),
-                  "n_iter": result.n_iter, "converged": result.converged, "value": result.value}))
-"""
+
+    events: list[str] = []
+    jax.monitoring.register_event_listener(lambda event, **kwargs: events.append(event))
+    with pinned(spec["cpu"]):
+        problem = make_problem(spec["problem"], spec["n"])
+        with count_compilations() as log:
+            t1 = time.perf_counter()
+            prepared = get_solver(spec["solver"]).prepare(problem, SolverConfig(maxiter=spec["maxiter"]))
+            prepared.compile()
+            raw = prepared.run()
+            t2 = time.perf_counter()
+        result = prepared.result(raw)  # untimed
+    return {
+        "first_call_s": t2 - t1, "backend_compiles": log.n_compilations, "backend_compile_s": log.compile_s,
+        "cache_hits": events.count("/jax/compilation_cache/cache_hits"),
+        "n_iter": result.n_iter, "converged": result.converged, "value": result.value,
+    }  # fmt: skip
+
+
+def _child_main(spec: dict[str, Any], conn: Any) -> None:
+    try:
+        conn.send(_first_call_in_child(spec))
+    except BaseException as exc:  # the parent gets one line, never a hang
+        conn.send({"error": f"{type(exc).__name__}: {exc}"})
+    finally:
+        conn.close()
 
 
 def fresh_first_call(
     solver: str, problem: str, n: int, maxiter: int, cache_dir: str | None, cpu: int | None
 ) -> dict[str, Any]:
-    """One first call in a fresh interpreter, with JAX's persistent cache in ``cache_dir`` (or off)."""
-    env = dict(os.environ)
-    for key in [k for k in env if k.startswith("JAX_") and "CACHE" in k]:
-        del env[key]  # never read the user's own cache settings
-    if cache_dir is None:
-        env["JAX_ENABLE_COMPILATION_CACHE"] = "false"
-    else:
-        env.update(
-            JAX_ENABLE_COMPILATION_CACHE="true",
-            JAX_COMPILATION_CACHE_DIR=cache_dir,
-            JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
-            JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1",
-        )
-    spec = {"solver": solver, "problem": problem, "n": n, "maxiter": maxiter, "cpu": cpu}
-    proc = subprocess.run(
-        [sys.executable, "-c", _CHILD, json.dumps(spec)], capture_output=True, text=True, env=env, timeout=900
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"fresh first call of {solver} failed: {proc.stderr.strip().splitlines()[-1:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    """One first call in a fresh process forked from the fork server (:func:`_fork_server`),
+    with JAX's persistent cache in ``cache_dir`` (or off). The child is killed if it outlives
+    :data:`CHILD_TIMEOUT_S` or the caller is interrupted."""
+    ctx = _fork_server()
+    spec = dict(solver=solver, problem=problem, n=n, maxiter=maxiter, cpu=cpu, cache_dir=cache_dir)
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_child_main, args=(spec, send), daemon=True)
+    child.start()
+    send.close()
+    try:
+        if not receive.poll(CHILD_TIMEOUT_S):
+            raise RuntimeError(f"fresh first call of {solver} failed: no answer in {CHILD_TIMEOUT_S:.0f} s")
+        out = receive.recv()
+    except EOFError:
+        child.join()
+        out = {"error": f"the child died (exit code {child.exitcode})"}
+    finally:
+        receive.close()
+        if child.is_alive():
+            child.join(timeout=30)  # a child that answered exits on its own
+        if child.is_alive():
+            child.kill()
+            child.join()
+    if "error" in out:
+        raise RuntimeError(f"fresh first call of {solver} failed: {out['error']}")
+    return out
 
 
 def check_children(solver: str, cold: Sequence[dict], warm: Sequence[dict], steady: dict[str, Any]) -> None:
@@ -122,9 +175,18 @@ def _first_calls(case: BenchCase, solver: str, cache: str, samples: int, cpu: in
         return fresh_first_call(solver, case.problem, case.n, case.maxiter, cache_dir, cpu)
 
     cold = [call(None) for _ in range(samples)]
-    call(cache)  # fills the cache
+    fill_cache(case, solver, cache)
     warm = [call(cache) for _ in range(samples)]
     return {"cold": cold, "warm": warm}
+
+
+def fill_cache(case: BenchCase, solver: str, cache: str) -> None:
+    """Compile ``solver``'s solve of ``case`` here, caches cleared, writing it into the persistent
+    cache ``cache``: what the warm children load (:func:`check_children` checks that they did)."""
+    clear_jax_caches()
+    with persistent_cache_in(cache):
+        prepared = get_solver(solver).prepare(case.make_problem(), SolverConfig(maxiter=case.maxiter))
+        prepared.compile()
 
 
 def break_even(

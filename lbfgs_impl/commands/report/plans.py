@@ -39,6 +39,9 @@ class ReportPlan:
     first_call_samples: int = 3
     #: the explain stage counts the seed case under callgrind (else: its static HLO part only)
     explain_callgrind: bool = False
+    #: scaling's steady rounds: ``steady_repeats``, or as few as this once they took ``steady_max_time_s``
+    steady_min_repeats: int | None = None
+    steady_max_time_s: float | None = None
 
 
 def _rosenbrock(n: int) -> BenchCase:
@@ -94,6 +97,8 @@ FULL = ReportPlan(
         "jax_scipy_bfgs",
     ),
     explain_callgrind=True,
+    steady_min_repeats=3,  # n = 10^5 and dense BFGS at 10^3 take 5-20 s a round
+    steady_max_time_s=20.0,
 )
 
 #: For the tests: every stage and figure, on sizes that take seconds.

@@ -100,7 +100,10 @@ def default_stages(
     be_solvers = [s for s in plan.break_even_solvers if s in solvers]
 
     def scaling(tick):
-        return stages.scaling(plan.scaling, plan.steady_repeats, tick, solvers=solvers)
+        return stages.scaling(
+            plan.scaling, plan.steady_repeats, tick, solvers=solvers,
+            min_repeats=plan.steady_min_repeats, max_time_s=plan.steady_max_time_s,
+        )  # fmt: skip
 
     def floor(tick):
         rows = []
@@ -129,7 +132,8 @@ def default_stages(
 
         problems = plan.robustness_problems or QUICK_PROBLEMS
         chosen = plan.robustness_solvers or tuple(solver_names())
-        run = run_profile(problems, chosen, repeats=plan.steady_repeats, progress=tick)
+        # the section and its profile show outcomes and evaluations: one traced solve each, nothing timed
+        run = run_profile(problems, chosen, progress=tick, timed=False)
         return to_dict(run)
 
     def explain_stage(tick):

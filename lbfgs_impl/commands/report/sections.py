@@ -102,6 +102,14 @@ def section_scaling(report: ReportData) -> list[str]:
             "early would look faster for doing less)."
         )
     lines += _scaling_caveats(data)
+    samples = sorted({r["steady_samples"] for r in data if r.get("steady_samples")})
+    if samples:
+        k = f"{samples[0]}" if len(samples) == 1 else f"{samples[0]}-{samples[-1]}"
+        lines.append(
+            f"- Each row: one first call with JAX's caches cleared (it compiles the solve, which then "
+            f"serves as its warm-up), and the median of {k} steady solves of that compiled solve, "
+            "round-robin with the other solvers at the same size."
+        )
     lines += ["", "![scaling_time.png](scaling_time.png)", "", "![speedup.png](speedup.png)", ""]
     lines += [
         "| problem | n | solver | first call (s) | compile (s) | steady (ms) | per iteration (us) "
@@ -303,6 +311,11 @@ def section_robustness(report: ReportData) -> list[str]:
     rates = [f"{s} {sum(r['solved'] for r in doc['runs'] if r['solver'] == s)}/{n}" for s in doc["solvers"]]
     lines.append(f"Solved by the suite's rule ({doc['success_rule']}): " + ", ".join(rates) + ".")
     lines.append(f"The profile charges evaluations {doc.get('cost_charged', 'up to each stop')}.")
+    if doc.get("meta", {}).get("timed") is False:
+        lines.append(
+            "Nothing in this section is timed: each solver solved each problem once, with its objective "
+            "reporting every value (`lbfgs-bench profile` adds the time profile)."
+        )
     for solver, reason in doc["skipped_solvers"].items():
         lines.append(f"- {solver} skipped: {reason}")
     for problem, reason in doc.get("excluded_problems", {}).items():

@@ -23,7 +23,7 @@ from lbfgs_impl.commands.report.batched import batched, check_trace, convergence
 from lbfgs_impl.commands.report.first_call import JAX_SOLVERS, break_even, check_children, fresh_first_call
 from lbfgs_impl.commands.report.floor import evaluation_chain, evaluation_floor, overhead_ratio
 from lbfgs_impl.commands.report.plans import sized_for
-from lbfgs_impl.measure.timing import measure_first_call, measure_steady, prepare_compiled
+from lbfgs_impl.measure.timing import clear_jax_caches, cold_start, measure_steady
 from lbfgs_impl.solvers import SEED_SOLVERS, get_solver
 
 __all__ = [
@@ -53,9 +53,15 @@ def scaling(
     repeats: int,
     progress: Callable[[str], None],
     solvers: Sequence[str] = SEED_SOLVERS,
+    min_repeats: int | None = None,
+    max_time_s: float | None = None,
 ) -> list[dict[str, Any]]:
     """First call (caches cleared) and steady time of every solver at every size.
 
+    Each solver's first call builds and compiles the solve that its steady rounds then time
+    (:func:`~lbfgs_impl.measure.timing.cold_start`: one compilation per solver and size,
+    the first call serving as the warm-up). Steady rounds: ``repeats``, or as few as
+    ``min_repeats`` once the rounds took ``max_time_s`` (``steady_samples`` says how many).
     Dense BFGS solvers (``dense_hessian``) run up to ``plans.DENSE_MAX_N`` only (:func:`sized_for`).
     """
     rows = []
@@ -63,11 +69,15 @@ def scaling(
         progress(f"scaling: {case.id}{' (fixed budget)' if case.fixed_budget else ''}")
         problem, config = case.make_problem(), case.config()
         active = sized_for(solvers, case.n)
-        prepared = {s: prepare_compiled(get_solver(s), problem, config) for s in active}
-        stats, results = measure_steady(prepared, repeats=repeats)
+        firsts, prepared = {}, {}
         for s in active:
-            samples, _ = measure_first_call(get_solver(s), problem, config, repeats=1)
-            r = results[s]
+            clear_jax_caches()
+            firsts[s], _, prepared[s] = cold_start(get_solver(s), problem, config)
+        stats, results = measure_steady(
+            prepared, repeats=repeats, warmup=0, min_repeats=min_repeats, max_time_s=max_time_s
+        )
+        for s in active:
+            first, r = firsts[s], results[s]
             rows.append(
                 {
                     "problem": case.problem,
@@ -78,9 +88,10 @@ def scaling(
                     "gtol": config.gtol,
                     "memory_size": config.memory_size,
                     "peer": s not in SEED_SOLVERS,
-                    "first_call_s": samples[0].total_s,
-                    "compile_s": samples[0].compile_s,
+                    "first_call_s": first.total_s,
+                    "compile_s": first.compile_s,
                     "steady_s": stats[s].median_s,
+                    "steady_samples": len(stats[s].times_s),
                     "n_iter": r.n_iter,
                     "n_fev": r.n_fev,
                     "converged": r.converged,
