@@ -234,14 +234,19 @@ class JittedPrepared:
             self._n_fev = calls
         return self._n_fev
 
-    def result(self, raw: JittedOutput) -> Result:
+    def outcome(self, raw: JittedOutput) -> Result:
+        """:meth:`result` without the evaluation count (``n_fev=-1``): no extra solve, nothing compiled
+        but the value and gradient at the final ``x``. For a caller that needs where the solve ended."""
         x, n_iter, code = jax.device_get(tuple(raw))
         value, grad = self._value_and_grad(x, self.problem.data)
         value, gnorm, n_iter = float(value), float(inf_norm(grad)), int(n_iter)
         converged, text = stop_status(value, gnorm, n_iter, self.config)
         if not converged:
             text = f"{text}; {self._describe(int(code), n_iter, self.config)}"
-        return Result(np.asarray(x), value, gnorm, n_iter, self.count_evaluations(raw), converged, text)
+        return Result(np.asarray(x), value, gnorm, n_iter, -1, converged, text)
+
+    def result(self, raw: JittedOutput) -> Result:
+        return self.outcome(raw)._replace(n_fev=self.count_evaluations(raw))
 
 
 def _check_same_path(counted: JittedOutput, timed: JittedOutput, label: str) -> None:

@@ -93,6 +93,7 @@ def test_tiny_report_json_holds_every_stage_and_the_machine(tiny_report):
     assert all(r["samples"] == TINY.first_call_samples >= 3 for r in be)
     assert all(h == 0 for r in be for h in r["cold_cache_hits"])  # the cache was off
     assert all(h >= 1 for r in be for h in r["warm_cache_hits"])  # the warm cache served the executables
+    assert all(r["warm_cache_hits"] == r["warm_backend_compiles"] for r in be)  # all of them
     batch = doc["stages"]["batched"]["data"]
     assert [r["B"] for r in batch] == list(TINY.batch_sizes)
     assert all(r["converged_members"] == r["B"] for r in batch)

@@ -93,3 +93,15 @@ def test_a_missing_package_is_a_clear_reason(monkeypatch):
     assert solver.unavailable_reason() == "jaxopt is not installed (pip install 'lbfgs-bench[peers]')"
     with pytest.raises(SolverUnavailable, match=r"jaxopt_lbfgs: jaxopt is not installed"):
         solver.prepare(make_problem("rosenbrock", 10), SolverConfig())
+
+
+def test_outcome_is_the_result_without_the_counting_solve():
+    # break-even's children ask only where the solve ended: no second, counting solve
+    problem = make_problem("rosenbrock", 10)
+    prepared = prepare_compiled(get_solver("optimistix_lbfgs"), problem, SolverConfig())
+    raw = prepared.run()
+    ended = prepared.outcome(raw)
+    assert prepared._n_fev is None and ended.n_fev == -1  # nothing counted
+    full = prepared.result(raw)
+    assert full.n_fev > 0 and ended._replace(n_fev=full.n_fev)[1:] == full[1:]
+    np.testing.assert_array_equal(ended.x, full.x)

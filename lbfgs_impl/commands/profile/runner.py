@@ -25,6 +25,7 @@ from lbfgs_impl.commands.profile.trace import evaluations_to_success, traced_sol
 from lbfgs_impl.problems import make_problem, mgh
 from lbfgs_impl.profiles import PROFILE_TOLS, SUCCESS_TOL, near, profile, solved, success_rule_text
 from lbfgs_impl.solvers import SolverConfig, get_solver
+from lbfgs_impl.solvers.base import PathMismatch
 
 #: ``profile --quick``: fixed and variable-dimension problems, easy and hard, ~3 minutes for all solvers.
 QUICK_PROBLEMS: tuple[str, ...] = (
@@ -234,7 +235,12 @@ def time_problem(name: str, active: Sequence[str], config: SolverConfig, repeats
 def trace_problem(name: str, active: Sequence[str], config: SolverConfig) -> list[Run]:
     """Every solver of ``active`` on problem ``name``, timing nothing: one traced solve each
     (:func:`~lbfgs_impl.commands.profile.trace.traced_solve`) gives the outcome and the
-    evaluations up to each success, all an evaluation profile needs (``steady_s`` stays ``None``)."""
+    evaluations up to each success, all an evaluation profile needs (``steady_s`` stays ``None``).
+
+    The traced solve must have made as many evaluations as the solver counts for it (its own
+    count, or a peer's counting solve checked against the traced one's path); a solve where
+    they differ is a failure with the reason kept.
+    """
     problem = make_problem(name)
     f0 = float(problem.value(problem.x0))
     number = mgh.SPECS[name].number if name in mgh.SPECS else None
@@ -243,6 +249,11 @@ def trace_problem(name: str, active: Sequence[str], config: SolverConfig) -> lis
         row = Run(name, problem.n, number, s, f0, problem.f_star)
         try:
             values, result = traced_solve(s, problem, config)
+            if result.n_fev != len(values):
+                raise PathMismatch(
+                    f"{s} on {problem.label}: the traced solve made {len(values)} evaluations, "
+                    f"the solver counted {result.n_fev}"
+                )
         except Exception as exc:  # a failure is a result
             row.error = f"{type(exc).__name__}: {exc}"
         else:

@@ -5,7 +5,9 @@ the success test, not up to its own stopping rule. Here every solver is run
 once more, untimed, on the same problem whose objective reports each value to
 the host (:func:`jax.debug.callback`); the solve is deterministic, so that
 sequence is the timed solve's, which :func:`traced_values` checks (same number
-of iterations and the same final ``x``) and raises otherwise.
+of iterations and the same final ``x``) and raises otherwise. Where nothing is
+timed (the report's robustness stage), :func:`traced_solve`'s own outcome is the
+result, checked by its caller against the solver's evaluation count.
 """
 
 from __future__ import annotations

@@ -13,18 +13,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lbfgs_impl.measure.timing import prepare_compiled, timed_run
+from lbfgs_impl.measure.timing import assert_no_compilations, prepare_compiled, timed_run
 from lbfgs_impl.problems import make_problem
 from lbfgs_impl.solvers import SolverConfig, get_solver, while_loop_solve
 from lbfgs_impl.solvers.base import inf_norm
 
 
 def _median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    """Median of ``repeats`` timings of ``fn()``; raises if JAX compiled anything while timed."""
     times, out = [], None
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
+        with assert_no_compilations("a timed batch"):
+            t0 = time.perf_counter()
+            out = fn()
+            times.append(time.perf_counter() - t0)
     return statistics.median(times), out
 
 
@@ -61,7 +63,7 @@ def batched(
         starts = jnp.asarray(np.asarray(problem.x0) + rng.uniform(-0.5, 0.5, size=(b, n)))
         vmapped = jax.jit(jax.vmap(solve_one, in_axes=(0, None))).lower(starts, problem.data).compile()
         timed, out, seq = _time_batch(vmapped, one, starts, problem.data, repeats)
-        scipy_all = functools.partial(_scipy_all, scipy_prepared, starts)
+        scipy_all = functools.partial(_scipy_all, scipy_prepared, list(starts))  # the rows, split untimed
         _scipy_from(scipy_prepared, starts[0])  # warm-up (one solve: the executable is shared), untimed
         t_scipy, sp = _median_time(scipy_all, repeats)
         scipy_results = [scipy_prepared.result(raw) for raw in sp]
@@ -138,7 +140,7 @@ def _time_batch(
     the vmapped call, one single solve; then ``repeats`` timings, median). Returns the times and
     member iterations, and both outputs."""
     vmap_all = functools.partial(_vmap_all, vmapped, starts, data)
-    jit_all = functools.partial(_jit_all, one, starts, data)
+    jit_all = functools.partial(_jit_all, one, list(starts), data)  # splitting the rows compiles: untimed
     vmap_all(), jax.block_until_ready(one(starts[0], data))  # warm-ups, untimed
     t_vmap, out = _median_time(vmap_all, repeats)
     t_seq, seq = _median_time(jit_all, repeats)
@@ -158,11 +160,11 @@ def _vmap_all(vmapped: Any, starts: jax.Array, data: Any) -> Any:
     return jax.block_until_ready(vmapped(starts, data))
 
 
-def _jit_all(one: Any, starts: jax.Array, data: Any) -> list[Any]:
+def _jit_all(one: Any, starts: Sequence[jax.Array], data: Any) -> list[Any]:
     return [jax.block_until_ready(one(x0, data)) for x0 in starts]
 
 
-def _scipy_all(prepared: Any, starts: jax.Array) -> list[Any]:
+def _scipy_all(prepared: Any, starts: Sequence[jax.Array]) -> list[Any]:
     return [_scipy_from(prepared, x0) for x0 in starts]
 
 

@@ -194,12 +194,13 @@ def section_break_even(report: ReportData) -> list[str]:
     k = rows[0]["samples"] if rows else 0
     lines = ["## 3. Break-even, with JAX's persistent compilation cache cold and warm", ""]
     lines.append(
-        f"First calls in fresh processes (import not counted), {k} per variant and cache state, SciPy "
+        f"First calls in fresh processes (forked from a server that imported the libraries and started "
+        f"no JAX backend: imports not counted, a peer's included), {k} per variant and cache state, SciPy "
         "included (its value_and_grad is jitted, so the cache serves it too): the persistent cache off "
-        "(cold), or "
-        "filled by an earlier process in a temporary directory removed afterwards (warm; "
-        "`jax_persistent_cache_min_compile_time_secs=0`, `..._min_entry_size_bytes=-1`). Checked in every "
-        "child: no cache hit when cold, at least one when warm, a compilation when cold, and the steady "
+        "(cold), or filled by the report's own process (the same solve built, compiled and run) in a "
+        "temporary directory removed afterwards (warm; `jax_persistent_cache_min_compile_time_secs=0`, "
+        "`..._min_entry_size_bytes=-1`). Checked in every child's timed span: no cache hit when cold, "
+        "every executable loaded from the cache when warm, a compilation when cold, and the steady "
         "solve's iterations and convergence. Medians, with the spread (min-max); steady times at the same "
         "maxiter. Break-even = solves until the variant's total time is no more than SciPy's, cold against "
         "cold and warm against warm."
@@ -313,8 +314,9 @@ def section_robustness(report: ReportData) -> list[str]:
     lines.append(f"The profile charges evaluations {doc.get('cost_charged', 'up to each stop')}.")
     if doc.get("meta", {}).get("timed") is False:
         lines.append(
-            "Nothing in this section is timed: each solver solved each problem once, with its objective "
-            "reporting every value (`lbfgs-bench profile` adds the time profile)."
+            "Nothing in this section is timed: each outcome and evaluation count comes from one solve "
+            "whose objective reports every value to the host (checked against the solver's own evaluation "
+            "count); `lbfgs-bench profile` times the solves and checks the traced path against them."
         )
     for solver, reason in doc["skipped_solvers"].items():
         lines.append(f"- {solver} skipped: {reason}")
