@@ -54,6 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the instruction limit never exceeds this, whatever the baseline's spread (default: 0.05)",
     )
     parser.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="a benchmark of the baseline missing from the current run is listed, not a regression "
+        "(for the night after a benchmark was removed on purpose)",
+    )
+    parser.add_argument(
         "--time-baseline",
         metavar="PATH",
         help="pytest-benchmark JSON of the last good run on this machine: wall time is compared with it "
@@ -98,7 +104,9 @@ def _load(args: argparse.Namespace):
     try:
         baseline, current = load_run(args.baseline), load_run(args.current)
         time_baseline = load_run(args.time_baseline) if args.time_baseline else None
-        comparison = compare_runs(baseline, current, thresholds, time_baseline=time_baseline)
+        comparison = compare_runs(
+            baseline, current, thresholds, time_baseline=time_baseline, allow_missing=args.allow_missing
+        )
     except DataError as exc:
         raise UsageError(str(exc)) from None
     return baseline, current, time_baseline, thresholds, comparison
@@ -133,8 +141,9 @@ def _recount(args, baseline, current, time_baseline, thresholds, comparison):
         comparison.confirm_notes.append(note)
         return comparison
     redone = compare_runs(
-        baseline, current, thresholds, time_baseline=time_baseline, instruction_baseline=recounted
-    )
+        baseline, current, thresholds, time_baseline=time_baseline, instruction_baseline=recounted,
+        allow_missing=comparison.missing_allowed,
+    )  # fmt: skip
     redone.confirm_notes.append(
         f"Instruction counts: the baseline's were taken under another environment ({mismatch}); "
         f"the baseline commit was re-counted tonight ({recounted.path}) and compared with that."

@@ -53,7 +53,7 @@ from typing import Any, NamedTuple
 
 from lbfgs_impl.measure.callgrind import read_dumps
 from lbfgs_impl.measure.compile_cache import cache_note, compile_cache_env, counting_cache_dir
-from lbfgs_impl.measure.processes import kill_process_group
+from lbfgs_impl.measure.processes import Zygote, supervise
 from lbfgs_impl.solvers import SolverConfig
 
 SHIM_SOURCE = Path(__file__).parent / "_native" / "callgrind_shim.c"
@@ -237,6 +237,10 @@ def unavailable_reason() -> str | None:
 # ------------------------------------------------------------------ running
 
 
+#: zygotes that died are replaced for the jobs they had not run, up to this many times per CPU of the pool
+MAX_ZYGOTE_RESTARTS = 2
+
+
 def _partition(items: Sequence[Any], parts: int) -> list[list[Any]]:
     buckets: list[list[Any]] = [[] for _ in range(max(1, parts))]
     for i, item in enumerate(items):
@@ -273,10 +277,13 @@ def measure_instructions(
     Returns:
       An :class:`InstructionReport`; ``skipped`` holds the reason when valgrind
       or the helper is unavailable (then nothing was run). A child that fails
-      leaves its error in the task's ``errors``; it never raises.
+      leaves its error in the task's ``errors``; it never raises. A zygote that
+      dies is replaced on its CPU for the jobs it had not run (at most
+      :data:`MAX_ZYGOTE_RESTARTS` per CPU of the pool in all); ``meta["zygote_restarts"]``
+      says so.
     """
-    # long function: the zygotes' whole lifecycle (start, feed, wait, kill the process group, collect)
-    # sits in one try/finally so that no valgrind process outlives it on any path.
+    # long function: the zygotes' whole lifecycle (build the shim, start, feed, supervise, collect) in one
+    # place; supervise() kills every process group on any path, so no valgrind process outlives it.
     if repeats < 1:
         raise ValueError(f"instruction repeats must be >= 1, got {repeats}")
     version = valgrind_version()
@@ -305,9 +312,8 @@ def measure_instructions(
         jobs = [{"task": t.key, "repeat": r, "spec": _task_spec(t)} for r in range(repeats) for t in tasks]
         for i, job in enumerate(jobs):
             job["id"] = f"job{i}"
-        procs = []
-        for z, (cpu, chunk) in enumerate(zip(cpus, _partition(jobs, len(cpus)), strict=False)):
-            zdir = tmp / f"zygote{z}"
+
+        def start(zdir: Path, cpu: int, chunk: list[dict[str, Any]]) -> Zygote:
             zdir.mkdir()
             (zdir / "jobs.json").write_text(json.dumps(chunk))
             cmd = [
@@ -327,41 +333,34 @@ def measure_instructions(
             if not compile:
                 env.update(compile_cache_env(counting_cache_dir(tmp / "jax-cache")))
             log = open(zdir / "valgrind.log", "w")  # noqa: SIM115 (closed after the wait below)
-            procs.append(
-                (
-                    subprocess.Popen(
-                        cmd,
-                        env=env,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        preexec_fn=lambda c=cpu: os.sched_setaffinity(0, {c}),
-                        start_new_session=True,  # its forked children die with it (kill_process_group)
-                    ),
-                    log,
-                    zdir,
-                )
+            proc = subprocess.Popen(
+                cmd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=lambda c=cpu: os.sched_setaffinity(0, {c}),
+                start_new_session=True,  # its forked children die with it (kill_process_group)
             )
-        deadline = time.monotonic() + timeout_s
+            return Zygote(proc, log, zdir, cpu)
+
+        zygotes = [
+            start(tmp / f"zygote{z}", cpu, chunk)
+            for z, (cpu, chunk) in enumerate(zip(cpus, _partition(jobs, len(cpus)), strict=False))
+        ]
         total = len(jobs)
-        try:
-            while any(p.poll() is None for p, _, _ in procs):
-                if progress is not None:
-                    progress(sum(len(list(z.glob("job[0-9]*.json"))) for _, _, z in procs), total)
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.5)
-        finally:  # timed out or interrupted: end each zygote with the children it forked
-            for p, _, _ in procs:
-                kill_process_group(p)
-        for p, log, _ in procs:
-            p.wait()
-            log.close()
+        restarts = supervise(
+            zygotes, lambda name, cpu, left: start(tmp / name, cpu, left),
+            max_restarts=MAX_ZYGOTE_RESTARTS * len(cpus), deadline=time.monotonic() + timeout_s,
+            progress=None if progress is None else lambda done: progress(done, total),
+        )  # fmt: skip
+        if restarts:
+            meta["zygote_restarts"] = restarts
         if progress is not None:
             progress(total, total)
-        for _, _, zdir in procs:
-            _collect(zdir, counts)
+        for zygote in zygotes:
+            _collect(zygote.zdir, counts)
             if keep_dumps is not None:
-                shutil.copytree(zdir, Path(keep_dumps) / zdir.name, dirs_exist_ok=True)
+                shutil.copytree(zygote.zdir, Path(keep_dumps) / zygote.zdir.name, dirs_exist_ok=True)
     return InstructionReport(counts, meta)
 
 

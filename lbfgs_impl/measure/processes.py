@@ -4,13 +4,21 @@ A callgrind zygote forks one child per measurement; the child is pinned to the
 zygote's CPU (CPU 0 for the first zygote, the nightly's timing CPU). Each zygote
 therefore starts its own process group (``start_new_session=True``) and is ended
 with the whole group, so no child outlives a timeout or an interrupted run.
+:func:`supervise` waits for a pool of zygotes, replacing one that died for the
+jobs it had not run.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 
 def kill_process_group(proc: subprocess.Popen) -> None:
@@ -20,3 +28,69 @@ def kill_process_group(proc: subprocess.Popen) -> None:
     except (ProcessLookupError, PermissionError):
         if proc.poll() is None:
             proc.kill()
+
+
+@dataclass
+class Zygote:
+    """One zygote of the built-in pool: its process, log, folder (``jobs.json``, results) and CPU."""
+
+    proc: subprocess.Popen
+    log: Any
+    zdir: Path
+    cpu: int
+    handled: bool = False  # its exit has been looked at
+
+    def jobs(self) -> list[dict[str, Any]]:
+        return json.loads((self.zdir / "jobs.json").read_text())
+
+    def unfinished(self) -> list[dict[str, Any]]:
+        return [j for j in self.jobs() if not (self.zdir / f"{j['id']}.json").exists()]
+
+    def keep_finished(self) -> None:
+        """Leave in ``jobs.json`` only the jobs this zygote finished (a new one runs the others)."""
+        done = [j for j in self.jobs() if (self.zdir / f"{j['id']}.json").exists()]
+        (self.zdir / "jobs.json").write_text(json.dumps(done))
+
+
+def supervise(
+    zygotes: list[Zygote],
+    start: Callable[[str, int, list[dict[str, Any]]], Zygote],
+    *,
+    max_restarts: int,
+    deadline: float,
+    progress: Callable[[int], None] | None = None,
+) -> list[str]:
+    """Wait for every zygote of ``zygotes`` (appended to as zygotes are replaced) until ``deadline``.
+
+    A zygote that ended with jobs not run (killed, out of memory) is replaced on its CPU by
+    ``start(folder name, cpu, those jobs)``, at most ``max_restarts`` times in all. On return,
+    timed out or interrupted, every zygote's process group is killed and waited for and its log
+    closed. ``progress`` gets the number of finished jobs. Returns one line per replacement.
+    """
+    restarts: list[str] = []
+    try:
+        while True:
+            for zygote in list(zygotes):
+                if zygote.handled or zygote.proc.poll() is None:
+                    continue
+                zygote.handled = True
+                left = zygote.unfinished()
+                if left and len(restarts) < max_restarts and time.monotonic() < deadline:
+                    zygote.keep_finished()
+                    restarts.append(
+                        f"the zygote on CPU {zygote.cpu} ended (exit {zygote.proc.returncode}) with "
+                        f"{len(left)} job(s) not run: a new zygote ran them"
+                    )
+                    zygotes.append(start(f"zygote-restart{len(restarts)}", zygote.cpu, left))
+            if all(z.handled for z in zygotes) or time.monotonic() > deadline:
+                break
+            if progress is not None:
+                progress(sum(len(list(z.zdir.glob("job[0-9]*.json"))) for z in zygotes))
+            time.sleep(0.5)
+    finally:  # timed out or interrupted: end each zygote with the children it forked
+        for zygote in zygotes:
+            kill_process_group(zygote.proc)
+        for zygote in zygotes:
+            zygote.proc.wait()
+            zygote.log.close()
+    return restarts

@@ -106,9 +106,13 @@ def floor(scaling: list[dict[str, Any]], floors: list[dict[str, Any]], path: Pat
         ax.set_ylabel("microseconds")
         ax.set_title(f"{problem}: time per iteration vs one evaluation")
         ax.grid(alpha=0.3, which="both")
-    # one legend below the panels: inside a panel it covered the floor line
+    return _save_with_legend_below(fig, list(axes[0]), path)  # inside a panel it covered the floor line
+
+
+def _save_with_legend_below(fig: Any, axes: list[Any], path: Path) -> Path:
+    """One legend for all ``axes``, below the panels (inside, it hid the data), then save."""
     labelled = {}
-    for ax in axes[0]:
+    for ax in axes:
         for handle, text in zip(*ax.get_legend_handles_labels(), strict=True):
             labelled.setdefault(text, handle)
     rows = -(-len(labelled) // 3)
@@ -117,43 +121,56 @@ def floor(scaling: list[dict[str, Any]], floors: list[dict[str, Any]], path: Pat
     return save(fig, path, layout=False)
 
 
-def break_even(rows: list[dict[str, Any]], path: Path) -> Path:
-    """Solves to break even, cold and warm cache, on a linear axis from 0; "never" written where it is."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.8))
-    labels = [f"{_name(r['solver'])}\n{r['problem']} n={r['n']}" for r in rows]
-    xs = range(len(rows))
-    from matplotlib.patches import Patch
+_PLAIN = {"fc": "white", "ec": "none", "pad": 1}  # a white box behind text drawn on a hatched bar
 
-    handles: list[Any] = []
-    finite = [r[k] for r in rows for k in ("break_even_cold", "break_even_warm") if r[k] is not None]
-    top = max(finite, default=1) * 1.25
-    for offset, key, color, name in (
+
+def break_even(rows: list[dict[str, Any]], path: Path) -> Path:
+    """Solves to break even, cold and warm cache: one panel per (problem, n), each on a linear axis
+    from 0; "never" written where a converged variant never catches up, "not computed" where a
+    solve did not converge (the runs did different work)."""
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
+
+    plt = pyplot()
+    cases = list(dict.fromkeys((r["problem"], r["n"]) for r in rows))
+    fig, axes = plt.subplots(len(cases), 1, figsize=(10, 1.4 + 2.8 * len(cases)), squeeze=False)
+    series = (
         (-0.2, "break_even_cold", "tab:red", "cold compilation cache (vs SciPy cold)"),
         (0.2, "break_even_warm", "tab:green", "warm persistent cache (vs SciPy warm)"),
-    ):
-        for x, r in zip(xs, rows, strict=True):
-            value = r[key]
-            if value is None:  # an outlined, hatched bar to the top, labelled: the variant never catches up
-                ax.bar(x + offset, top, width=0.4, color="none", edgecolor=color, hatch="//", linewidth=0.8)
-                ax.annotate("never", (x + offset, top * 0.5), ha="center", va="center", fontsize=9,
-                            rotation=90, color=color)  # fmt: skip
-            else:
-                ax.bar(x + offset, value, width=0.4, color=color)
-                ax.annotate(str(value), (x + offset, value), ha="center", va="bottom", fontsize=8)
-        handles.append(Patch(color=color, label=name))
-    ax.set_xticks(list(xs), labels, fontsize=8)
-    ax.set_ylim(0, top * 1.08)
-    ax.set_ylabel("solves until total time <= SciPy's")
-    ax.set_title("Break-even: first call (fresh process) paid back by faster solves")
-    ax.legend(handles=handles, fontsize=8)
-    ax.grid(alpha=0.3, axis="y")
+    )
+    for ax, (problem, n) in zip(axes[:, 0], cases, strict=True):
+        mine = [r for r in rows if (r["problem"], r["n"]) == (problem, n)]
+        finite = [r[k] for r in mine for _, k, _, _ in series if r[k] is not None]
+        top = max(finite, default=1) * 1.25
+        for offset, key, color, _ in series:
+            for x, r in enumerate(mine):
+                value = r[key]
+                if not r.get("converged", True):  # no break-even: the solves did different work
+                    ax.bar(x + offset, top, width=0.4, color="none", edgecolor="gray", hatch="..", lw=0.8)
+                    ax.annotate("not computed", (x + offset, top * 0.5), ha="center", va="center", fontsize=8,
+                                rotation=90, color="dimgray", bbox=_PLAIN)  # fmt: skip
+                elif value is None:  # an outlined, hatched bar to the top: the variant never catches up
+                    ax.bar(x + offset, top, width=0.4, color="none", edgecolor=color, hatch="//", lw=0.8)
+                    ax.annotate("never", (x + offset, top * 0.5), ha="center", va="center", fontsize=9,
+                                rotation=90, color=color)  # fmt: skip
+                else:
+                    ax.bar(x + offset, value, width=0.4, color=color)
+                    ax.annotate(str(value), (x + offset, value), ha="center", va="bottom", fontsize=8)
+        ax.set_xticks(range(len(mine)), [_name(r["solver"]).replace(" (", "\n(") for r in mine], fontsize=8)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # whole solves
+        ax.set_ylim(0, top * 1.08)
+        ax.set_title(f"{problem} n={n}", fontsize=10)
+        ax.set_ylabel("solves until total\ntime <= SciPy's", fontsize=8)
+        ax.grid(alpha=0.3, axis="y")
+    handles = [Patch(color=color, label=name) for _, _, color, name in series]
+    axes[0, 0].legend(handles=handles, fontsize=8)
+    fig.suptitle("Break-even: first call (fresh process) paid back by faster solves")
     return save(fig, path)
 
 
 def batched(rows: list[dict[str, Any]], path: Path) -> Path:
     plt = pyplot()
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 5.6))
     bs = [r["B"] for r in rows]
     series = (
         ("vmap_s", "optax_while under jax.vmap (one call)", "tab:green"),
@@ -187,8 +204,7 @@ def batched(rows: list[dict[str, Any]], path: Path) -> Path:
         ax.set_ylabel(ylabel)
         ax.set_title(title)
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
-    return save(fig, path)
+    return _save_with_legend_below(fig, [ax1, ax2], path)
 
 
 def convergence(traces: dict[str, dict[str, list[float]]], path: Path) -> Path:

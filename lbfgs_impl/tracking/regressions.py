@@ -166,8 +166,12 @@ def compare_runs(
     *,
     time_baseline: BenchmarkRun | None = None,
     instruction_baseline: BenchmarkRun | None = None,
+    allow_missing: bool = False,
 ) -> Comparison:
     """All findings of ``current`` against ``baseline``.
+
+    A benchmark of the baseline that tonight's run lacks had none of its signals compared: it is
+    a regression (``"not run"``) unless ``allow_missing`` accepts its removal (then only listed).
 
     Args:
       baseline: the last good run (quality figures, and instructions and time unless given below).
@@ -185,6 +189,11 @@ def compare_runs(
         raise DataError(f"{baseline.path} and {current.path} have no benchmark in common; nothing to compare")
     result = Comparison(baseline, current, th, compared=len(common))
     result.missing = [n for n in baseline.benchmarks if n not in current.benchmarks]
+    result.missing_allowed = allow_missing
+    if not allow_missing:
+        result.regressions.extend(
+            Finding(name, "not run", None, None, None, MISSING_RULE) for name in result.missing
+        )
     result.new = [n for n in current.benchmarks if n not in baseline.benchmarks]
     tbase, time_line = _time_against(time_baseline, baseline, current)
     result.time_compared, result.time_baseline = tbase is not None, tbase
@@ -230,6 +239,12 @@ def compare_runs(
             present = f"every count present ({result.instructions_compared}); {first}"
             result.signals[0] = ("instructions", present)
     return result
+
+
+MISSING_RULE = (
+    "in the baseline, absent from the current run: none of its signals compared "
+    "(a removal on purpose: --allow-missing)"
+)
 
 
 def _classify_noise(result: Comparison, tbase: BenchmarkRun | None) -> None:
@@ -282,4 +297,8 @@ def _signals(
         f"compared for {result.compared} benchmark(s): counts +{th.count_tolerance:.0%}, "
         f"norms/losses {th.quality_factor:g}x"
     )
+    if result.missing:
+        quality += f"; not compared for {len(result.missing)} benchmark(s) missing from the current run" + (
+            " (accepted: --allow-missing)" if result.missing_allowed else ""
+        )
     return [("instructions", instr), ("wall time", time_line), ("quality", quality)]

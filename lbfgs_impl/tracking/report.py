@@ -10,7 +10,7 @@ from lbfgs_impl.tracking.signals import counts_environment
 
 def _fmt(value: Any, kind: str) -> str:
     if value is None:
-        return "NaN/inf" if kind not in ("instructions", "instructions not measured") else "none"
+        return "none" if kind in ("instructions", "instructions not measured", "not run") else "NaN/inf"
     if kind == "time":
         return f"{value * 1e3:.3f} ms" if value < 1 else f"{value:.3f} s"
     if kind in ("instructions", "instructions not measured") and isinstance(value, (int, float)):
@@ -127,7 +127,12 @@ def render_report(cmp: Comparison) -> str:
     lines += ["", "## Improvements", ""]
     lines += _table(cmp.improvements) if cmp.improvements else ["None."]
     if cmp.missing:
-        lines += ["", "## Missing from the current run", ""] + [f"- `{n}`" for n in cmp.missing]
+        why = (
+            "Accepted as removed (--allow-missing): not compared, not alerted."
+            if cmp.missing_allowed
+            else 'Each is a regression above ("not run"): none of its signals was compared tonight.'
+        )
+        lines += ["", "## Missing from the current run", "", why, ""] + [f"- `{n}`" for n in cmp.missing]
     if cmp.new:
         lines += ["", "## New in the current run", ""] + [f"- `{n}`" for n in cmp.new]
     lines += ["", "## Machines and versions", ""]

@@ -131,6 +131,7 @@ class Comparison:
     unconfirmed: list[Finding] = field(default_factory=list)
     noise: list[Finding] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    missing_allowed: bool = False  # --allow-missing: listed, not a regression
     new: list[str] = field(default_factory=list)
     compared: int = 0
     time_compared: bool = True

@@ -269,12 +269,24 @@ def test_break_even_figure_says_never_on_a_linear_axis(tmp_path, monkeypatch):
 
     drawn = {}
     monkeypatch.setattr(plots, "save", lambda fig, path: drawn.setdefault("fig", fig) and path)
-    rows = [{"solver": "optax_loop", "problem": "rosenbrock", "n": 100, "break_even_cold": None,
-             "break_even_warm": 3}]  # fmt: skip
+    rows = [
+        {"solver": "optax_loop", "problem": "rosenbrock", "n": 100, "break_even_cold": None,
+         "break_even_warm": 3, "converged": True},
+        {"solver": "jax_scipy_bfgs", "problem": "rosenbrock", "n": 100, "break_even_cold": None,
+         "break_even_warm": None, "converged": False},
+        {"solver": "optax_while", "problem": "logistic", "n": 10_000, "break_even_cold": 651,
+         "break_even_warm": 89, "converged": True},
+    ]  # fmt: skip
     plots.break_even(rows, tmp_path / "b.png")
-    (ax,) = drawn["fig"].axes
-    assert "never" in [t.get_text() for t in ax.texts] and "3" in [t.get_text() for t in ax.texts]
-    assert ax.get_yscale() == "linear" and ax.get_ylim()[0] == 0
+    first, second = drawn["fig"].axes  # one panel per case, each on its own scale
+    texts = [t.get_text() for t in first.texts]
+    assert texts.count("never") == 1 and "3" in texts  # optax_loop: converged, never catches up cold
+    assert texts.count("not computed") == 2  # a solve that did not converge has no break-even
+    assert first.get_title() == "rosenbrock n=100" and second.get_title() == "logistic n=10000"
+    assert [t.get_text() for t in first.get_xticklabels()] == ["optax_loop", "jax_scipy_bfgs\n(peer)"]
+    for ax in (first, second):
+        assert ax.get_yscale() == "linear" and ax.get_ylim()[0] == 0
+    assert second.get_ylim()[1] > 651 > 10 * first.get_ylim()[1]
 
 
 def test_dense_bfgs_runs_only_up_to_its_size_limit_and_the_section_says_so(monkeypatch):
@@ -390,3 +402,21 @@ def test_a_break_even_child_is_a_fresh_process_with_imports_done():
     out = first_call.fresh_first_call("optax_while", "rosenbrock", 10, 10_000, None, None)
     assert out["backend_compiles"] >= 1 and out["cache_hits"] == 0 and out["converged"]
     assert out["first_call_s"] > 0
+
+
+def test_scaling_keeps_the_seed_cases_compiled_solves_and_explain_reads_them_without_compiling():
+    from lbfgs_impl.commands.explain.static import solver_static
+    from lbfgs_impl.measure.timing import count_compilations
+
+    keep: dict = {}
+    cases = (BenchCase("rosenbrock", 10, 10_000), BenchCase("logistic", 10))
+    rows = stages.scaling(cases, 1, lambda m: None, solvers=["optax_while"], keep=keep,
+                          keep_case=("rosenbrock", 10, 10_000))  # fmt: skip
+    assert list(keep) == ["optax_while"] and len(rows) == 2  # the kept case only
+    _, result = keep["optax_while"]
+    assert result.n_iter == rows[0]["n_iter"]
+    problem, config = cases[0].make_problem(), cases[0].config()
+    with count_compilations() as log:
+        reused = solver_static("optax_while", problem, config, keep["optax_while"])
+    assert log.n_compilations == 0  # the static figures read the kept executable
+    assert reused == solver_static("optax_while", problem, config)  # the same figures as a fresh compile

@@ -53,3 +53,22 @@ def test_a_timed_out_count_kills_the_zygotes_child_too(tmp_path, monkeypatch):
         if _alive(child):
             os.kill(child, signal.SIGKILL)
     assert not report.counts[task.key].ok and "no result" in report.counts[task.key].errors[0]
+
+
+@pytest.mark.skipif(REASON is not None, reason=f"instruction counts unavailable: {REASON}")
+@pytest.mark.slow
+def test_a_zygote_that_dies_is_replaced_and_every_count_taken(tmp_path, monkeypatch):
+    marker = tmp_path / "killed"
+    monkeypatch.setenv("LBFGS_BENCH_KILL_ZYGOTE_MARKER", str(marker))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(PLUGINS), os.environ.get("PYTHONPATH")]))
+    )
+    tasks = [InstructionTask("scipy", "quadratic", 5), InstructionTask("optax_while", "quadratic", 5)]
+    cpu = min(os.sched_getaffinity(0))
+    report = measure_instructions(tasks, repeats=1, cpus=[cpu], plugins=["kill_zygote_once"])
+    assert marker.exists(), "the plugin never killed the zygote"
+    assert len(report.meta["zygote_restarts"]) == 1
+    assert "with 2 job(s) not run: a new zygote ran them" in report.meta["zygote_restarts"][0]
+    for task in tasks:  # both jobs ran in the new zygote, each counted once
+        counts = report.counts[task.key]
+        assert counts.ok and counts.errors == [] and len(counts.solve) == 1, (task, counts.errors)

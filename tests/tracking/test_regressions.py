@@ -145,16 +145,28 @@ def test_version_change_is_stated_at_the_top(tmp_path, capsys, run_doc):
     assert out.splitlines()[2] == "**Library versions changed between the runs:** optax 0.2.8 -> 0.2.4."
 
 
-def test_missing_and_new_benchmarks_are_listed(tmp_path, capsys, run_doc):
+def test_a_missing_benchmark_is_a_regression_and_a_new_one_is_listed(tmp_path, capsys, run_doc):
     doc = copy.deepcopy(run_doc)
     gone = doc["benchmarks"].pop(0)
     extra = copy.deepcopy(doc["benchmarks"][0])
     extra["fullname"] = extra["fullname"].replace("rosenbrock-100", "rosenbrock-1000")
     doc["benchmarks"].append(extra)
-    assert main(["check-regressions", str(DATA), write(tmp_path, "cur.json", doc)]) == 0
+    current = write(tmp_path, "cur.json", doc)
+    assert main(["check-regressions", str(DATA), current]) == 1  # nothing of it was compared tonight
     out = capsys.readouterr().out
-    assert f"## Missing from the current run\n\n- `{gone['fullname']}`" in out
+    assert f"| `{gone['fullname']}` | not run | none | none | - |" in out
+    assert "Signals that fired: not run." in out
+    assert "not compared for 1 benchmark(s) missing from the current run" in out
+    assert (
+        "## Missing from the current run\n\nEach is a regression above" in out
+        and f"- `{gone['fullname']}`" in out
+    )
     assert f"## New in the current run\n\n- `{extra['fullname']}`" in out
+    # a removal on purpose: listed, not alerted
+    assert main(["check-regressions", str(DATA), current, "--allow-missing"]) == 0
+    out = capsys.readouterr().out
+    assert "Accepted as removed (--allow-missing)" in out and f"- `{gone['fullname']}`" in out
+    assert "(accepted: --allow-missing)" in out
 
 
 def test_report_sections_in_order(capsys):

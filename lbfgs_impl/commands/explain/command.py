@@ -91,8 +91,12 @@ def explain(
     outdir: Path,
     skip_callgrind: str | None = None,
     cpus: list[int] | None = None,
+    compiled: dict[str, tuple[Any, Any]] | None = None,
 ) -> dict[str, Any]:
     """Every figure of explain.json: the callgrind part (or why it was skipped), then the static part.
+
+    ``compiled``: solver -> (compiled solve of this case and config, its :class:`Result`), reused
+    by the static part instead of compiling the solve again (the report's scaling stage has them).
 
     The callgrind part is counted first (its zygotes are separate processes, started
     before this one compiles anything); ``skip_callgrind`` (a reason) leaves it out. ``cpus``:
@@ -124,7 +128,7 @@ def explain(
     static = {"value_and_grad": value_and_grad_summary(problem).to_dict(), "solvers": {}, "kinds": KINDS}
     for name in solvers:
         progress(f"{label}: static figures of {name}")
-        static["solvers"][name] = solver_static(name, problem, config)
+        static["solvers"][name] = solver_static(name, problem, config, (compiled or {}).get(name))
     return {
         "problem": problem_name,
         "n": n,

@@ -41,14 +41,20 @@ def value_and_grad_summary(problem: Problem) -> HloSummary:
     return summarize(compiled.as_text(), loop=False, cost=xla_cost)
 
 
-def solver_static(solver: str, problem: Problem, config: SolverConfig) -> dict[str, Any]:
+def solver_static(
+    solver: str, problem: Problem, config: SolverConfig, compiled: tuple[Any, Any] | None = None
+) -> dict[str, Any]:
     """One solver's static figures, with the iterations and evaluations of one native solve.
 
-    Prepares, compiles and runs the solver once, then :func:`static_figures`.
+    Prepares, compiles and runs the solver once (or takes ``compiled``: that solve, already
+    compiled for this problem and config, and its result), then :func:`static_figures`.
     """
-    prepared = get_solver(solver).prepare(problem, config)
-    prepared.compile()
-    result = prepared.result(prepared.run())
+    if compiled is None:
+        prepared = get_solver(solver).prepare(problem, config)
+        prepared.compile()
+        result = prepared.result(prepared.run())
+    else:
+        prepared, result = compiled
     figures = static_figures(prepared, result)
     if figures is None:
         raise ValueError(f"{solver}: no executable whose HLO one iteration runs")

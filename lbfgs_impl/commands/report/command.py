@@ -14,7 +14,7 @@ HELP = (
 )
 DESCRIPTION = (
     "Runs every analysis and writes report.md, report.json and one PNG per figure into "
-    "OUTDIR (created if missing). --quick: ~10 minutes on 2 cores (peers included); the full report longer."
+    "OUTDIR (created if missing). --quick: ~6 minutes on 2 cores (peers included); the full report ~25."
 )
 
 
@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "outdir", metavar="OUTDIR", help="where to write report.md, report.json and the figures"
     )
-    parser.add_argument("--quick", action="store_true", help="smaller sizes and batches (~10 min, 2 cores)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes and batches (~6 min, 2 cores)")
     parser.add_argument("--plan", choices=["quick", "full", "tiny"], help=argparse.SUPPRESS)  # tiny: tests
     add_pin_arguments(parser)
 

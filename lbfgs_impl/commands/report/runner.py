@@ -54,24 +54,32 @@ QUICK_EXPLAIN_NOTE = (
 )
 
 
+def seed_case(plan: ReportPlan) -> Any:
+    """The seed case where the plan measures it (quick, full), else the plan's first case (tiny)."""
+    from lbfgs_impl.commands.report.sections import SEED
+
+    return next((c for c in plan.scaling if (c.problem, c.n) == SEED), plan.scaling[0])
+
+
 def explain_seed(
     plan: ReportPlan,
     solvers: list[str],
     outdir: Path,
     tick: Callable[[str], None],
     cpus: list[int] | None = None,
+    compiled: dict[str, tuple[Any, Any]] | None = None,
 ) -> Any:
     """``lbfgs-bench explain`` on the seed case into ``outdir`` (explain.md, .json, figures); its document.
 
     The callgrind part runs only where the plan says so, one counting process per CPU
     of ``cpus`` (the CPUs the run had before it pinned itself: counts do not depend on
-    load, and nothing is timed meanwhile); the static HLO part always.
+    load, and nothing is timed meanwhile); the static HLO part always, reading the executables
+    of ``compiled`` (the seed case's solves as the scaling stage compiled and timed them) where
+    given instead of compiling them again.
     """
     from lbfgs_impl.commands.explain.command import explain, write_all
-    from lbfgs_impl.commands.report.sections import SEED
 
-    # the seed case where the plan measures it (quick, full), else the plan's first case (tiny)
-    case = next((c for c in plan.scaling if (c.problem, c.n) == SEED), plan.scaling[0])
+    case = seed_case(plan)
     skip = (
         None
         if plan.explain_callgrind
@@ -81,8 +89,9 @@ def explain_seed(
     )
     tick(f"{case.id}: callgrind" if skip is None else f"{case.id}: static HLO figures")
     doc = explain(
-        case.problem, case.n, solvers, case.config(), top=3, outdir=outdir, skip_callgrind=skip, cpus=cpus
-    )
+        case.problem, case.n, solvers, case.config(), top=3, outdir=outdir, skip_callgrind=skip, cpus=cpus,
+        compiled=compiled,
+    )  # fmt: skip
     if write_all(doc, outdir):
         raise RuntimeError(f"could not write explain's files into {outdir}")
     return doc
@@ -95,14 +104,20 @@ def default_stages(
     progress: Callable[[str], None],
     outdir: Path | None = None,
 ) -> dict[str, Callable[[], Any]]:
+    # long function: one closure per stage, sharing the plan, the pinning, the solvers and the seed
+    # case's compiled solves (scaling fills them, explain reads them).
     cpu = pinning["cpus"][0] if pinning.get("pinned") else None
     solvers = report_solvers(plan)
     be_solvers = [s for s in plan.break_even_solvers if s in solvers]
+
+    seed = seed_case(plan)
+    compiled: dict[str, Any] = {}  # the seed case's compiled solves, from scaling to explain
 
     def scaling(tick):
         return stages.scaling(
             plan.scaling, plan.steady_repeats, tick, solvers=solvers,
             min_repeats=plan.steady_min_repeats, max_time_s=plan.steady_max_time_s,
+            keep=compiled, keep_case=(seed.problem, seed.n, seed.maxiter),
         )  # fmt: skip
 
     def floor(tick):
@@ -139,7 +154,9 @@ def default_stages(
     def explain_stage(tick):
         if outdir is None:
             raise ValueError("the explain stage needs an output directory")
-        return explain_seed(plan, solvers, outdir / "explain", tick, cpus=pinning.get("cpus_before"))
+        return explain_seed(
+            plan, solvers, outdir / "explain", tick, cpus=pinning.get("cpus_before"), compiled=compiled
+        )
 
     n_robust = len(plan.robustness_problems or ()) or 10
     return {

@@ -186,7 +186,7 @@ def be_text(r: dict[str, Any] | None, label: str) -> str:
     if r is None:
         return "not measured"
     value = r[f"break_even_{label}"]
-    return (r["note"] or "never") if value is None else f"{value} solves"
+    return (r["note"] or "never") if value is None else f"{value} solve{'' if value == 1 else 's'}"
 
 
 def section_break_even(report: ReportData) -> list[str]:

@@ -55,8 +55,13 @@ def scaling(
     solvers: Sequence[str] = SEED_SOLVERS,
     min_repeats: int | None = None,
     max_time_s: float | None = None,
+    keep: dict[str, tuple[Any, Any]] | None = None,
+    keep_case: tuple[str, int, int] | None = None,
 ) -> list[dict[str, Any]]:
     """First call (caches cleared) and steady time of every solver at every size.
+
+    ``keep``: filled with solver -> (compiled solve, result) at ``keep_case`` (problem, n,
+    maxiter), for a later stage that reads the same executables (the report's explain stage).
 
     Each solver's first call builds and compiles the solve that its steady rounds then time
     (:func:`~lbfgs_impl.measure.timing.cold_start`: one compilation per solver and size,
@@ -77,6 +82,8 @@ def scaling(
         stats, results = measure_steady(
             prepared, repeats=repeats, warmup=0, min_repeats=min_repeats, max_time_s=max_time_s
         )
+        if keep is not None and (case.problem, case.n, case.maxiter) == keep_case:
+            keep.update({s: (prepared[s], results[s]) for s in active})
         for s in active:
             first, r = firsts[s], results[s]
             rows.append(
