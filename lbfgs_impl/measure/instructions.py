@@ -237,7 +237,7 @@ def unavailable_reason() -> str | None:
 # ------------------------------------------------------------------ running
 
 
-#: zygotes that died are replaced for the jobs they had not run, up to this many times per CPU of the pool
+#: a zygote that died is replaced for the jobs it had not run, up to this many times per CPU
 MAX_ZYGOTE_RESTARTS = 2
 
 
@@ -279,7 +279,7 @@ def measure_instructions(
       or the helper is unavailable (then nothing was run). A child that fails
       leaves its error in the task's ``errors``; it never raises. A zygote that
       dies is replaced on its CPU for the jobs it had not run (at most
-      :data:`MAX_ZYGOTE_RESTARTS` per CPU of the pool in all); ``meta["zygote_restarts"]``
+      :data:`MAX_ZYGOTE_RESTARTS` times per CPU); ``meta["zygote_restarts"]``
       says so.
     """
     # long function: the zygotes' whole lifecycle (build the shim, start, feed, supervise, collect) in one
@@ -343,14 +343,12 @@ def measure_instructions(
             )
             return Zygote(proc, log, zdir, cpu)
 
-        zygotes = [
-            start(tmp / f"zygote{z}", cpu, chunk)
-            for z, (cpu, chunk) in enumerate(zip(cpus, _partition(jobs, len(cpus)), strict=False))
-        ]
         total = len(jobs)
-        restarts = supervise(
-            zygotes, lambda name, cpu, left: start(tmp / name, cpu, left),
-            max_restarts=MAX_ZYGOTE_RESTARTS * len(cpus), deadline=time.monotonic() + timeout_s,
+        chunks = zip(cpus, _partition(jobs, len(cpus)), strict=False)
+        zygotes, restarts = supervise(
+            [(f"zygote{z}", cpu, chunk) for z, (cpu, chunk) in enumerate(chunks)],
+            lambda name, cpu, chunk: start(tmp / name, cpu, chunk),
+            max_restarts_per_cpu=MAX_ZYGOTE_RESTARTS, deadline=time.monotonic() + timeout_s,
             progress=None if progress is None else lambda done: progress(done, total),
         )  # fmt: skip
         if restarts:

@@ -46,46 +46,59 @@ class Zygote:
     def unfinished(self) -> list[dict[str, Any]]:
         return [j for j in self.jobs() if not (self.zdir / f"{j['id']}.json").exists()]
 
-    def keep_finished(self) -> None:
-        """Leave in ``jobs.json`` only the jobs this zygote finished (a new one runs the others)."""
-        done = [j for j in self.jobs() if (self.zdir / f"{j['id']}.json").exists()]
+    def keep_only(self, done: list[dict[str, Any]]) -> None:
+        """Leave in ``jobs.json`` only ``done`` (the jobs this zygote finished; a new one runs the rest)."""
         (self.zdir / "jobs.json").write_text(json.dumps(done))
 
 
 def supervise(
-    zygotes: list[Zygote],
+    first: list[tuple[str, int, list[dict[str, Any]]]],
     start: Callable[[str, int, list[dict[str, Any]]], Zygote],
     *,
-    max_restarts: int,
+    max_restarts_per_cpu: int,
     deadline: float,
     progress: Callable[[int], None] | None = None,
-) -> list[str]:
-    """Wait for every zygote of ``zygotes`` (appended to as zygotes are replaced) until ``deadline``.
+) -> tuple[list[Zygote], list[str]]:
+    """Start a zygote for each (folder name, cpu, jobs) of ``first`` and wait for all until ``deadline``.
 
-    A zygote that ended with jobs not run (killed, out of memory) is replaced on its CPU by
-    ``start(folder name, cpu, those jobs)``, at most ``max_restarts`` times in all. On return,
-    timed out or interrupted, every zygote's process group is killed and waited for and its log
-    closed. ``progress`` gets the number of finished jobs. Returns one line per replacement.
+    A zygote that ended with jobs not run (killed, out of memory) has its process group killed
+    (a child it was running must not finish a job the replacement also runs) and is replaced on
+    its CPU by ``start(folder name, cpu, those jobs)``, at most ``max_restarts_per_cpu`` times per
+    CPU. On return, timed out or interrupted, every zygote's process group is killed and waited
+    for and its log closed. ``progress`` gets the number of finished jobs. Returns every zygote
+    started (first ones, then replacements) and one line per replacement.
     """
+    zygotes: list[Zygote] = []
     restarts: list[str] = []
+    per_cpu: dict[int, int] = {}
     try:
+        for name, cpu, jobs in first:  # inside the try: an interrupt here still ends those started
+            zygotes.append(start(name, cpu, jobs))
         while True:
             for zygote in list(zygotes):
                 if zygote.handled or zygote.proc.poll() is None:
                     continue
                 zygote.handled = True
-                left = zygote.unfinished()
-                if left and len(restarts) < max_restarts and time.monotonic() < deadline:
-                    zygote.keep_finished()
-                    restarts.append(
-                        f"the zygote on CPU {zygote.cpu} ended (exit {zygote.proc.returncode}) with "
-                        f"{len(left)} job(s) not run: a new zygote ran them"
-                    )
-                    zygotes.append(start(f"zygote-restart{len(restarts)}", zygote.cpu, left))
-            if all(z.handled for z in zygotes) or time.monotonic() > deadline:
+                kill_process_group(zygote.proc)  # its running child, if any, ends with it
+                jobs = zygote.jobs()
+                left = zygote.unfinished()  # one look, after the kill: nothing can finish any more
+                if not left:
+                    continue
+                if per_cpu.get(zygote.cpu, 0) >= max_restarts_per_cpu or time.monotonic() >= deadline:
+                    continue  # its jobs stay unfinished: "no result" errors in their tasks
+                per_cpu[zygote.cpu] = per_cpu.get(zygote.cpu, 0) + 1
+                zygote.keep_only([j for j in jobs if j not in left])
+                restarts.append(
+                    f"the zygote on CPU {zygote.cpu} ended (exit {zygote.proc.returncode}) with "
+                    f"{len(left)} job(s) not run: handed to a new zygote"
+                )
+                zygotes.append(start(f"zygote-restart{len(restarts)}", zygote.cpu, left))
+            if all(z.handled for z in zygotes):
                 break
             if progress is not None:
                 progress(sum(len(list(z.zdir.glob("job[0-9]*.json"))) for z in zygotes))
+            if time.monotonic() > deadline:
+                break
             time.sleep(0.5)
     finally:  # timed out or interrupted: end each zygote with the children it forked
         for zygote in zygotes:
@@ -93,4 +106,4 @@ def supervise(
         for zygote in zygotes:
             zygote.proc.wait()
             zygote.log.close()
-    return restarts
+    return zygotes, restarts

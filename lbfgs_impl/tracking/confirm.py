@@ -317,6 +317,8 @@ def confirm_time_regressions(
     for f in cmp.regressions:
         if f.kind == "instructions":
             f.confirmation = "instruction count (load-independent), not re-run"
+        elif f.kind == "not run":
+            f.confirmation = "nothing measured tonight to re-run"
         elif f.kind != "time":
             f.confirmation = "exact figure, not re-run"
     if not flagged:

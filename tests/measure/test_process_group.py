@@ -23,14 +23,19 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _plugins_with(monkeypatch: pytest.MonkeyPatch, variable: str, path: Path) -> None:
+    """The test plugins importable by the zygote's children, ``variable`` naming ``path`` for them."""
+    monkeypatch.setenv(variable, str(path))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(PLUGINS), os.environ.get("PYTHONPATH")]))
+    )
+
+
 @pytest.mark.skipif(REASON is not None, reason=f"instruction counts unavailable: {REASON}")
 @pytest.mark.slow
 def test_a_timed_out_count_kills_the_zygotes_child_too(tmp_path, monkeypatch):
     pidfile = tmp_path / "child.pid"
-    monkeypatch.setenv("LBFGS_BENCH_HANG_PIDFILE", str(pidfile))
-    monkeypatch.setenv(
-        "PYTHONPATH", os.pathsep.join(filter(None, [str(PLUGINS), os.environ.get("PYTHONPATH")]))
-    )
+    _plugins_with(monkeypatch, "LBFGS_BENCH_HANG_PIDFILE", pidfile)
 
     def until_the_child_hangs(done: int, total: int) -> None:
         limit = time.monotonic() + 600  # the zygote imports JAX under valgrind first
@@ -57,18 +62,27 @@ def test_a_timed_out_count_kills_the_zygotes_child_too(tmp_path, monkeypatch):
 
 @pytest.mark.skipif(REASON is not None, reason=f"instruction counts unavailable: {REASON}")
 @pytest.mark.slow
-def test_a_zygote_that_dies_is_replaced_and_every_count_taken(tmp_path, monkeypatch):
-    marker = tmp_path / "killed"
-    monkeypatch.setenv("LBFGS_BENCH_KILL_ZYGOTE_MARKER", str(marker))
-    monkeypatch.setenv(
-        "PYTHONPATH", os.pathsep.join(filter(None, [str(PLUGINS), os.environ.get("PYTHONPATH")]))
-    )
+def test_a_zygote_that_dies_is_replaced_and_every_count_taken_once(tmp_path, monkeypatch):
+    from lbfgs_impl.measure import instructions
+
     tasks = [InstructionTask("scipy", "quadratic", 5), InstructionTask("optax_while", "quadratic", 5)]
     cpu = min(os.sched_getaffinity(0))
+    _plugins_with(monkeypatch, "LBFGS_BENCH_KILL_ZYGOTE_MARKER", tmp_path / "killed")
     report = measure_instructions(tasks, repeats=1, cpus=[cpu], plugins=["kill_zygote_once"])
-    assert marker.exists(), "the plugin never killed the zygote"
-    assert len(report.meta["zygote_restarts"]) == 1
-    assert "with 2 job(s) not run: a new zygote ran them" in report.meta["zygote_restarts"][0]
-    for task in tasks:  # both jobs ran in the new zygote, each counted once
+    assert len((tmp_path / "killed").read_text().splitlines()) == 3  # job0, job1 (killer), job1 again
+    # job0 finished in the first zygote, job1 died with it and was handed to the replacement
+    assert report.meta["zygote_restarts"] == [
+        f"the zygote on CPU {cpu} ended (exit -9) with 1 job(s) not run: handed to a new zygote"
+    ]
+    for task in tasks:  # each counted once, none lost
         counts = report.counts[task.key]
         assert counts.ok and counts.errors == [] and len(counts.solve) == 1, (task, counts.errors)
+
+    # with no replacement allowed, the job the dead zygote did not run is an error, never silent
+    monkeypatch.setattr(instructions, "MAX_ZYGOTE_RESTARTS", 0)
+    _plugins_with(monkeypatch, "LBFGS_BENCH_KILL_ZYGOTE_MARKER", tmp_path / "killed-again")
+    report = measure_instructions(tasks, repeats=1, cpus=[cpu], plugins=["kill_zygote_once"])
+    assert "zygote_restarts" not in report.meta
+    assert report.counts[tasks[0].key].ok
+    lost = report.counts[tasks[1].key]
+    assert not lost.ok and len(lost.errors) == 1 and "no result" in lost.errors[0]

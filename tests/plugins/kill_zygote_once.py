@@ -1,9 +1,10 @@
-"""Test-only plugin for the callgrind worker: the first measuring child kills its zygote.
+"""Test-only plugin for the callgrind worker: the second measuring child kills its zygote.
 
 ``measure_instructions(..., plugins=["kill_zygote_once"])`` with this folder on ``PYTHONPATH``
-and ``LBFGS_BENCH_KILL_ZYGOTE_MARKER`` set to a path that does not exist yet: the first child
-creates it, SIGKILLs its zygote (as the OOM killer would) and exits; later children (in the
-zygote started in its place) find the marker and measure normally.
+and ``LBFGS_BENCH_KILL_ZYGOTE_MARKER`` set to a path that does not exist yet. Each child
+appends a line to the marker as it starts; the second child SIGKILLs its zygote (as the OOM
+killer would) and exits before measuring; every other child measures normally. So the first
+job finishes in the first zygote, the second dies with it, and a replacement runs the rest.
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ import signal
 from pathlib import Path
 
 _marker = os.environ.get("LBFGS_BENCH_KILL_ZYGOTE_MARKER")
-if _marker and not Path(_marker).exists():
-    Path(_marker).write_text(str(os.getppid()))
-    os.kill(os.getppid(), signal.SIGKILL)
-    os._exit(1)
+if _marker:
+    path = Path(_marker)
+    seen = len(path.read_text().splitlines()) if path.exists() else 0
+    with path.open("a") as f:
+        f.write(f"{os.getpid()}\n")
+    if seen == 1:
+        os.kill(os.getppid(), signal.SIGKILL)
+        os._exit(1)

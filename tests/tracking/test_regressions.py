@@ -169,6 +169,18 @@ def test_a_missing_benchmark_is_a_regression_and_a_new_one_is_listed(tmp_path, c
     assert "(accepted: --allow-missing)" in out
 
 
+def test_a_missing_benchmark_is_not_called_an_exact_figure_by_the_confirmation(tmp_path, run_doc):
+    from lbfgs_impl.tracking.confirm import confirm_time_regressions
+
+    doc = copy.deepcopy(run_doc)
+    doc["benchmarks"].pop(0)
+    cmp = compare_runs(load_run(str(DATA)), load_run(write(tmp_path, "cur.json", doc)))
+    # no time finding: nothing is re-run, each regression only says why it was not
+    confirm_time_regressions(cmp, repo=tmp_path, baseline_rev="a", current_rev="b")
+    (gone,) = [f for f in cmp.regressions if f.kind == "not run"]
+    assert gone.confirmation == "nothing measured tonight to re-run"
+
+
 def test_report_sections_in_order(capsys):
     main(["check-regressions", str(DATA), str(DATA)])
     out = capsys.readouterr().out
