@@ -70,8 +70,10 @@ def test_autosave_writes_both_phases_for_all_solvers(baseline):
 
 def test_compare_with_a_generous_gate_passes(baseline):
     storage, _ = baseline
+    # what is tested is that --benchmark-compare finds the saved run and passes a gate it meets; the gate
+    # is wide because first calls on a loaded machine came out 4.3x the same code's minutes earlier
     proc = run_perf(
-        storage, "-k", "rosenbrock", "--benchmark-compare", "--benchmark-compare-fail=median:200%"
+        storage, "-k", "rosenbrock", "--benchmark-compare", "--benchmark-compare-fail=median:1000%"
     )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "0001" in proc.stdout  # the saved run appears in the comparison table
