@@ -199,12 +199,10 @@ def time_problem(name: str, active: Sequence[str], config: SolverConfig, repeats
     from lbfgs_impl.measure.environment import cpu_model
     from lbfgs_impl.measure.timing import CompilationInTimedRegion, measure_steady, prepare_compiled
 
-    problem = make_problem(name)
-    f0 = float(problem.value(problem.x0))
-    number = mgh.SPECS[name].number if name in mgh.SPECS else None
+    problem, new_row = _rows_for(name)
     prepared, rows = {}, {}
     for s in active:
-        row = Run(name, problem.n, number, s, f0, problem.f_star, cpu=cpu_model(), host=platform.node())
+        row = new_row(s, cpu=cpu_model(), host=platform.node())
         rows[s] = row
         try:
             prepared[s] = prepare_compiled(get_solver(s), problem, config)
@@ -241,12 +239,10 @@ def trace_problem(name: str, active: Sequence[str], config: SolverConfig) -> lis
     count, or a peer's counting solve checked against the traced one's path); a solve where
     they differ is a failure with the reason kept.
     """
-    problem = make_problem(name)
-    f0 = float(problem.value(problem.x0))
-    number = mgh.SPECS[name].number if name in mgh.SPECS else None
+    problem, new_row = _rows_for(name)
     rows = []
     for s in active:
-        row = Run(name, problem.n, number, s, f0, problem.f_star)
+        row = new_row(s)
         try:
             values, result = traced_solve(s, problem, config)
             if result.n_fev != len(values):
@@ -263,6 +259,14 @@ def trace_problem(name: str, active: Sequence[str], config: SolverConfig) -> lis
     return rows
 
 
+def _rows_for(name: str) -> tuple[Any, Callable[..., Run]]:
+    """Problem ``name`` and a maker of its rows, ``new_row(solver, **fields)`` (f0 and MGH number once)."""
+    problem = make_problem(name)
+    f0 = float(problem.value(problem.x0))
+    number = mgh.SPECS[name].number if name in mgh.SPECS else None
+    return problem, functools.partial(Run, name, problem.n, number, f0=f0, f_star=problem.f_star)
+
+
 def _fill(row: Run, r: Any) -> None:
     """The outcome of one solve, judged by the suite's rule."""
     row.value, row.grad_inf_norm = r.value, r.grad_inf_norm
@@ -273,10 +277,8 @@ def _fill(row: Run, r: Any) -> None:
 
 def _failed_rows(name: str, error: str, active: Sequence[str]) -> list[Run]:
     """One row per solver for a problem whose timing task failed everywhere."""
-    problem = make_problem(name)
-    f0 = float(problem.value(problem.x0))
-    number = mgh.SPECS[name].number if name in mgh.SPECS else None
-    return [Run(name, problem.n, number, s, f0, problem.f_star, error=error) for s in active]
+    _, new_row = _rows_for(name)
+    return [new_row(s, error=error) for s in active]
 
 
 def _charge_to_success(row: Run, solver: str, problem: Any, config: SolverConfig, timed: Any) -> None:
