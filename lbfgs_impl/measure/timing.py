@@ -178,42 +178,18 @@ def assert_no_compilations(what: str = "the timed region") -> Iterator[CompileLo
 
 
 @contextlib.contextmanager
-def persistent_cache_disabled() -> Iterator[None]:
-    """Switch JAX's on-disk compilation cache off for the block (and back on after it).
+def _compilation_cache_settings(settings: dict[str, Any]) -> Iterator[None]:
+    """JAX's compilation-cache options set to ``settings`` for the block, the previous values after it.
 
     JAX decides once per process whether it uses the cache and keeps the cache it opened: after
     one compile with ``$JAX_COMPILATION_CACHE_DIR`` set, flipping the flag alone changed nothing
     (a "first call" then loaded its executable in 0.2 s instead of compiling it in 5 s).
-    ``reset_cache`` makes JAX look at the flag again, on the way in and on the way out.
+    ``reset_cache`` makes JAX read the options again, on the way in and on the way out.
     """
     from jax.experimental.compilation_cache.compilation_cache import reset_cache
 
-    before = jax.config.jax_enable_compilation_cache
-    jax.config.update("jax_enable_compilation_cache", False)
-    reset_cache()
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_compilation_cache", before)
-        reset_cache()
-
-
-_CACHE_OPTIONS = (
-    "jax_enable_compilation_cache",
-    "jax_compilation_cache_dir",
-    "jax_persistent_cache_min_compile_time_secs",
-    "jax_persistent_cache_min_entry_size_bytes",
-)
-
-
-@contextlib.contextmanager
-def persistent_cache_in(directory: str) -> Iterator[None]:
-    """JAX's on-disk compilation cache in ``directory`` for the block, every executable written
-    (no minimum compile time or size); the previous settings come back after it."""
-    from jax.experimental.compilation_cache.compilation_cache import reset_cache
-
-    before = {name: getattr(jax.config, name) for name in _CACHE_OPTIONS}
-    for name, value in zip(_CACHE_OPTIONS, (True, directory, 0.0, -1), strict=True):
+    before = {name: getattr(jax.config, name) for name in settings}
+    for name, value in settings.items():
         jax.config.update(name, value)
     reset_cache()
     try:
@@ -222,6 +198,24 @@ def persistent_cache_in(directory: str) -> Iterator[None]:
         for name, value in before.items():
             jax.config.update(name, value)
         reset_cache()
+
+
+def persistent_cache_disabled() -> contextlib.AbstractContextManager[None]:
+    """Switch JAX's on-disk compilation cache off for the block (and back as it was after it)."""
+    return _compilation_cache_settings({"jax_enable_compilation_cache": False})
+
+
+def persistent_cache_in(directory: str) -> contextlib.AbstractContextManager[None]:
+    """JAX's on-disk compilation cache in ``directory`` for the block, every executable written
+    (no minimum compile time or size); the previous settings come back after it."""
+    return _compilation_cache_settings(
+        {
+            "jax_enable_compilation_cache": True,
+            "jax_compilation_cache_dir": directory,
+            "jax_persistent_cache_min_compile_time_secs": 0.0,
+            "jax_persistent_cache_min_entry_size_bytes": -1,
+        }
+    )
 
 
 def clear_jax_caches() -> None:

@@ -396,6 +396,17 @@ def test_a_break_even_child_that_outlives_its_timeout_is_killed(monkeypatch):
     assert multiprocessing.active_children() == []  # killed, not left compiling
 
 
+def test_the_fork_server_preloads_every_solvers_own_library():
+    from lbfgs_impl.commands.report import first_call
+    from lbfgs_impl.solvers import SOLVERS
+
+    preload = first_call.fork_server_preload()
+    packages = {s.package for s in SOLVERS.values() if getattr(s, "package", "")}
+    assert packages and packages <= set(preload)  # a peer added later is preloaded too
+    assert preload[: len(first_call.FORK_SERVER_BASE)] == list(first_call.FORK_SERVER_BASE)
+    assert len(preload) == len(set(preload))
+
+
 def test_a_break_even_child_is_a_fresh_process_with_imports_done():
     from lbfgs_impl.commands.report import first_call
 

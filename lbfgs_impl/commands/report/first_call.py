@@ -31,21 +31,30 @@ from lbfgs_impl.measure.timing import (
     persistent_cache_in,
     prepare_compiled,
 )
-from lbfgs_impl.solvers import SolverConfig, get_solver
+from lbfgs_impl.solvers import SOLVERS, SolverConfig, get_solver
 
 JAX_SOLVERS = ("optax_loop", "optax_while")
 
-#: what the fork server imports once, before any JAX backend exists; a missing peer library is skipped
-FORK_SERVER_PRELOAD = (
-    "jax", "jax.scipy.optimize", "numpy", "scipy.optimize", "optax", "jaxopt", "optimistix",
+#: what the fork server imports once, before any JAX backend exists (with every solver's own
+#: library, :func:`fork_server_preload`); a library that is not installed is skipped by the server
+FORK_SERVER_BASE = (
+    "jax", "jax.scipy.optimize", "numpy", "scipy.optimize", "optax",
     "lbfgs_impl.problems", "lbfgs_impl.solvers", "lbfgs_impl.measure.timing",
 )  # fmt: skip
+
+
+def fork_server_preload() -> list[str]:
+    """:data:`FORK_SERVER_BASE` and each solver's optional package (its ``package``), in that order."""
+    packages = [getattr(solver, "package", "") for solver in SOLVERS.values()]
+    return list(dict.fromkeys([*FORK_SERVER_BASE, *filter(None, packages)]))
+
+
 CHILD_TIMEOUT_S = 900.0
 CHILD_EXIT_GRACE_S = 30.0  # after its answer (or a timeout), then the child is killed
 
 
 def _fork_server() -> Any:
-    """The ``forkserver`` multiprocessing context, its server preloading :data:`FORK_SERVER_PRELOAD`.
+    """The ``forkserver`` multiprocessing context, its server preloading :func:`fork_server_preload`.
 
     Each child is forked from that server: a fresh process whose modules are imported (as a
     user's script has imported them before its first solve) and whose JAX has no backend, no
@@ -57,7 +66,7 @@ def _fork_server() -> Any:
     from multiprocessing import forkserver
 
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(list(FORK_SERVER_PRELOAD))  # read when the server starts (once)
+    ctx.set_forkserver_preload(fork_server_preload())  # read when the server starts (once)
     saved = {k: os.environ.pop(k) for k in [k for k in os.environ if k.startswith("JAX_") and "CACHE" in k]}
     try:
         forkserver.ensure_running()  # inherits this environment, once
