@@ -252,12 +252,12 @@ def by_hand(tmp_path_factory):
         partial = out / "instructions-partial.jsonl"
         _wait_for(
             lambda: (partial.exists() and partial.read_text().strip()) or run.poll() is not None,
-            900,
+            1800,  # both workers and their zygotes may share one CPU (the xdist worker is pinned)
             "a count",
         )
         killed_mid_run = run.poll() is None
         os.kill(procs[1].pid, signal.SIGKILL)  # worker w0, with its zygote
-        _, stderr = run.communicate(timeout=900)
+        _, stderr = run.communicate(timeout=1800)
         leftovers = _ours(str(base / "tmp"))  # the run is over: nothing of ours may still run valgrind
         return {"rc": run.returncode, "out": out, "stderr": stderr, "killed_mid_run": killed_mid_run,
                 "leftovers": leftovers, "address": address}  # fmt: skip
