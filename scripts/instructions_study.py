@@ -1,21 +1,27 @@
 """Are instruction counts a trustworthy gate? Spread, false alarms and detection, beside wall time.
 
 1. **Spread**: every (solver, case) of the quick grid counted in ``--processes``
-   separate processes (default 10).
+   separate processes (default 60).
 2. **A/A**: unchanged runs of 3 processes each (the nightly's repeats) in pairs that
    share no process: pair j compares processes 6j..6j+2 with 6j+3..6j+5
-   (:func:`aa_pairs`; 10 pairs need ``--processes 60``); a pair alarms when
+   (:func:`aa_pairs`; 60 processes give 10 pairs); a pair alarms when
    ``check-regressions``' instruction rule flags any benchmark.
 3. **Detection**: real extra compute injected into one solver (a truncated extra
    solve of 3%, 5%, 10% and 25% of its iterations, ``scripts/study/extra_work.py``)
-   on the seed case, ``--processes`` processes per level; pair k compares
-   unchanged window k (processes 3k..3k+2) with slowed window k, no process reused.
+   on the seed case, ``--detection-processes`` processes per level (default 30);
+   pair k compares unchanged window k (processes 3k..3k+2) with slowed window k:
+   within a level no process is in two pairs (10 pairs of 30 processes).
 4. **Wall time on the same pairs**: one pinned process per run timing
    ``--wall-rounds`` precompiled solves, judged by check-regressions' time rule
-   (median > 10% and Mann-Whitney p < 0.05), for unchanged and slowed runs.
+   (median > 10% and Mann-Whitney p < 0.05): one slowed run per detection pair and
+   level, twice as many unchanged runs (A/A pairs 2j vs 2j+1; detection pair k uses run k).
 
+Every finished phase (the spread; each solver and level; each wall-time level) is saved
+to ``OUT/study-instructions.json`` at once: a run that stops (Ctrl-C, a session's end)
+resumes where it stopped when started again with the same settings and ``--out``.
 Writes ``OUT/study.json``, ``OUT/summary.md``, ``OUT/instruction_spread.png`` and
-``OUT/detection.png``. Usage (about 30 minutes on 2 cores):
+``OUT/detection.png``. Usage (about 2 h on 2 idle cores with the defaults: 600 counted
+processes, 120 timing processes):
 
     python scripts/instructions_study.py --out .study/instructions
 """
@@ -121,17 +127,55 @@ def progress(label: str):
     return show
 
 
-def run_wall(study: dict[str, Any], args: argparse.Namespace) -> None:
-    """Wall-time runs of the same solvers and levels, one pinned process per run."""
-    n = study["processes"]
-    for solver in args.solvers:
-        for level in [0.0, *args.levels]:
-            runs = []
-            for k in range(n):
-                print(f"\rwall time {solver} +{level:.0%}: {k}/{n}", end="", file=sys.stderr, flush=True)
-                runs.append(wall_samples(solver, level, args.wall_rounds))
-            print(file=sys.stderr)
-            study["wall"][f"{solver}:{level}"] = runs
+def settings_of(args: argparse.Namespace) -> dict[str, Any]:
+    """What a saved study must have been run with to be resumed."""
+    return {
+        "processes": args.processes,
+        "detection_processes": args.detection_processes,
+        "solvers": list(args.solvers),
+        "levels": list(args.levels),
+        "wall_rounds": None if args.skip_wall else args.wall_rounds,
+    }
+
+
+def load_or_start(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
+    """The phases an earlier run with the same settings finished, or an empty study."""
+    if not path.exists():
+        return {
+            "settings": settings,
+            "processes": settings["processes"],
+            "detection_processes": settings["detection_processes"],
+            "spread": {},
+            "slowed": {},
+            "wall": {},
+            "phase_seconds": {},
+        }
+    study = json.loads(path.read_text())
+    if study.get("settings") != settings:
+        raise SystemExit(
+            f"{path} holds a study run with other settings ({study.get('settings')}, not {settings}): "
+            "give another --out, or remove it to start again"
+        )
+    return study
+
+
+def _phase(study: dict[str, Any], path: Path, name: str, measure: Any) -> None:
+    """Run one phase unless the saved study has it, then save the study (atomically)."""
+    from lbfgs_impl.outputs import write_json_atomic
+
+    if name in study["phase_seconds"]:
+        print(f"{name}: kept from {path}", file=sys.stderr)
+        return
+    t0 = time.monotonic()
+    measure()
+    study["phase_seconds"][name] = round(time.monotonic() - t0, 1)
+    write_json_atomic(path, study)
+
+
+def wall_runs(study: dict[str, Any], level: float) -> int:
+    """Timing processes per level: one per detection pair; twice that unchanged (the A/A pairs too)."""
+    pairs = len(windows(study["detection_processes"]))
+    return 2 * pairs if level == 0.0 else pairs
 
 
 def run_study(args: argparse.Namespace) -> dict[str, Any]:
@@ -139,45 +183,60 @@ def run_study(args: argparse.Namespace) -> dict[str, Any]:
     from lbfgs_impl.measure.instructions import InstructionTask, measure_instructions
     from lbfgs_impl.solvers import SEED_SOLVERS
 
-    n = args.processes
-    t0 = time.monotonic()
-    tasks = [InstructionTask(s, c.problem, c.n, c.config()) for c in QUICK_CASES for s in SEED_SOLVERS]
-    spread = measure_instructions(tasks, repeats=n, progress=progress("spread"))
-    if spread.skipped:
-        raise SystemExit(f"instruction counts unavailable: {spread.skipped}")
-    study: dict[str, Any] = {"meta": spread.meta, "processes": n, "spread": {}, "slowed": {}, "wall": {}}
-    for key, c in spread.counts.items():
-        study["spread"][key] = {
-            "samples": c.solve,
-            "total_samples": c.solve_total,
-            "spread": c.spread,
-            "errors": c.errors,
-        }
-    study["seconds_spread"] = time.monotonic() - t0
+    path = Path(args.out) / "study-instructions.json"
+    study = load_or_start(path, settings_of(args))
 
+    def spread() -> None:
+        tasks = [InstructionTask(s, c.problem, c.n, c.config()) for c in QUICK_CASES for s in SEED_SOLVERS]
+        report = measure_instructions(tasks, repeats=args.processes, progress=progress("spread"))
+        if report.skipped:
+            raise SystemExit(f"instruction counts unavailable: {report.skipped}")
+        study["meta"] = report.meta
+        for key, c in report.counts.items():
+            study["spread"][key] = {
+                "samples": c.solve,
+                "total_samples": c.solve_total,
+                "spread": c.spread,
+                "errors": c.errors,
+            }
+
+    _phase(study, path, "spread", spread)
     os.environ["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(HERE / "study"), os.environ.get("PYTHONPATH")])
     )
     for solver in args.solvers:
         for level in args.levels:
-            os.environ["LBFGS_BENCH_EXTRA_WORK"] = f"{solver}:{level}"
-            report = measure_instructions(
-                [InstructionTask(solver, *SEED)],
-                repeats=n,
-                plugins=["extra_work"],
-                progress=progress(f"{solver} +{level:.0%}"),
-            )
-            (c,) = report.counts.values()
-            study["slowed"][f"{solver}:{level}"] = {"samples": c.solve, "errors": c.errors}
-    os.environ.pop("LBFGS_BENCH_EXTRA_WORK", None)
-    study["seconds_instructions"] = time.monotonic() - t0
-    from lbfgs_impl.outputs import write_json_atomic
 
-    write_json_atomic(Path(args.out) / "study-instructions.json", study)  # kept if the wall phase fails
+            def slowed(solver: str = solver, level: float = level) -> None:
+                os.environ["LBFGS_BENCH_EXTRA_WORK"] = f"{solver}:{level}"
+                try:
+                    report = measure_instructions(
+                        [InstructionTask(solver, *SEED)],
+                        repeats=args.detection_processes,
+                        plugins=["extra_work"],
+                        progress=progress(f"{solver} +{level:.0%}"),
+                    )
+                finally:
+                    os.environ.pop("LBFGS_BENCH_EXTRA_WORK", None)
+                (c,) = report.counts.values()
+                study["slowed"][f"{solver}:{level}"] = {"samples": c.solve, "errors": c.errors}
 
+            _phase(study, path, f"instructions {solver}:{level}", slowed)
     if not args.skip_wall:
-        run_wall(study, args)
-    study["seconds_total"] = time.monotonic() - t0
+        for solver in args.solvers:
+            for level in [0.0, *args.levels]:
+
+                def wall(solver: str = solver, level: float = level) -> None:
+                    n, runs = wall_runs(study, level), []
+                    for k in range(n):
+                        label = f"\rwall time {solver} +{level:.0%}: {k}/{n}"
+                        print(label, end="", file=sys.stderr, flush=True)
+                        runs.append(wall_samples(solver, level, args.wall_rounds))
+                    print(file=sys.stderr)
+                    study["wall"][f"{solver}:{level}"] = runs
+
+                _phase(study, path, f"wall {solver}:{level}", wall)
+    study["seconds_total"] = sum(study["phase_seconds"].values())
     return study
 
 
@@ -199,7 +258,8 @@ def verdicts(study: dict[str, Any]) -> dict[str, Any]:
         solver = spec.split(":")[0]
         base = study["spread"][f"{solver}/{SEED[0]}-{SEED[1]}"]["samples"]
         rows = []
-        for k, w in enumerate(windows(n)):
+        # pair k: unchanged window k against slowed window k (no process of a level in two pairs)
+        for k, w in enumerate(windows(len(entry["samples"]))):
             a, b = pick(base, w), pick(entry["samples"], w)
             f = instruction_change(spec, instruction_entry(a), instruction_entry(b), th)
             row = {
@@ -227,12 +287,17 @@ def verdicts(study: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def detection_pairs(result: dict[str, Any]) -> int:
+    """Pairs per detection level (the same for every level of one study)."""
+    return max((len(rows) for rows in result["detection"].values()), default=0)
+
+
 def write_outputs(study: dict[str, Any], result: dict[str, Any], out: Path) -> None:
     from lbfgs_impl.outputs import atomic_write_text, write_json_atomic
     from lbfgs_impl.plots import study as study_figures
 
     write_json_atomic(out / "study.json", {"study": study, "verdicts": result})
-    n = study["processes"]
+    n, pairs = study["processes"], detection_pairs(result)
 
     study_figures.instruction_spread(study, out / "instruction_spread.png")
     study_figures.detection(study, result, out / "detection.png")
@@ -240,7 +305,8 @@ def write_outputs(study: dict[str, Any], result: dict[str, Any], out: Path) -> N
     lines = ["# Instruction counts as a regression gate: study", ""]
     m = study["meta"]
     lines += [
-        f"{m['valgrind']}, ASLR {'off' if m['aslr_disabled'] else 'on'}, {n} processes per benchmark; "
+        f"{m['valgrind']}, ASLR {'off' if m['aslr_disabled'] else 'on'}, {n} processes per benchmark "
+        f"(spread, A/A), {study.get('detection_processes', n)} per detection level; "
         f"{study['seconds_total']:.0f} s in all.",
         "",
         "## Spread over processes",
@@ -268,7 +334,7 @@ def write_outputs(study: dict[str, Any], result: dict[str, Any], out: Path) -> N
             lines.append(
                 f"- wall time, {solver} seed case: {sum(flags)} of {len(flags)} unchanged pairs flagged"
             )
-    lines += ["", f"## Detection (pairs flagged of {len(windows(n))}: disjoint windows of 3 processes)", ""]
+    lines += ["", f"## Detection (pairs flagged of {pairs}: disjoint windows of 3 processes)", ""]
     lines += [
         "| injected | solver | instruction ratio (median) | flagged: instructions "
         "| wall ratio (median) | flagged: wall time |"
@@ -280,10 +346,10 @@ def write_outputs(study: dict[str, Any], result: dict[str, Any], out: Path) -> N
         wall_ratio = (
             statistics.median(r["wall_ratio"] for r in rows) if "wall_ratio" in rows[0] else float("nan")
         )
-        wall = f"{sum(r['wall'] for r in rows)}/{n}" if "wall" in rows[0] else "-"
+        wall = f"{sum(r['wall'] for r in rows)}/{len(rows)}" if "wall" in rows[0] else "-"
         lines.append(
             f"| +{float(level):.0%} | {solver} | {ratio:.4f} | "
-            f"{sum(r['instructions'] for r in rows)}/{n} | {wall_ratio:.3f} | {wall} |"
+            f"{sum(r['instructions'] for r in rows)}/{len(rows)} | {wall_ratio:.3f} | {wall} |"
         )
     lines += ["", "![spread](instruction_spread.png)", "", "![detection](detection.png)", ""]
     atomic_write_text(out / "summary.md", "\n".join(lines))
@@ -296,6 +362,12 @@ def main() -> int:
         "--processes", type=int, default=60, help="processes per benchmark (60: 10 A/A pairs)"
     )
     parser.add_argument(
+        "--detection-processes",
+        type=int,
+        default=30,
+        help="processes per injected level (30: 10 detection pairs)",
+    )
+    parser.add_argument(
         "--levels", type=lambda t: [float(x) for x in t.split(",")], default=[0.03, 0.05, 0.10, 0.25]
     )
     parser.add_argument("--solvers", type=lambda t: t.split(","), default=["optax_while", "scipy"])
@@ -305,9 +377,9 @@ def main() -> int:
         "--replot", metavar="JSON", help="redraw figures and summary from a finished study.json"
     )
     parser.add_argument(
-        "--reuse-instructions",
-        metavar="JSON",
-        help="take the instruction phases from an earlier study-instructions.json",
+        "--redo-wall",
+        action="store_true",
+        help="measure the wall-time phases again, keeping the saved instruction phases (a quiet machine)",
     )
     parser.add_argument("--time-one", metavar="SOLVER", help=argparse.SUPPRESS)
     parser.add_argument("--extra", type=float, default=0.0, help=argparse.SUPPRESS)
@@ -315,22 +387,27 @@ def main() -> int:
     if args.time_one:
         time_one(args.time_one, args.extra, args.wall_rounds)
         return 0
+    if args.processes < 6 or not 3 <= args.detection_processes <= args.processes:
+        parser.error(
+            f"--processes must be >= 6 (one A/A pair) and --detection-processes between 3 and it "
+            f"(got {args.processes} and {args.detection_processes})"
+        )
     out = Path(args.out)
-    from lbfgs_impl.outputs import check_writable
+    from lbfgs_impl.outputs import check_writable, write_json_atomic
 
     check_writable(out / "study.json")
     if args.replot:  # figures and summary again from a finished study.json
         study = json.loads(Path(args.replot).read_text())["study"]
         write_outputs(study, verdicts(study), out)
         return 0
-    if args.reuse_instructions:  # e.g. to redo the wall-time runs on a quiet machine
-        study = json.loads(Path(args.reuse_instructions).read_text())
-        study["wall"] = {}
-        t0 = time.monotonic()
-        run_wall(study, args)
-        study["seconds_total"] = study["seconds_instructions"] + time.monotonic() - t0
-    else:
-        study = run_study(args)
+    if args.redo_wall:
+        path = out / "study-instructions.json"
+        saved = load_or_start(path, settings_of(args))
+        saved["wall"] = {}
+        phases = saved["phase_seconds"]
+        saved["phase_seconds"] = {k: v for k, v in phases.items() if not k.startswith("wall ")}
+        write_json_atomic(path, saved)
+    study = run_study(args)
     write_outputs(study, verdicts(study), out)
     print(f"wrote {out}/summary.md, study.json, instruction_spread.png, detection.png")
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
 import instructions_study
+import pytest
 
 
 def test_a_a_pairs_are_disjoint_and_sixty_processes_give_ten():
@@ -28,3 +29,46 @@ def test_the_study_verdicts_use_the_gate_rule_on_disjoint_windows():
     study = {"processes": 12, "spread": {"k": {"samples": samples}}, "slowed": {}, "wall": {}}
     result = instructions_study.verdicts(study)
     assert [bool(f) for f in result["aa"]] == [False, True]
+
+
+def _study(processes: int = 12, detection: int = 6) -> dict:
+    base = [100.0] * processes
+    return {
+        "processes": processes,
+        "detection_processes": detection,
+        "meta": {"valgrind": "valgrind-3.19.0", "aslr_disabled": True},
+        "spread": {"optax_while/rosenbrock-100": {"samples": base, "total_samples": base}},
+        "slowed": {"optax_while:0.1": {"samples": [110.0] * detection}},
+        "wall": {},
+        "seconds_total": 1.0,
+    }
+
+
+def test_detection_pairs_come_from_the_detection_processes_and_the_summary_counts_them(tmp_path):
+    study = _study()
+    result = instructions_study.verdicts(study)
+    assert len(result["detection"]["optax_while:0.1"]) == 2  # 6 processes: two disjoint windows of 3
+    instructions_study.write_outputs(study, result, tmp_path)
+    summary = (tmp_path / "summary.md").read_text()
+    assert "pairs flagged of 2" in summary and "| +10% | optax_while | 1.1000 | 2/2 |" in summary
+    assert "12 processes per benchmark (spread, A/A), 6 per detection level" in summary
+
+
+def test_a_stopped_study_resumes_its_finished_phases_and_refuses_other_settings(tmp_path):
+    path = tmp_path / "study-instructions.json"
+    settings = {"processes": 12, "detection_processes": 6, "solvers": ["scipy"], "levels": [0.1]}
+    study = instructions_study.load_or_start(path, settings)
+    calls: list[str] = []
+    instructions_study._phase(study, path, "spread", lambda: calls.append("spread"))
+    with pytest.raises(KeyboardInterrupt):  # stopped in the middle of the next phase
+        instructions_study._phase(study, path, "instructions scipy:0.1", _interrupted)
+    again = instructions_study.load_or_start(path, settings)
+    assert list(again["phase_seconds"]) == ["spread"]  # saved when it finished, the stopped one not
+    instructions_study._phase(again, path, "spread", lambda: calls.append("spread again"))
+    assert calls == ["spread"]  # kept, not measured twice
+    with pytest.raises(SystemExit, match="other settings"):
+        instructions_study.load_or_start(path, {**settings, "processes": 60})
+
+
+def _interrupted() -> None:
+    raise KeyboardInterrupt
