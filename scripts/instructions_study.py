@@ -17,8 +17,12 @@
    level, twice as many unchanged runs (A/A pairs 2j vs 2j+1; detection pair k uses run k).
 
 Every finished phase (the spread; each solver and level; each wall-time level) is saved
-to ``OUT/study-instructions.json`` at once: a run that stops (Ctrl-C, a session's end)
-resumes where it stopped when started again with the same settings and ``--out``.
+to ``OUT/study-instructions.json`` at once, only with every process counted: a run that
+stops (Ctrl-C, a session's end, a failed process) resumes where it stopped when started
+again with the same ``--out``, settings, commit and valgrind (anything else is refused).
+Levels share the unchanged windows and runs (and the A/A row shares them too): pairs are
+independent within a level, not across levels. ``--skip-wall`` leaves the wall-time phases
+for a later run (on a quiet machine); ``--redo-wall`` times them again.
 Writes ``OUT/study.json``, ``OUT/summary.md``, ``OUT/instruction_spread.png`` and
 ``OUT/detection.png``. Usage (about 2 h on 2 idle cores with the defaults: 600 counted
 processes, 120 timing processes):
@@ -127,14 +131,24 @@ def progress(label: str):
     return show
 
 
+def _code_and_valgrind() -> dict[str, str]:
+    """The commit (``-dirty`` when edited) and valgrind version the counts come from."""
+    from lbfgs_impl.measure.instructions import valgrind_version
+
+    git = ["git", "-C", str(HERE.parent), "describe", "--always", "--dirty", "--abbrev=12"]
+    proc = subprocess.run(git, capture_output=True, text=True)
+    return {"commit": proc.stdout.strip() or "unknown", "valgrind": valgrind_version() or "none"}
+
+
 def settings_of(args: argparse.Namespace) -> dict[str, Any]:
-    """What a saved study must have been run with to be resumed."""
+    """What the saved instruction phases must have been counted with to be resumed: the grid, the
+    code and valgrind (a phase counted by other code or another valgrind is not mixed in)."""
     return {
         "processes": args.processes,
         "detection_processes": args.detection_processes,
         "solvers": list(args.solvers),
         "levels": list(args.levels),
-        "wall_rounds": None if args.skip_wall else args.wall_rounds,
+        **_code_and_valgrind(),
     }
 
 
@@ -148,15 +162,28 @@ def load_or_start(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
             "spread": {},
             "slowed": {},
             "wall": {},
+            "wall_rounds": None,
             "phase_seconds": {},
         }
     study = json.loads(path.read_text())
-    if study.get("settings") != settings:
-        raise SystemExit(
-            f"{path} holds a study run with other settings ({study.get('settings')}, not {settings}): "
-            "give another --out, or remove it to start again"
-        )
+    if "settings" not in study:
+        raise SystemExit(f"{path} was written before studies could resume: give another --out")
+    if study["settings"] != settings:
+        saved = study["settings"]
+        differ = sorted(k for k in settings if saved.get(k) != settings[k])
+        was = ", ".join(f"{k}={saved.get(k)}" for k in differ)
+        now = ", ".join(f"{k}={settings[k]}" for k in differ)
+        raise SystemExit(f"{path} holds a study with other settings ({was}; now {now}): give another --out")
     return study
+
+
+def complete(label: str, samples: list[float], errors: list[str], expected: int) -> None:
+    """A phase is saved only with every process counted; otherwise it raises (a rerun redoes it)."""
+    if errors or len(samples) != expected:
+        raise RuntimeError(
+            f"{label}: {len(samples)} of {expected} processes counted; not saved, run again to redo it: "
+            f"{errors[:1]}"
+        )
 
 
 def _phase(study: dict[str, Any], path: Path, name: str, measure: Any) -> None:
@@ -191,6 +218,8 @@ def run_study(args: argparse.Namespace) -> dict[str, Any]:
         report = measure_instructions(tasks, repeats=args.processes, progress=progress("spread"))
         if report.skipped:
             raise SystemExit(f"instruction counts unavailable: {report.skipped}")
+        for key, c in report.counts.items():
+            complete(f"spread {key}", c.solve, c.errors, args.processes)
         study["meta"] = report.meta
         for key, c in report.counts.items():
             study["spread"][key] = {
@@ -219,10 +248,17 @@ def run_study(args: argparse.Namespace) -> dict[str, Any]:
                 finally:
                     os.environ.pop("LBFGS_BENCH_EXTRA_WORK", None)
                 (c,) = report.counts.values()
+                complete(f"{solver} +{level:.0%}", c.solve, c.errors, args.detection_processes)
                 study["slowed"][f"{solver}:{level}"] = {"samples": c.solve, "errors": c.errors}
 
             _phase(study, path, f"instructions {solver}:{level}", slowed)
     if not args.skip_wall:
+        if study["wall"] and study.get("wall_rounds") != args.wall_rounds:
+            raise SystemExit(
+                f"{path}: its wall-time runs timed {study.get('wall_rounds')} rounds, not "
+                f"{args.wall_rounds}: add --redo-wall to time them again"
+            )
+        study["wall_rounds"] = args.wall_rounds
         for solver in args.solvers:
             for level in [0.0, *args.levels]:
 
@@ -392,6 +428,14 @@ def main() -> int:
             f"--processes must be >= 6 (one A/A pair) and --detection-processes between 3 and it "
             f"(got {args.processes} and {args.detection_processes})"
         )
+    if args.processes % 6 or args.detection_processes % 3:
+        parser.error("--processes must be a multiple of 6 and --detection-processes of 3 (whole pairs)")
+    from lbfgs_impl.solvers import SEED_SOLVERS
+
+    if not set(args.solvers) <= set(SEED_SOLVERS):
+        parser.error(f"--solvers: choose among {', '.join(SEED_SOLVERS)} (the spread phase counts those)")
+    if args.redo_wall and args.skip_wall:
+        parser.error("--redo-wall and --skip-wall contradict each other")
     out = Path(args.out)
     from lbfgs_impl.outputs import check_writable, write_json_atomic
 
@@ -402,11 +446,14 @@ def main() -> int:
         return 0
     if args.redo_wall:
         path = out / "study-instructions.json"
+        if not path.exists():
+            parser.error(f"--redo-wall: no saved study in {path}")
         saved = load_or_start(path, settings_of(args))
-        saved["wall"] = {}
+        saved["wall"], saved["wall_rounds"] = {}, None
         phases = saved["phase_seconds"]
         saved["phase_seconds"] = {k: v for k, v in phases.items() if not k.startswith("wall ")}
         write_json_atomic(path, saved)
+        print(f"wall-time runs cleared in {path}; if this stops, resume without --redo-wall", file=sys.stderr)
     study = run_study(args)
     write_outputs(study, verdicts(study), out)
     print(f"wrote {out}/summary.md, study.json, instruction_spread.png, detection.png")

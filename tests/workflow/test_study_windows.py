@@ -72,3 +72,9 @@ def test_a_stopped_study_resumes_its_finished_phases_and_refuses_other_settings(
 
 def _interrupted() -> None:
     raise KeyboardInterrupt
+
+
+def test_a_phase_with_a_process_missing_is_not_saved():
+    instructions_study.complete("spread k", [1.0] * 6, [], 6)  # complete: nothing raised
+    with pytest.raises(RuntimeError, match="5 of 6 processes counted; not saved"):
+        instructions_study.complete("spread k", [1.0] * 5, ["process 3: killed"], 6)

@@ -98,6 +98,7 @@ def scaling(
                     "peer": s not in SEED_SOLVERS,
                     "first_call_s": first.total_s,
                     "compile_s": first.compile_s,
+                    "first_call_compilations": first.n_compilations,
                     "steady_s": stats[s].median_s,
                     "steady_samples": len(stats[s].times_s),
                     "n_iter": r.n_iter,
