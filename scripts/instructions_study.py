@@ -16,13 +16,13 @@
    (median > 10% and Mann-Whitney p < 0.05): one slowed run per detection pair and
    level, twice as many unchanged runs (A/A pairs 2j vs 2j+1; detection pair k uses run k).
 
-Every finished phase (the spread; each solver and level; each wall-time level) is saved
-to ``OUT/study-instructions.json`` at once, only with every process counted: a run that
-stops (Ctrl-C, a session's end, a failed process) resumes where it stopped when started
-again with the same ``--out``, settings, commit and valgrind (anything else is refused).
-Levels share the unchanged windows and runs (and the A/A row shares them too): pairs are
-independent within a level, not across levels. ``--skip-wall`` leaves the wall-time phases
-for a later run (on a quiet machine); ``--redo-wall`` times them again.
+Every finished phase (the spread six processes at a time, one A/A pair; each solver and
+level; each wall-time level) is saved to ``OUT/study-instructions.json`` at once, only with
+every process counted: a run that stops (Ctrl-C, a session's end, a failed process) resumes
+where it stopped when started again with the same ``--out``, settings, counted code and
+valgrind (else it is refused). Levels share the unchanged windows and runs (the A/A row too):
+pairs are independent within a level, not across levels. ``--skip-wall`` leaves the
+wall-time phases for a later run (on a quiet machine); ``--redo-wall`` times them again.
 Writes ``OUT/study.json``, ``OUT/summary.md``, ``OUT/instruction_spread.png`` and
 ``OUT/detection.png``. Usage (about 2 h on 2 idle cores with the defaults: 600 counted
 processes, 120 timing processes):
@@ -131,13 +131,28 @@ def progress(label: str):
     return show
 
 
+#: processes of the spread phase counted (and saved) at a time: one A/A pair's
+SPREAD_CHUNK = 6
+#: the code the counts come from: a saved phase counted by other code is not mixed in
+COUNTED_CODE = ("lbfgs_impl", "scripts/study", "scripts/instructions_study.py")
+
+
 def _code_and_valgrind() -> dict[str, str]:
-    """The commit (``-dirty`` when edited) and valgrind version the counts come from."""
+    """Git's hashes of :data:`COUNTED_CODE` at HEAD (``dirty`` when edited) and valgrind's version.
+
+    Not the commit: a README edit between two parts of a study changes nothing it counts."""
     from lbfgs_impl.measure.instructions import valgrind_version
 
-    git = ["git", "-C", str(HERE.parent), "describe", "--always", "--dirty", "--abbrev=12"]
-    proc = subprocess.run(git, capture_output=True, text=True)
-    return {"commit": proc.stdout.strip() or "unknown", "valgrind": valgrind_version() or "none"}
+    root = HERE.parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True).stdout.strip()
+
+    trees = git("rev-parse", *(f"HEAD:{p}" for p in COUNTED_CODE)).split()
+    code = "+".join(t[:12] for t in trees) or "unknown"
+    if git("status", "--porcelain", "--untracked-files=no", "--", *COUNTED_CODE):
+        code += "-dirty"
+    return {"code": code, "valgrind": valgrind_version() or "none"}
 
 
 def settings_of(args: argparse.Namespace) -> dict[str, Any]:
@@ -213,23 +228,26 @@ def run_study(args: argparse.Namespace) -> dict[str, Any]:
     path = Path(args.out) / "study-instructions.json"
     study = load_or_start(path, settings_of(args))
 
-    def spread() -> None:
-        tasks = [InstructionTask(s, c.problem, c.n, c.config()) for c in QUICK_CASES for s in SEED_SOLVERS]
-        report = measure_instructions(tasks, repeats=args.processes, progress=progress("spread"))
-        if report.skipped:
-            raise SystemExit(f"instruction counts unavailable: {report.skipped}")
-        for key, c in report.counts.items():
-            complete(f"spread {key}", c.solve, c.errors, args.processes)
-        study["meta"] = report.meta
-        for key, c in report.counts.items():
-            study["spread"][key] = {
-                "samples": c.solve,
-                "total_samples": c.solve_total,
-                "spread": c.spread,
-                "errors": c.errors,
-            }
+    tasks = [InstructionTask(s, c.problem, c.n, c.config()) for c in QUICK_CASES for s in SEED_SOLVERS]
+    for first in range(0, args.processes, SPREAD_CHUNK):  # one A/A pair's processes a phase
+        label = f"spread {first}-{first + SPREAD_CHUNK - 1}"
 
-    _phase(study, path, "spread", spread)
+        def spread(label: str = label) -> None:
+            report = measure_instructions(tasks, repeats=SPREAD_CHUNK, progress=progress(label))
+            if report.skipped:
+                raise SystemExit(f"instruction counts unavailable: {report.skipped}")
+            for key, c in report.counts.items():
+                complete(f"{label} {key}", c.solve, c.errors, SPREAD_CHUNK)
+            study.setdefault("meta", report.meta)
+            for key, c in report.counts.items():
+                entry = study["spread"].setdefault(key, {"samples": [], "total_samples": []})
+                entry["samples"] += c.solve
+                entry["total_samples"] += c.solve_total
+
+        _phase(study, path, label, spread)
+    for entry in study["spread"].values():
+        samples = entry["samples"]
+        entry["spread"] = (max(samples) - min(samples)) / statistics.median(samples)
     os.environ["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(HERE / "study"), os.environ.get("PYTHONPATH")])
     )
@@ -428,8 +446,10 @@ def main() -> int:
             f"--processes must be >= 6 (one A/A pair) and --detection-processes between 3 and it "
             f"(got {args.processes} and {args.detection_processes})"
         )
-    if args.processes % 6 or args.detection_processes % 3:
-        parser.error("--processes must be a multiple of 6 and --detection-processes of 3 (whole pairs)")
+    if args.processes % SPREAD_CHUNK or args.detection_processes % 3:
+        parser.error(
+            f"--processes must be a multiple of {SPREAD_CHUNK} and --detection-processes of 3 (whole pairs)"
+        )
     from lbfgs_impl.solvers import SEED_SOLVERS
 
     if not set(args.solvers) <= set(SEED_SOLVERS):

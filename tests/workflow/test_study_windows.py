@@ -78,3 +78,9 @@ def test_a_phase_with_a_process_missing_is_not_saved():
     instructions_study.complete("spread k", [1.0] * 6, [], 6)  # complete: nothing raised
     with pytest.raises(RuntimeError, match="5 of 6 processes counted; not saved"):
         instructions_study.complete("spread k", [1.0] * 5, ["process 3: killed"], 6)
+
+
+def test_each_saved_spread_chunk_is_one_whole_a_a_pair():
+    chunk = instructions_study.SPREAD_CHUNK
+    for j, (a, b) in enumerate(instructions_study.aa_pairs(60)):
+        assert a + b == list(range(j * chunk, (j + 1) * chunk))
