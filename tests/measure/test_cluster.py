@@ -274,6 +274,7 @@ def test_profile_on_a_hand_started_cluster_survives_a_killed_worker_and_matches_
     assert by_hand["killed_mid_run"], "the run ended before a worker could be killed"
     doc = json.loads((by_hand["out"] / "results.json").read_text())
     assert doc["meta"]["instructions"]["scheduler"] == f"Dask scheduler {by_hand['address']}"
+    assert doc["meta"]["instructions"]["tasks"] == len(TASKS) and doc["meta"]["instructions"]["phase_s"] > 0
     report, _, _, _ = embedded
     rows = {(r["solver"], r["problem"]): r for r in doc["runs"]}
     assert set(rows) == {(t.solver, t.problem) for t in TASKS}  # nothing missing

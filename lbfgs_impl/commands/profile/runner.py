@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import platform
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -322,9 +323,16 @@ def _add_instructions(
             bar.n = done
             bar.refresh()
 
+    t0 = time.monotonic()
     report = count_instructions(tasks, repeats=1, cpus=cpus, scheduler=scheduler, progress=advance,
                                 on_result=on_result)  # fmt: skip
+    phase_s = time.monotonic() - t0
     run.meta["instructions"] = counts_environment(report.meta, report.skipped)
+    # the phase's wall time (zygote or worker start-up included) and its rate, for the scaling figures
+    run.meta["instructions"].update(tasks=len(tasks), phase_s=round(phase_s, 1))
+    if not report.skipped and tasks:
+        rate = 60 * len(tasks) / phase_s
+        progress(f"instruction counts: {len(tasks)} process(es) in {phase_s:.0f} s ({rate:.2f} a minute)")
     if report.skipped:
         progress(f"instruction counts skipped: {report.skipped}")
         return
