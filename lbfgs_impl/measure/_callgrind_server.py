@@ -14,25 +14,16 @@ process group leaves nothing behind. Not a public interface.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import ctypes
 import importlib
 import json
-import signal
 import sys
 import traceback
 from pathlib import Path
 
 from lbfgs_impl.measure._callgrind_worker import _measure, _write
+from lbfgs_impl.measure.processes import die_with_parent
 from lbfgs_impl.measure.timing import jax_backend_initialized
-
-_PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent ends (a no-op elsewhere)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _serve_one(shim: ctypes.CDLL, job: dict, count_compile: bool, plugins: list[str]) -> None:

@@ -25,6 +25,7 @@ import optax  # noqa: F401
 import scipy.optimize  # noqa: F401
 
 import lbfgs_impl  # noqa: F401  (float64)
+from lbfgs_impl.measure.processes import die_with_parent
 from lbfgs_impl.measure.timing import jax_backend_initialized
 from lbfgs_impl.problems import make_problem
 from lbfgs_impl.solvers import SolverConfig, get_solver
@@ -82,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         pid = os.fork()
         if pid == 0:
+            die_with_parent()  # a zygote that is killed takes the measurement with it
             try:
                 for module in args.plugin:
                     importlib.import_module(module)

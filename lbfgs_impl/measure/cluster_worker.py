@@ -37,7 +37,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from lbfgs_impl.measure._callgrind_server import die_with_parent
 from lbfgs_impl.measure.compile_cache import compile_cache_env, counting_cache_dir, user_cache_dir
 from lbfgs_impl.measure.environment import cpu_model
 from lbfgs_impl.measure.instructions import (
@@ -52,6 +51,7 @@ from lbfgs_impl.measure.instructions import (
     build_shim,
     valgrind_version,
 )
+from lbfgs_impl.measure.processes import die_with_parent
 
 try:
     from distributed import WorkerPlugin, get_worker

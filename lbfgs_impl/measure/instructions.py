@@ -36,6 +36,7 @@ built with the system C compiler on first use.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -53,7 +54,7 @@ from typing import Any, NamedTuple
 
 from lbfgs_impl.measure.callgrind import read_dumps
 from lbfgs_impl.measure.compile_cache import cache_note, compile_cache_env, counting_cache_dir
-from lbfgs_impl.measure.processes import Zygote, supervise
+from lbfgs_impl.measure.processes import Zygote, die_with_parent, supervise
 from lbfgs_impl.solvers import SolverConfig
 
 SHIM_SOURCE = Path(__file__).parent / "_native" / "callgrind_shim.c"
@@ -338,7 +339,7 @@ def measure_instructions(
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=lambda c=cpu: os.sched_setaffinity(0, {c}),
+                preexec_fn=functools.partial(_pinned_and_tied, cpu),
                 start_new_session=True,  # its forked children die with it (kill_process_group)
             )
             return Zygote(proc, log, zdir, cpu)
@@ -360,6 +361,12 @@ def measure_instructions(
             if keep_dumps is not None:
                 shutil.copytree(zygote.zdir, Path(keep_dumps) / zygote.zdir.name, dirs_exist_ok=True)
     return InstructionReport(counts, meta)
+
+
+def _pinned_and_tied(cpu: int) -> None:
+    """In a zygote before valgrind starts: pinned to ``cpu``, and ended if the measuring process is."""
+    os.sched_setaffinity(0, {cpu})
+    die_with_parent()
 
 
 def _task_spec(task: InstructionTask) -> dict[str, Any]:

@@ -3,13 +3,17 @@
 A callgrind zygote forks one child per measurement; the child is pinned to the
 zygote's CPU (CPU 0 for the first zygote, the nightly's timing CPU). Each zygote
 therefore starts its own process group (``start_new_session=True``) and is ended
-with the whole group, so no child outlives a timeout or an interrupted run.
+with the whole group, so no child outlives a timeout or an interrupted run; and each
+zygote and child dies with its parent (:func:`die_with_parent`), so a measuring
+process that is killed (SIGKILL, SIGTERM, out of memory) leaves no zygote working on.
 :func:`supervise` waits for a pool of zygotes, replacing one that died for the
 jobs it had not run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -19,6 +23,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent ends (a no-op elsewhere).
+
+    Called in a child before it runs anything (``preexec_fn``, or after ``os.fork``); it holds
+    across ``exec``. Linux sends the signal when the *thread* that started the child ends, so
+    the children are started from the thread that waits for them.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def kill_process_group(proc: subprocess.Popen) -> None:

@@ -1,9 +1,11 @@
-"""A timed-out instruction count leaves no process behind (a real zygote, a real forked child)."""
+"""A timed-out or killed instruction count leaves no process behind (a real zygote, a real forked child)."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -86,3 +88,41 @@ def test_a_zygote_that_dies_is_replaced_and_every_count_taken_once(tmp_path, mon
     assert report.counts[tasks[0].key].ok
     lost = report.counts[tasks[1].key]
     assert not lost.ok and len(lost.errors) == 1 and "no result" in lost.errors[0]
+
+
+@pytest.mark.skipif(REASON is not None, reason=f"instruction counts unavailable: {REASON}")
+@pytest.mark.slow
+def test_a_killed_measuring_process_takes_its_zygote_and_child_with_it(tmp_path, monkeypatch):
+    """SIGKILL of the process that called measure_instructions (a cancelled CI job, `timeout -s
+    KILL`, the OOM killer): its zygote and the zygote's child end too, instead of working on."""
+    pidfile = tmp_path / "child.pid"
+    _plugins_with(monkeypatch, "LBFGS_BENCH_HANG_PIDFILE", pidfile)
+    cpu = min(os.sched_getaffinity(0))
+    code = (
+        "from lbfgs_impl.measure.instructions import InstructionTask, measure_instructions\n"
+        f"measure_instructions([InstructionTask('scipy', 'quadratic', 5)], repeats=1, cpus=[{cpu}], "
+        "plugins=['hang_child'])\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ))
+    child = zygote = None
+    try:
+        deadline = time.monotonic() + 600  # the zygote imports JAX under valgrind first
+        while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline:
+            assert parent.poll() is None, "the measuring process ended before its child started"
+            time.sleep(0.2)
+        child = int(pidfile.read_text())
+        zygote = int(Path(f"/proc/{child}/stat").read_text().split(")")[-1].split()[1])  # its parent
+        assert zygote != parent.pid and _alive(zygote)
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while (_alive(child) or _alive(zygote)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(zygote), f"the zygote {zygote} outlived the process that started it"
+        assert not _alive(child), f"the zygote's child {child} outlived it"
+    finally:
+        for pid in (child, zygote):
+            if pid is not None and _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if parent.poll() is None:
+            parent.kill()
