@@ -295,7 +295,7 @@ def test_dense_bfgs_runs_only_up_to_its_size_limit_and_the_section_says_so(monke
     # what is tested is which solvers run at which n: the measurements are stand-ins (no compile)
     monkeypatch.setattr("lbfgs_impl.commands.report.plans.DENSE_MAX_N", 10)
     result = NS(n_iter=5, n_fev=6, converged=True)
-    sample = NS(total_s=1.0, compile_s=0.5)
+    sample = NS(total_s=1.0, compile_s=0.5, n_compilations=1)
     monkeypatch.setattr(stages, "cold_start", lambda solver, problem, config: (sample, result, solver.name))
     monkeypatch.setattr(
         stages, "measure_steady",
