@@ -81,9 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for job in json.loads((directory / "jobs.json").read_text()):
         sys.stdout.flush()
+        zygote = os.getpid()
         pid = os.fork()
         if pid == 0:
-            die_with_parent()  # a zygote that is killed takes the measurement with it
+            die_with_parent(zygote)  # a zygote that is killed takes the measurement with it
             try:
                 for module in args.plugin:
                     importlib.import_module(module)

@@ -339,7 +339,7 @@ def measure_instructions(
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=functools.partial(_pinned_and_tied, cpu),
+                preexec_fn=functools.partial(_pinned_and_tied, cpu, os.getpid()),
                 start_new_session=True,  # its forked children die with it (kill_process_group)
             )
             return Zygote(proc, log, zdir, cpu)
@@ -363,10 +363,10 @@ def measure_instructions(
     return InstructionReport(counts, meta)
 
 
-def _pinned_and_tied(cpu: int) -> None:
+def _pinned_and_tied(cpu: int, parent: int) -> None:
     """In a zygote before valgrind starts: pinned to ``cpu``, and ended if the measuring process is."""
     os.sched_setaffinity(0, {cpu})
-    die_with_parent()
+    die_with_parent(parent)
 
 
 def _task_spec(task: InstructionTask) -> dict[str, Any]:

@@ -27,15 +27,18 @@ from typing import Any
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def die_with_parent() -> None:
+def die_with_parent(parent: int | None = None) -> None:
     """Ask Linux to SIGKILL this process when its parent ends (a no-op elsewhere).
 
     Called in a child before it runs anything (``preexec_fn``, or after ``os.fork``); it holds
     across ``exec``. Linux sends the signal when the *thread* that started the child ends, so
-    the children are started from the thread that waits for them.
+    the children are started from the thread that waits for them. ``parent``: the pid that
+    forked this process; if it died before the request was made (no signal would come), exit.
     """
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
 
 
 def kill_process_group(proc: subprocess.Popen) -> None:

@@ -103,13 +103,15 @@ def test_a_killed_measuring_process_takes_its_zygote_and_child_with_it(tmp_path,
         f"measure_instructions([InstructionTask('scipy', 'quadratic', 5)], repeats=1, cpus=[{cpu}], "
         "plugins=['hang_child'])\n"
     )
-    parent = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ))
+    # its temporary folders (left behind when it is killed) go under tmp_path
+    parent = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "TMPDIR": str(tmp_path)})
     child = zygote = None
     try:
         deadline = time.monotonic() + 600  # the zygote imports JAX under valgrind first
         while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline:
             assert parent.poll() is None, "the measuring process ended before its child started"
             time.sleep(0.2)
+        assert pidfile.exists() and pidfile.read_text(), "the zygote's child did not start in 10 min"
         child = int(pidfile.read_text())
         zygote = int(Path(f"/proc/{child}/stat").read_text().split(")")[-1].split()[1])  # its parent
         assert zygote != parent.pid and _alive(zygote)
