@@ -81,13 +81,16 @@ def test_compare_with_a_generous_gate_passes(baseline):
 
 def test_a_slowed_variant_fails_the_gate(baseline):
     storage, _ = baseline
+    # min, the statistic load cannot lower: with the 2 cores shared, a 10x slowdown's median came out
+    # 2.86x the baseline's (whose median sat at 2.6x its min) and passed a 3x gate; 30x against min
+    # leaves a wide margin (back-to-back solves run faster than single ones: the 10x showed as 6x)
     proc = run_perf(
         storage,
         "-k",
         "rosenbrock and steady",
         "--benchmark-compare",
-        "--benchmark-compare-fail=median:200%",
-        slowdown="optax_while:10",
+        "--benchmark-compare-fail=min:200%",
+        slowdown="optax_while:30",
     )
     assert proc.returncode == 1, proc.stdout[-3000:]
     assert "Performance has regressed" in proc.stdout + proc.stderr
