@@ -63,11 +63,14 @@ def pick(values: list[float], indices: list[int]) -> list[float]:
     return [values[i] for i in indices]
 
 
+def relative_range(samples: list[float]) -> float:
+    """(max - min) / median: the spread the gate's instruction limit is built from."""
+    return (max(samples) - min(samples)) / statistics.median(samples)
+
+
 def instruction_entry(samples: list[float]) -> dict[str, Any]:
     median = statistics.median(samples)
-    return {
-        "extra_info": {"instructions": median, "instructions_spread": (max(samples) - min(samples)) / median}
-    }
+    return {"extra_info": {"instructions": median, "instructions_spread": relative_range(samples)}}
 
 
 def time_entry(samples: list[float]) -> dict[str, Any]:
@@ -250,8 +253,7 @@ def run_study(args: argparse.Namespace) -> dict[str, Any]:
 
         _phase(study, path, label, spread)
     for entry in study["spread"].values():
-        samples = entry["samples"]
-        entry["spread"] = (max(samples) - min(samples)) / statistics.median(samples)
+        entry["spread"] = relative_range(entry["samples"])
     os.environ["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(HERE / "study"), os.environ.get("PYTHONPATH")])
     )
@@ -345,17 +347,12 @@ def verdicts(study: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def detection_pairs(result: dict[str, Any]) -> int:
-    """Pairs per detection level (the same for every level of one study)."""
-    return max((len(rows) for rows in result["detection"].values()), default=0)
-
-
 def write_outputs(study: dict[str, Any], result: dict[str, Any], out: Path) -> None:
     from lbfgs_impl.outputs import atomic_write_text, write_json_atomic
     from lbfgs_impl.plots import study as study_figures
 
     write_json_atomic(out / "study.json", {"study": study, "verdicts": result})
-    n, pairs = study["processes"], detection_pairs(result)
+    n, pairs = study["processes"], study_figures.detection_pairs(result)
 
     study_figures.instruction_spread(study, out / "instruction_spread.png")
     study_figures.detection(study, result, out / "detection.png")
@@ -375,8 +372,7 @@ def write_outputs(study: dict[str, Any], result: dict[str, Any], out: Path) -> N
     for key, e in study["spread"].items():
         s, tot = e["samples"], e["total_samples"]
         med = statistics.median(s)
-        tspread = (max(tot) - min(tot)) / statistics.median(tot)
-        lines.append(f"| {key} | {med / 1e6:.3f} | {(max(s) - min(s)) / med:.3%} | {tspread:.3%} |")
+        lines.append(f"| {key} | {med / 1e6:.3f} | {relative_range(s):.3%} | {relative_range(tot):.3%} |")
     aa_alarms = sum(bool(f) for f in result["aa"])
     lines += [
         "",

@@ -28,12 +28,17 @@ def instruction_spread(study: dict[str, Any], path: Path) -> Path:
     return path
 
 
+def detection_pairs(result: dict[str, Any]) -> int:
+    """Pairs per detection level of a study's verdicts (the same for every level of one study)."""
+    return max((len(rows) for rows in result["detection"].values()), default=0)
+
+
 def detection(study: dict[str, Any], result: dict[str, Any], path: Path) -> Path:
     """Share of pairs flagged against the injected extra compute: instructions vs wall time."""
     import matplotlib.ticker
 
     plt = pyplot()
-    pairs = max((len(rows) for rows in result["detection"].values()), default=0)
+    pairs = detection_pairs(result)
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for spec_solver, marker, color in (("optax_while", "o", "tab:green"), ("scipy", "s", "tab:blue")):
         specs = sorted(
