@@ -172,7 +172,7 @@ def _instruction_counter():
 
 
 #: Processes per instruction figure. The figure is their median: one process's count can sit
-#: 1.45% from another's (logistic-100, the study's 10-process range), close to the gate's 2%,
+#: 1.50% from another's (optax_while on logistic-100, the study's 60-process range), close to the gate's 2%,
 #: and the median of 3 is what the nightly compares too.
 REPEATS = 3
 

@@ -306,6 +306,13 @@ def verdicts(study: dict[str, Any]) -> dict[str, Any]:
     th = Thresholds()
     n = study["processes"]
     out: dict[str, Any] = {"aa": [], "detection": {}}
+    # the false-alarm rate each detection level is read against: the seed case's own A/A pairs,
+    # flagged slower (as the detection rows and the wall-time A/A count them)
+    solver_of = {
+        f"{solver}/{SEED[0]}-{SEED[1]}": solver
+        for solver in dict.fromkeys(s.split(":")[0] for s in study["slowed"])
+    }
+    out["aa_seed"] = {solver: [] for solver in solver_of.values()}
     for wa, wb in aa_pairs(n):
         flagged = []
         for key, entry in study["spread"].items():
@@ -313,6 +320,8 @@ def verdicts(study: dict[str, Any]) -> dict[str, Any]:
             f = instruction_change(key, instruction_entry(a), instruction_entry(b), th)
             if f is not None:
                 flagged.append(f"{key} {f.ratio:.4f}")
+            if key in solver_of:
+                out["aa_seed"][solver_of[key]].append(f is not None and f.ratio > 1)
         out["aa"].append(flagged)
     for spec, entry in study["slowed"].items():
         solver = spec.split(":")[0]
@@ -336,7 +345,7 @@ def verdicts(study: dict[str, Any]) -> dict[str, Any]:
         out["detection"][spec] = rows
     if study["wall"]:  # wall-time A/A: unchanged run 2j vs unchanged run 2j+1, no run reused
         out["wall_aa"] = {}
-        for solver in {s.split(":")[0] for s in study["slowed"]}:
+        for solver in dict.fromkeys(s.split(":")[0] for s in study["slowed"]):
             runs = study["wall"][f"{solver}:0.0"]
             out["wall_aa"][solver] = [
                 (t := time_change(solver, time_entry(runs[2 * j]), time_entry(runs[2 * j + 1]), th))
@@ -394,6 +403,10 @@ def write_outputs(study: dict[str, Any], result: dict[str, Any], out: Path) -> N
         "| wall ratio (median) | flagged: wall time |"
     ]
     lines += ["|---|---|---|---|---|---|"]
+    for solver, flags in result.get("aa_seed", {}).items():  # 0% injected: the false-alarm rate
+        wall_flags = result.get("wall_aa", {}).get(solver)
+        wall = f"{sum(wall_flags)}/{len(wall_flags)}" if wall_flags is not None else "-"
+        lines.append(f"| 0% (A/A) | {solver} | - | {sum(flags)}/{len(flags)} | - | {wall} |")
     for spec, rows in result["detection"].items():
         solver, level = spec.split(":")
         ratio = statistics.median(r["ratio"] for r in rows)

@@ -84,3 +84,23 @@ def test_each_saved_spread_chunk_is_one_whole_a_a_pair():
     chunk = instructions_study.SPREAD_CHUNK
     for j, (a, b) in enumerate(instructions_study.aa_pairs(60)):
         assert a + b == list(range(j * chunk, (j + 1) * chunk))
+
+
+def test_the_detection_table_shows_the_seed_case_false_alarms_it_is_read_against(tmp_path):
+    study = _study()
+    samples = study["spread"]["optax_while/rosenbrock-100"]["samples"]
+    samples[9:] = [110.0] * 3  # A/A pair 1: its second window 10% up on the seed case
+    result = instructions_study.verdicts(study)
+    assert result["aa_seed"] == {"optax_while": [False, True]}
+    instructions_study.write_outputs(study, result, tmp_path)
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| 0% (A/A) | optax_while | - | 1/2 | - | - |" in summary
+    assert (tmp_path / "detection.png").stat().st_size > 0
+
+
+def test_a_seed_case_a_a_pair_that_moved_down_is_no_false_alarm_of_a_slowdown():
+    study = _study()
+    study["spread"]["optax_while/rosenbrock-100"]["samples"][9:] = [90.0] * 3
+    result = instructions_study.verdicts(study)
+    assert result["aa"][1]  # the gate still flags the move (either way) ...
+    assert result["aa_seed"] == {"optax_while": [False, False]}  # ... but it is not a slowdown
