@@ -11,16 +11,18 @@
    on the seed case, ``--detection-processes`` processes per level (default 30);
    pair k compares unchanged window k (processes 3k..3k+2) with slowed window k:
    within a level no process is in two pairs (10 pairs of 30 processes).
-4. **Wall time on the same pairs**: one pinned process per run timing
-   ``--wall-rounds`` precompiled solves, judged by check-regressions' time rule
-   (median > 10% and Mann-Whitney p < 0.05): one slowed run per detection pair and
-   level, twice as many unchanged runs (A/A pairs 2j vs 2j+1; detection pair k uses run k).
+4. **Wall time on pairs built alike**: one pinned process per run timing
+   ``--wall-rounds`` precompiled solves (not the counted processes), judged by
+   check-regressions' time rule (median > 10% and Mann-Whitney p < 0.05), timed in rounds so
+   that each pair shares its minutes: round k times unchanged runs 2k and 2k+1 (A/A pair k),
+   then one run of each level (detection pair k: unchanged run 2k+1 against it).
 
 Every finished phase (the spread six processes at a time, one A/A pair; each solver and
-level; each wall-time level) is saved to ``OUT/study-instructions.json`` at once, only with
+level; each solver's wall-time rounds) is saved to ``OUT/study-instructions.json`` at once, only with
 every process counted: a run that stops (Ctrl-C, a session's end, a failed process) resumes
 where it stopped when started again with the same ``--out``, settings, counted code and
-valgrind (else it is refused). Levels share the unchanged windows and runs (the A/A row too):
+valgrind (else it is refused; ``--redo-wall`` retimes finished counts with other code).
+Levels share the unchanged windows and runs (the A/A row too):
 pairs are independent within a level, not across levels. ``--skip-wall`` leaves the
 wall-time phases for a later run (on a quiet machine); ``--redo-wall`` times them again.
 Writes ``OUT/study.json``, ``OUT/summary.md``, ``OUT/instruction_spread.png`` and
@@ -39,6 +41,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -170,8 +173,23 @@ def settings_of(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def load_or_start(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
-    """The phases an earlier run with the same settings finished, or an empty study."""
+def counts_finished(study: dict[str, Any]) -> bool:
+    """Every counted phase of the study's settings saved (the spread chunks and each solver's levels)."""
+    settings = study["settings"]
+    chunks = sum(name.startswith("spread ") for name in study["phase_seconds"])
+    levels = sum(name.startswith("instructions ") for name in study["phase_seconds"])
+    return chunks == settings["processes"] // SPREAD_CHUNK and levels == len(settings["solvers"]) * len(
+        settings["levels"]
+    )
+
+
+def load_or_start(path: Path, settings: dict[str, Any], retime_wall: bool = False) -> dict[str, Any]:
+    """The phases an earlier run with the same settings finished, or an empty study.
+
+    Other code is accepted only where nothing will be counted with it: every counted phase is
+    saved and this code times the wall-time runs again (``retime_wall``, for ``--redo-wall``, which
+    records it as ``wall_code`` for a resumed run); the counts keep the code they were counted
+    with (``settings["code"]``)."""
     if not path.exists():
         return {
             "settings": settings,
@@ -186,12 +204,22 @@ def load_or_start(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
     study = json.loads(path.read_text())
     if "settings" not in study:
         raise SystemExit(f"{path} was written before studies could resume: give another --out")
-    if study["settings"] != settings:
-        saved = study["settings"]
-        differ = sorted(k for k in settings if saved.get(k) != settings[k])
+    saved = study["settings"]
+    differ = sorted(k for k in settings if saved.get(k) != settings[k])
+    retimed = retime_wall or study.get("wall_code") == settings.get("code")
+    if differ == ["code"] and retimed and counts_finished(study):
+        differ = []  # only the wall time is measured with this code, and it is recorded as such
+    if differ:
         was = ", ".join(f"{k}={saved.get(k)}" for k in differ)
         now = ", ".join(f"{k}={settings[k]}" for k in differ)
-        raise SystemExit(f"{path} holds a study with other settings ({was}; now {now}): give another --out")
+        hint = (
+            " (finished counts: --redo-wall retimes the wall time with this code)"
+            if differ == ["code"]
+            else ""
+        )
+        raise SystemExit(
+            f"{path} holds a study with other settings ({was}; now {now}): give another --out{hint}"
+        )
     return study
 
 
@@ -217,10 +245,26 @@ def _phase(study: dict[str, Any], path: Path, name: str, measure: Any) -> None:
     write_json_atomic(path, study)
 
 
-def wall_runs(study: dict[str, Any], level: float) -> int:
-    """Timing processes per level: one per detection pair; twice that unchanged (the A/A pairs too)."""
-    pairs = len(windows(study["detection_processes"]))
-    return 2 * pairs if level == 0.0 else pairs
+def wall_rounds_of(
+    levels: list[float], pairs: int, time_run: Callable[[float], list[float]]
+) -> dict[float, list[list[float]]]:
+    """Timing processes in rounds, so that every pair shares its minutes (this VM drifts in phases):
+    round k times unchanged runs 2k and 2k+1 (A/A pair k), then one run of each level (detection
+    pair k: unchanged run 2k+1, the one just before, against that level's run k)."""
+    runs: dict[float, list[list[float]]] = {level: [] for level in [0.0, *levels]}
+    for k in range(pairs):
+        print(f"\rwall time: round {k + 1}/{pairs}", end="", file=sys.stderr, flush=True)
+        runs[0.0] += [time_run(0.0), time_run(0.0)]
+        for level in levels:
+            runs[level].append(time_run(level))
+    print(file=sys.stderr)
+    return runs
+
+
+def wall_base(study: dict[str, Any], k: int) -> int:
+    """The unchanged run detection pair k is timed against: 2k+1 in rounds (this script), run k in
+    studies timed level after level (before the rounds; their ratios include the drift between levels)."""
+    return 2 * k + 1 if study.get("wall_order") == "rounds" else k
 
 
 def run_study(args: argparse.Namespace) -> dict[str, Any]:
@@ -277,27 +321,32 @@ def run_study(args: argparse.Namespace) -> dict[str, Any]:
 
             _phase(study, path, f"instructions {solver}:{level}", slowed)
     if not args.skip_wall:
+        if study["wall"] and study.get("wall_order") != "rounds":
+            raise SystemExit(f"{path}: its wall time was timed level after level: add --redo-wall (rounds)")
         if study["wall"] and study.get("wall_rounds") != args.wall_rounds:
             raise SystemExit(
                 f"{path}: its wall-time runs timed {study.get('wall_rounds')} rounds, not "
                 f"{args.wall_rounds}: add --redo-wall to time them again"
             )
-        study["wall_rounds"] = args.wall_rounds
+        study.update(wall_rounds=args.wall_rounds, wall_order="rounds", wall_code=settings_of(args)["code"])
+        pairs = len(windows(study["detection_processes"]))
         for solver in args.solvers:
-            for level in [0.0, *args.levels]:
 
-                def wall(solver: str = solver, level: float = level) -> None:
-                    n, runs = wall_runs(study, level), []
-                    for k in range(n):
-                        label = f"\rwall time {solver} +{level:.0%}: {k}/{n}"
-                        print(label, end="", file=sys.stderr, flush=True)
-                        runs.append(wall_samples(solver, level, args.wall_rounds))
-                    print(file=sys.stderr)
-                    study["wall"][f"{solver}:{level}"] = runs
+            def wall(solver: str = solver) -> None:
+                runs = wall_rounds_of(
+                    args.levels, pairs, lambda level: wall_samples(solver, level, args.wall_rounds)
+                )
+                for level, timed in runs.items():
+                    study["wall"][f"{solver}:{level}"] = timed
 
-                _phase(study, path, f"wall {solver}:{level}", wall)
+            _phase(study, path, f"wall {solver}", wall)
     study["seconds_total"] = sum(study["phase_seconds"].values())
     return study
+
+
+def direction(finding: Any) -> int:
+    """1: flagged slower (an alarm), -1: flagged faster, 0: not flagged."""
+    return 0 if finding is None else 1 if finding.ratio > 1 else -1
 
 
 def verdicts(study: dict[str, Any]) -> dict[str, Any]:
@@ -306,8 +355,8 @@ def verdicts(study: dict[str, Any]) -> dict[str, Any]:
     th = Thresholds()
     n = study["processes"]
     out: dict[str, Any] = {"aa": [], "detection": {}}
-    # the false-alarm rate each detection level is read against: the seed case's own A/A pairs,
-    # flagged slower (as the detection rows and the wall-time A/A count them)
+    # the false-alarm rate each detection level is read against: the seed case's own A/A pairs
+    # (direction: 1 flagged slower, -1 faster, 0 quiet; the wall-time A/A alike)
     solver_of = {
         f"{solver}/{SEED[0]}-{SEED[1]}": solver
         for solver in dict.fromkeys(s.split(":")[0] for s in study["slowed"])
@@ -321,7 +370,7 @@ def verdicts(study: dict[str, Any]) -> dict[str, Any]:
             if f is not None:
                 flagged.append(f"{key} {f.ratio:.4f}")
             if key in solver_of:
-                out["aa_seed"][solver_of[key]].append(f is not None and f.ratio > 1)
+                out["aa_seed"][solver_of[key]].append(direction(f))
         out["aa"].append(flagged)
     for spec, entry in study["slowed"].items():
         solver = spec.split(":")[0]
@@ -333,14 +382,16 @@ def verdicts(study: dict[str, Any]) -> dict[str, Any]:
             f = instruction_change(spec, instruction_entry(a), instruction_entry(b), th)
             row = {
                 "ratio": statistics.median(b) / statistics.median(a),
-                "instructions": f is not None and f.ratio > 1,
+                "instructions": direction(f) == 1,
+                "instructions_direction": direction(f),
             }
             wall = study["wall"]
             if wall:
                 base_runs, slow_runs = wall[f"{solver}:0.0"], wall[spec]
-                t = time_change(spec, time_entry(base_runs[k]), time_entry(slow_runs[k]), th)
-                row["wall_ratio"] = statistics.median(slow_runs[k]) / statistics.median(base_runs[k])
-                row["wall"] = t is not None and t.ratio > 1
+                base_run = base_runs[wall_base(study, k)]
+                t = time_change(spec, time_entry(base_run), time_entry(slow_runs[k]), th)
+                row["wall_ratio"] = statistics.median(slow_runs[k]) / statistics.median(base_run)
+                row["wall"], row["wall_direction"] = direction(t) == 1, direction(t)
             rows.append(row)
         out["detection"][spec] = rows
     if study["wall"]:  # wall-time A/A: unchanged run 2j vs unchanged run 2j+1, no run reused
@@ -348,12 +399,16 @@ def verdicts(study: dict[str, Any]) -> dict[str, Any]:
         for solver in dict.fromkeys(s.split(":")[0] for s in study["slowed"]):
             runs = study["wall"][f"{solver}:0.0"]
             out["wall_aa"][solver] = [
-                (t := time_change(solver, time_entry(runs[2 * j]), time_entry(runs[2 * j + 1]), th))
-                is not None
-                and t.ratio > 1
+                direction(time_change(solver, time_entry(runs[2 * j]), time_entry(runs[2 * j + 1]), th))
                 for j in range(len(runs) // 2)
             ]
     return out
+
+
+def flagged_both_ways(directions: list[int]) -> str:
+    """``"4/10 slower (+4 faster)"``: A/A pairs flagged slower (alarms), then those flagged faster."""
+    slower, faster = directions.count(1), directions.count(-1)
+    return f"{slower}/{len(directions)} slower" + (f" (+{faster} faster)" if faster else "")
 
 
 def write_outputs(study: dict[str, Any], result: dict[str, Any], out: Path) -> None:
@@ -392,32 +447,31 @@ def write_outputs(study: dict[str, Any], result: dict[str, Any], out: Path) -> N
         f"- pair {k} (processes {wa} vs {wb}): {', '.join(f) if f else 'quiet'}"
         for k, ((wa, wb), f) in enumerate(zip(aa_pairs(n), result["aa"], strict=True))
     ]
-    if "wall_aa" in result:
-        for solver, flags in result["wall_aa"].items():
-            lines.append(
-                f"- wall time, {solver} seed case: {sum(flags)} of {len(flags)} unchanged pairs flagged"
-            )
+    for solver, flags in result.get("wall_aa", {}).items():
+        lines.append(f"- wall time, {solver} seed case, unchanged pairs flagged: {flagged_both_ways(flags)}")
     lines += ["", f"## Detection (pairs flagged of {pairs}: disjoint windows of 3 processes)", ""]
     lines += [
         "| injected | solver | instruction ratio (median) | flagged: instructions "
         "| wall ratio (median) | flagged: wall time |"
     ]
     lines += ["|---|---|---|---|---|---|"]
-    for solver, flags in result.get("aa_seed", {}).items():  # 0% injected: the false-alarm rate
-        wall_flags = result.get("wall_aa", {}).get(solver)
-        wall = f"{sum(wall_flags)}/{len(wall_flags)}" if wall_flags is not None else "-"
-        lines.append(f"| 0% (A/A) | {solver} | - | {sum(flags)}/{len(flags)} | - | {wall} |")
+    shown: set[str] = set()
     for spec, rows in result["detection"].items():
         solver, level = spec.split(":")
+        if solver not in shown:  # 0% injected, first: the false-alarm rate its levels are read against
+            shown.add(solver)
+            flags, wall_flags = result.get("aa_seed", {}).get(solver), result.get("wall_aa", {}).get(solver)
+            instr = flagged_both_ways(flags) if flags else "-"
+            wall = flagged_both_ways(wall_flags) if wall_flags else "-"
+            lines.append(f"| 0% (A/A) | {solver} | - | {instr} | - | {wall} |")
         ratio = statistics.median(r["ratio"] for r in rows)
-        wall_ratio = (
-            statistics.median(r["wall_ratio"] for r in rows) if "wall_ratio" in rows[0] else float("nan")
-        )
-        wall = f"{sum(r['wall'] for r in rows)}/{len(rows)}" if "wall" in rows[0] else "-"
-        lines.append(
-            f"| +{float(level):.0%} | {solver} | {ratio:.4f} | "
-            f"{sum(r['instructions'] for r in rows)}/{len(rows)} | {wall_ratio:.3f} | {wall} |"
-        )
+        instr = flagged_both_ways([r["instructions_direction"] for r in rows])
+        if "wall_direction" in rows[0]:
+            wall_ratio = f"{statistics.median(r['wall_ratio'] for r in rows):.3f}"
+            wall = flagged_both_ways([r["wall_direction"] for r in rows])
+        else:
+            wall_ratio = wall = "-"
+        lines.append(f"| +{float(level):.0%} | {solver} | {ratio:.4f} | {instr} | {wall_ratio} | {wall} |")
     lines += ["", "![spread](instruction_spread.png)", "", "![detection](detection.png)", ""]
     atomic_write_text(out / "summary.md", "\n".join(lines))
 
@@ -481,8 +535,8 @@ def main() -> int:
         path = out / "study-instructions.json"
         if not path.exists():
             parser.error(f"--redo-wall: no saved study in {path}")
-        saved = load_or_start(path, settings_of(args))
-        saved["wall"], saved["wall_rounds"] = {}, None
+        saved = load_or_start(path, settings_of(args), retime_wall=True)
+        saved["wall"], saved["wall_rounds"], saved["wall_code"] = {}, None, settings_of(args)["code"]
         phases = saved["phase_seconds"]
         saved["phase_seconds"] = {k: v for k, v in phases.items() if not k.startswith("wall ")}
         write_json_atomic(path, saved)

@@ -50,7 +50,9 @@ def test_detection_pairs_come_from_the_detection_processes_and_the_summary_count
     assert len(result["detection"]["optax_while:0.1"]) == 2  # 6 processes: two disjoint windows of 3
     instructions_study.write_outputs(study, result, tmp_path)
     summary = (tmp_path / "summary.md").read_text()
-    assert "pairs flagged of 2" in summary and "| +10% | optax_while | 1.1000 | 2/2 |" in summary
+    assert (
+        "pairs flagged of 2" in summary and "| +10% | optax_while | 1.1000 | 2/2 slower | - | - |" in summary
+    )
     assert "12 processes per benchmark (spread, A/A), 6 per detection level" in summary
 
 
@@ -88,19 +90,72 @@ def test_each_saved_spread_chunk_is_one_whole_a_a_pair():
 
 def test_the_detection_table_shows_the_seed_case_false_alarms_it_is_read_against(tmp_path):
     study = _study()
-    samples = study["spread"]["optax_while/rosenbrock-100"]["samples"]
-    samples[9:] = [110.0] * 3  # A/A pair 1: its second window 10% up on the seed case
+    other = [100.0] * 9 + [110.0] * 3  # another benchmark moved in A/A pair 1: not the seed case's
+    study["spread"]["scipy/logistic-100"] = {"samples": other, "total_samples": other}
+    seed = [100.0] * 9 + [110.0] * 3  # the seed case: A/A pair 1's second window 10% up
+    study["spread"]["optax_while/rosenbrock-100"] = {"samples": seed, "total_samples": seed}
+    scipy_seed = [100.0] * 3 + [90.0] * 3 + [100.0] * 6  # scipy's seed case: pair 0 down 10%
+    study["spread"]["scipy/rosenbrock-100"] = {"samples": scipy_seed, "total_samples": scipy_seed}
+    study["slowed"]["scipy:0.1"] = {"samples": [110.0] * 6}
     result = instructions_study.verdicts(study)
-    assert result["aa_seed"] == {"optax_while": [False, True]}
+    assert result["aa_seed"] == {"optax_while": [0, 1], "scipy": [-1, 0]}
     instructions_study.write_outputs(study, result, tmp_path)
     summary = (tmp_path / "summary.md").read_text()
-    assert "| 0% (A/A) | optax_while | - | 1/2 | - | - |" in summary
+    table = summary[summary.index("| injected |") :].splitlines()
+    assert table[2] == "| 0% (A/A) | optax_while | - | 1/2 slower | - | - |"  # before its levels
+    assert table[4] == "| 0% (A/A) | scipy | - | 0/2 slower (+1 faster) | - | - |"
     assert (tmp_path / "detection.png").stat().st_size > 0
 
 
-def test_a_seed_case_a_a_pair_that_moved_down_is_no_false_alarm_of_a_slowdown():
+def test_the_wall_time_is_timed_in_rounds_so_each_pair_shares_its_minutes():
+    calls: list[float] = []
+    runs = instructions_study.wall_rounds_of([0.05, 0.25], 2, lambda level: calls.append(level) or [level])
+    assert calls == [0.0, 0.0, 0.05, 0.25] * 2
+    assert {level: len(r) for level, r in runs.items()} == {0.0: 4, 0.05: 2, 0.25: 2}
+    # detection pair k: the unchanged run just before the level's (2k+1); level after level: run k
+    assert [instructions_study.wall_base({"wall_order": "rounds"}, k) for k in range(2)] == [1, 3]
+    assert [instructions_study.wall_base({}, k) for k in range(2)] == [0, 1]
+
+
+def test_the_wall_verdicts_pair_each_level_with_the_unchanged_run_of_its_round():
     study = _study()
-    study["spread"]["optax_while/rosenbrock-100"]["samples"][9:] = [90.0] * 3
+    fast, slow = [1.0 + 0.001 * i for i in range(10)], [1.5 + 0.001 * i for i in range(10)]
+    # rounds: unchanged runs 1 and 3 (each just before the slowed runs) were slow, 0 and 2 fast
+    study["wall"] = {"optax_while:0.0": [fast, slow, fast, slow], "optax_while:0.1": [slow, slow]}
+    study["wall_order"] = "rounds"
     result = instructions_study.verdicts(study)
-    assert result["aa"][1]  # the gate still flags the move (either way) ...
-    assert result["aa_seed"] == {"optax_while": [False, False]}  # ... but it is not a slowdown
+    assert [r["wall_direction"] for r in result["detection"]["optax_while:0.1"]] == [0, 0]
+    assert result["wall_aa"] == {"optax_while": [1, 1]}  # 2j vs 2j+1: flagged slower
+    study.pop("wall_order")  # level after level: pair k against unchanged run k (fast)
+    result = instructions_study.verdicts(study)
+    assert [r["wall_direction"] for r in result["detection"]["optax_while:0.1"]] == [1, 0]
+
+
+def _finished(tmp_path: Path) -> tuple[Path, dict]:
+    path = tmp_path / "study-instructions.json"
+    settings = {"processes": 6, "detection_processes": 3, "solvers": ["scipy"], "levels": [0.1], "code": "a"}
+    study = instructions_study.load_or_start(path, settings)
+    instructions_study._phase(study, path, "spread 0-5", lambda: None)
+    instructions_study._phase(study, path, "instructions scipy:0.1", lambda: None)
+    return path, settings
+
+
+def test_finished_counts_are_retimed_with_other_code_only_through_redo_wall(tmp_path):
+    path, settings = _finished(tmp_path)
+    new = {**settings, "code": "b"}
+    with pytest.raises(SystemExit, match="--redo-wall retimes"):
+        instructions_study.load_or_start(path, new)
+    study = instructions_study.load_or_start(path, new, retime_wall=True)
+    assert study["settings"]["code"] == "a"  # the counts keep the code they were counted with
+    study["wall_code"] = "b"
+    instructions_study._phase(study, path, "wall scipy", lambda: None)
+    assert instructions_study.load_or_start(path, new)["wall_code"] == "b"  # a stopped retime resumes
+
+
+def test_unfinished_counts_are_never_resumed_with_other_code(tmp_path):
+    path = tmp_path / "study-instructions.json"
+    settings = {"processes": 12, "detection_processes": 3, "solvers": ["scipy"], "levels": [0.1], "code": "a"}
+    study = instructions_study.load_or_start(path, settings)
+    instructions_study._phase(study, path, "spread 0-5", lambda: None)  # one chunk of two
+    with pytest.raises(SystemExit, match="other settings"):
+        instructions_study.load_or_start(path, {**settings, "code": "b"}, retime_wall=True)
