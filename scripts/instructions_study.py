@@ -209,6 +209,12 @@ def load_or_start(path: Path, settings: dict[str, Any], retime_wall: bool = Fals
     retimed = retime_wall or study.get("wall_code") == settings.get("code")
     if differ == ["code"] and retimed and counts_finished(study):
         differ = []  # only the wall time is measured with this code, and it is recorded as such
+    wall_code = study.get("wall_code")
+    if not differ and study["wall"] and wall_code not in (None, settings.get("code")) and not retime_wall:
+        # wall time retimed by other code: its phases are not resumed (nor kept) under this code's name
+        raise SystemExit(
+            f"{path}: its wall time was timed with code {wall_code}, not this one: add --redo-wall"
+        )
     if differ:
         was = ", ".join(f"{k}={saved.get(k)}" for k in differ)
         now = ", ".join(f"{k}={settings[k]}" for k in differ)
@@ -328,7 +334,12 @@ def run_study(args: argparse.Namespace) -> dict[str, Any]:
                 f"{path}: its wall-time runs timed {study.get('wall_rounds')} rounds, not "
                 f"{args.wall_rounds}: add --redo-wall to time them again"
             )
-        study.update(wall_rounds=args.wall_rounds, wall_order="rounds", wall_code=settings_of(args)["code"])
+        code = settings_of(args)["code"]
+        if study["wall"] and study.get("wall_code", code) != code:  # load_or_start refuses this; kept honest
+            raise SystemExit(
+                f"{path}: its wall time was timed with code {study['wall_code']}: add --redo-wall"
+            )
+        study.update(wall_rounds=args.wall_rounds, wall_order="rounds", wall_code=code)
         pairs = len(windows(study["detection_processes"]))
         for solver in args.solvers:
 

@@ -109,9 +109,12 @@ def test_the_detection_table_shows_the_seed_case_false_alarms_it_is_read_against
 
 def test_the_wall_time_is_timed_in_rounds_so_each_pair_shares_its_minutes():
     calls: list[float] = []
-    runs = instructions_study.wall_rounds_of([0.05, 0.25], 2, lambda level: calls.append(level) or [level])
+    runs = instructions_study.wall_rounds_of(
+        [0.05, 0.25], 2, lambda level: calls.append(level) or [len(calls)]
+    )
     assert calls == [0.0, 0.0, 0.05, 0.25] * 2
-    assert {level: len(r) for level, r in runs.items()} == {0.0: 4, 0.05: 2, 0.25: 2}
+    # the k-th timing process lands where it was made: unchanged 1, 2 | 5, 6; levels 3, 7 and 4, 8
+    assert runs == {0.0: [[1], [2], [5], [6]], 0.05: [[3], [7]], 0.25: [[4], [8]]}
     # detection pair k: the unchanged run just before the level's (2k+1); level after level: run k
     assert [instructions_study.wall_base({"wall_order": "rounds"}, k) for k in range(2)] == [1, 3]
     assert [instructions_study.wall_base({}, k) for k in range(2)] == [0, 1]
@@ -159,3 +162,30 @@ def test_unfinished_counts_are_never_resumed_with_other_code(tmp_path):
     instructions_study._phase(study, path, "spread 0-5", lambda: None)  # one chunk of two
     with pytest.raises(SystemExit, match="other settings"):
         instructions_study.load_or_start(path, {**settings, "code": "b"}, retime_wall=True)
+
+
+def test_counts_with_one_level_missing_are_not_finished(tmp_path):
+    path = tmp_path / "study-instructions.json"
+    settings = {
+        "processes": 6,
+        "detection_processes": 3,
+        "solvers": ["scipy"],
+        "levels": [0.1, 0.2],
+        "code": "a",
+    }
+    study = instructions_study.load_or_start(path, settings)
+    instructions_study._phase(study, path, "spread 0-5", lambda: None)  # every spread chunk
+    instructions_study._phase(study, path, "instructions scipy:0.1", lambda: None)  # one level of two
+    assert not instructions_study.counts_finished(study)
+    instructions_study._phase(study, path, "instructions scipy:0.2", lambda: None)
+    assert instructions_study.counts_finished(study)
+
+
+def test_wall_time_retimed_by_other_code_is_not_kept_when_the_counts_code_returns(tmp_path):
+    path, settings = _finished(tmp_path)
+    study = instructions_study.load_or_start(path, {**settings, "code": "b"}, retime_wall=True)
+    study.update(wall_code="b", wall={"scipy:0.0": [[1.0]]})
+    instructions_study._phase(study, path, "wall scipy", lambda: None)
+    with pytest.raises(SystemExit, match="timed with code b"):
+        instructions_study.load_or_start(path, settings)  # back on the counts' code "a"
+    assert instructions_study.load_or_start(path, settings, retime_wall=True)["wall_code"] == "b"
