@@ -393,7 +393,6 @@ def verdicts(study: dict[str, Any]) -> dict[str, Any]:
             f = instruction_change(spec, instruction_entry(a), instruction_entry(b), th)
             row = {
                 "ratio": statistics.median(b) / statistics.median(a),
-                "instructions": direction(f) == 1,
                 "instructions_direction": direction(f),
             }
             wall = study["wall"]
@@ -402,7 +401,7 @@ def verdicts(study: dict[str, Any]) -> dict[str, Any]:
                 base_run = base_runs[wall_base(study, k)]
                 t = time_change(spec, time_entry(base_run), time_entry(slow_runs[k]), th)
                 row["wall_ratio"] = statistics.median(slow_runs[k]) / statistics.median(base_run)
-                row["wall"], row["wall_direction"] = direction(t) == 1, direction(t)
+                row["wall_direction"] = direction(t)
             rows.append(row)
         out["detection"][spec] = rows
     if study["wall"]:  # wall-time A/A: unchanged run 2j vs unchanged run 2j+1, no run reused

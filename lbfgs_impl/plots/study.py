@@ -36,8 +36,8 @@ def detection_pairs(result: dict[str, Any]) -> int:
 AA_X = 1.8  # where the unchanged (A/A) pairs are drawn, left of the injected levels (log axis)
 
 
-def _flagged_share(directions: list[int] | list[bool]) -> float:
-    """Percent of pairs flagged slower (1 or True)."""
+def _flagged_share(directions: list[int]) -> float:
+    """Percent of pairs flagged slower (direction 1)."""
     return 100 * sum(d == 1 for d in directions) / len(directions)
 
 
@@ -45,7 +45,7 @@ def _levels(specs: list[str], result: dict[str, Any], signal: str) -> tuple[list
     """(injected %, % of pairs flagged slower) for one solver's levels; signal: "instructions" or "wall"."""
     return (
         [100 * float(spec.split(":")[1]) for spec in specs],
-        [_flagged_share([r[signal] for r in result["detection"][spec]]) for spec in specs],
+        [_flagged_share([r[f"{signal}_direction"] for r in result["detection"][spec]]) for spec in specs],
     )
 
 
