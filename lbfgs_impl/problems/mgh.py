@@ -20,7 +20,13 @@ Known traps, handled here:
 
 ``f(x0)`` values quoted in the tests are worked out by hand from these
 definitions (for example Wood: 19192, Powell singular: 215, Helical valley:
-2500); the minimum values are the paper's, 6 significant digits.
+2500); the minimum values are the paper's, 6 significant digits, except where six digits are too
+few for the tightest success test (1e-7 of max(1, |f*|)): Meyer [10], Jennrich-Sampson [6] (m = 10),
+Kowalik-Osborne [15] and Chebyquad [35] (n = 8, 10) carry 15 significant digits, computed by
+Levenberg-Marquardt on the residuals to xtol = ftol = gtol = 1e-15 and evaluated again at that
+minimiser in 50-digit decimal arithmetic; they agree with the paper's six digits and with the longer
+values published since (Meyer 87.9458551..., Jennrich-Sampson 124.362182..., Kowalik-Osborne
+3.07505603...e-4).
 """
 
 from __future__ import annotations
@@ -219,7 +225,7 @@ SPECS: dict[str, Spec] = {
         5, beale_r, 2, 2, _fixed(1.0, 1.0), _consts([1.5, 2.25, 2.625], [1.0, 2.0, 3.0]), _zero,
     ),
     "mgh_jennrich_sampson": Spec(
-        6, jennrich_sampson_r, 2, 2, _fixed(0.3, 0.4), _consts(np.arange(1, 11)), lambda n: 124.362,
+        6, jennrich_sampson_r, 2, 2, _fixed(0.3, 0.4), _consts(np.arange(1, 11)), lambda n: 124.362182355615,
     ),
     "mgh_helical_valley": Spec(7, helical_valley_r, 3, 3, _fixed(-1.0, 0.0, 0.0), _none, _zero),
     "mgh_bard": Spec(
@@ -233,7 +239,7 @@ SPECS: dict[str, Spec] = {
     ),
     "mgh_meyer": Spec(
         10, meyer_r, 3, 3, _fixed(0.02, 4000.0, 250.0),
-        _consts(_MEYER_Y, 45.0 + 5.0 * np.arange(1, 17)), lambda n: 87.9458,
+        _consts(_MEYER_Y, 45.0 + 5.0 * np.arange(1, 17)), lambda n: 87.9458551708511,
     ),
     "mgh_gulf": Spec(
         11, gulf_r, 3, 3, _fixed(5.0, 2.5, 0.15),
@@ -244,7 +250,7 @@ SPECS: dict[str, Spec] = {
     "mgh_wood": Spec(14, wood_r, 4, 4, _fixed(-3.0, -1.0, -3.0, -1.0), _none, _zero),
     "mgh_kowalik_osborne": Spec(
         15, kowalik_osborne_r, 4, 4, _fixed(0.25, 0.39, 0.415, 0.39),
-        _consts(_KOWALIK_Y, _KOWALIK_U), lambda n: 3.07505e-4,
+        _consts(_KOWALIK_Y, _KOWALIK_U), lambda n: 3.07505603849237e-4,
         (("at infinity (+inf, -14.07, -inf, -inf)", 1.02734e-3),),
     ),
     "mgh_brown_dennis": Spec(
@@ -307,7 +313,7 @@ SPECS: dict[str, Spec] = {
     ),
     "mgh_chebyquad": Spec(
         35, chebyquad_r, None, 8, lambda n: np.arange(1, n + 1) / (n + 1.0), _chebyquad_integrals,
-        lambda n: {8: 3.51687e-3, 10: 6.50395e-3}.get(n, 0.0 if n <= 7 or n == 9 else None),
+        lambda n: {8: 3.51687372567793e-3, 10: 6.50395480088231e-3}.get(n, 0.0 if n <= 7 or n == 9 else None),
     ),
 }  # fmt: skip
 """Every MGH problem offered, by registry name. ``mgh_linear_full_rank`` uses m = 2n (f* = m - n = n)."""
