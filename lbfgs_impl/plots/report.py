@@ -207,16 +207,26 @@ def batched(rows: list[dict[str, Any]], path: Path) -> Path:
     return _save_with_legend_below(fig, [ax1, ax2], path)
 
 
-def convergence(traces: dict[str, dict[str, list[float]]], path: Path) -> Path:
+def convergence_label(solver: str, trace: dict[str, Any]) -> str:
+    """The legend name of a trace; one that is another solver's path says whose, and how it is timed."""
+    source = trace.get("reconstructed_from")
+    if not source:
+        return solver
+    return f"{solver}: {source}'s path (reconstructed), its solve's time spread evenly"
+
+
+def convergence(traces: dict[str, dict[str, Any]], path: Path) -> Path:
     plt = pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(12, 8), sharey="row")
     for solver, t in traces.items():
         color, _ = SOLVER_STYLE.get(solver, ("gray", "x"))
         its = range(1, len(t["loss"]) + 1)
-        axes[0][0].plot(its, t["loss"], color=color, label=solver)
-        axes[1][0].plot(its, t["grad"], color=color, label=solver)
-        axes[0][1].plot(1e3 * _arr(t["time_s"]), t["loss"], color=color, label=solver)
-        axes[1][1].plot(1e3 * _arr(t["time_s"]), t["grad"], color=color, label=solver)
+        label = convergence_label(solver, t)
+        style = {"color": color, "label": label, "linestyle": "--" if t.get("reconstructed_from") else "-"}
+        axes[0][0].plot(its, t["loss"], **style)
+        axes[1][0].plot(its, t["grad"], **style)
+        axes[0][1].plot(1e3 * _arr(t["time_s"]), t["loss"], **style)
+        axes[1][1].plot(1e3 * _arr(t["time_s"]), t["grad"], **style)
     for row, ylabel in ((0, "loss f(x)"), (1, "gradient inf-norm")):
         for col, xlabel in ((0, "iteration"), (1, "wall time since start (ms, steady state)")):
             ax = axes[row][col]
@@ -231,6 +241,12 @@ def convergence(traces: dict[str, dict[str, list[float]]], path: Path) -> Path:
     axes[0][1].set_xscale("log")
     fig.suptitle(
         "Convergence on the seed case (rosenbrock n=100): loss and gradient, by iteration and by time"
+        + "".join(
+            f"\n{solver} (dashed): {t['reconstructed_from']}'s path, reconstructed (a compiled "
+            "loop cannot be observed from inside)"
+            for solver, t in traces.items()
+            if t.get("reconstructed_from")
+        )
     )
     return save(fig, path)
 

@@ -119,6 +119,12 @@ def test_tiny_report_json_holds_every_stage_and_the_machine(tiny_report):
         assert r["solved"] and r["fev_to_success"]["1e-05"] <= r["traced_fev"]  # both solve these two
     text = (out / "report.md").read_text()
     assert "Nothing in this section is timed" in text
+    # the compiled loop's trace is the Python loop's path, and says so in the JSON
+    traces = doc["stages"]["convergence"]["data"]
+    assert traces["optax_while"]["reconstructed_from"] == "optax_loop"
+    assert traces["optax_while"]["loss"] == traces["optax_loop"]["loss"]
+    assert all("reconstructed_from" not in traces[s] for s in ("scipy", "optax_loop"))
+    assert "Reconstructed, not observed: optax_while" in text
 
 
 def test_overhead_ratio_and_crossover_on_known_inputs():

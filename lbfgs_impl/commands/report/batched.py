@@ -177,7 +177,17 @@ def _scipy_from(prepared: Any, x0: jax.Array) -> Any:
         prepared.problem = problem
 
 
-def convergence(progress: Callable[[str], None], n: int = 100) -> dict[str, dict[str, list[float]]]:
+#: the ``reconstructed_from`` field of a convergence trace that is not the solver's own observed path
+RECONSTRUCTED_FROM = "optax_loop"
+
+
+def reconstructed_from(solver: str, trace: dict[str, Any]) -> str | None:
+    """Whose observed path a convergence trace is, where not the solver's own (``None``): the trace's
+    ``reconstructed_from``; optax_while's in a report written before the field existed, the Python loop's."""
+    return trace.get("reconstructed_from") or (RECONSTRUCTED_FROM if solver == "optax_while" else None)
+
+
+def convergence(progress: Callable[[str], None], n: int = 100) -> dict[str, dict[str, Any]]:
     """Loss and gradient inf-norm per iteration on the seed case, with the time each was reached.
 
     SciPy and the Python-loop Optax are observed from the host through their
@@ -185,10 +195,11 @@ def convergence(progress: Callable[[str], None], n: int = 100) -> dict[str, dict
     ``maxfun`` included); each trace is checked against that solve's result
     (iterations, final loss). The compiled while_loop cannot be observed from
     inside, so its path is the Python loop's, checked against its own solve
-    (iterations, final loss), and its times spread its measured solve evenly.
+    (iterations, final loss), and its times spread its measured solve evenly: its trace
+    says so in ``reconstructed_from`` (the solver whose path it is) and ``times``.
     """
     problem, config = make_problem("rosenbrock", n), SolverConfig()
-    traces: dict[str, dict[str, list[float]]] = {}
+    traces: dict[str, dict[str, Any]] = {}
     results = {}
     for solver in ("scipy", "optax_loop"):
         progress(f"convergence: {solver}")
@@ -216,6 +227,8 @@ def convergence(progress: Callable[[str], None], n: int = 100) -> dict[str, dict
         "loss": list(same["loss"]),
         "grad": list(same["grad"]),
         "time_s": [per * (k + 1) for k in range(result.n_iter)],
+        "reconstructed_from": RECONSTRUCTED_FROM,
+        "times": "its measured solve spread evenly over its iterations",
     }
     return traces
 

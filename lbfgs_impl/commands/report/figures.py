@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lbfgs_impl.commands.report.batched import reconstructed_from
 from lbfgs_impl.commands.report.data import ReportData
 from lbfgs_impl.commands.report.stages import crossovers, speedups
 from lbfgs_impl.plots import report as figures
@@ -38,9 +39,10 @@ def write_all(report: ReportData, outdir: Path) -> list[Path]:
     if report.ok("batched"):
         jobs.append(("batched", lambda: figures.batched(s["batched"].data, outdir / "batched.png")))
     if report.ok("convergence"):
-        jobs.append(
-            ("convergence", lambda: figures.convergence(s["convergence"].data, outdir / "convergence.png"))
-        )
+        traces = {
+            k: {**t, "reconstructed_from": reconstructed_from(k, t)} for k, t in s["convergence"].data.items()
+        }
+        jobs.append(("convergence", lambda: figures.convergence(traces, outdir / "convergence.png")))
     if report.ok("robustness"):
         jobs.append(
             ("robustness", lambda: _robustness(s["robustness"].data, outdir / "robustness_profile.png"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lbfgs_impl.commands.report.batched import reconstructed_from
 from lbfgs_impl.commands.report.data import ReportData
 from lbfgs_impl.commands.report.plans import DENSE_MAX_N
 from lbfgs_impl.commands.report.stages import (
@@ -292,16 +293,22 @@ def section_convergence(report: ReportData) -> list[str]:
         for s, t in traces.items()
         if t["time_s"]
     ]
-    n_while = len(traces.get("optax_while", {}).get("loss", []))
+    observed = [s for s, t in traces.items() if not reconstructed_from(s, t)]
     lines.append(
         "Loss and gradient inf-norm per iteration and over wall time (steady state): "
         + "; ".join(parts)
-        + ". SciPy and the Python loop are observed through their solvers' own run (SciPy with every "
+        + f". Observed: {', '.join(observed) or 'none'}, through their solvers' own run (SciPy with every "
         "option it is timed with); each trace was checked in this run to have its solve's iterations and "
-        "final loss. The compiled while_loop cannot be observed from inside: its path is the Python loop's, "
-        f"checked in this run against its own solve ({n_while} iterations, same final loss), and its times "
-        "spread its measured solve evenly over its iterations."
+        "final loss."
     )
+    for solver, t in traces.items():
+        if source := reconstructed_from(solver, t):
+            lines.append(
+                f"Reconstructed, not observed: {solver} (dashed in the figure). A compiled loop cannot be "
+                f"observed from inside: its path is {source}'s, checked in this run against "
+                f"its own solve ({len(t['loss'])} iterations, same final loss), and its times are "
+                f"{t.get('times', 'its measured solve spread evenly over its iterations')}."
+            )
     return [*lines, "", "![convergence.png](convergence.png)", ""]
 
 
