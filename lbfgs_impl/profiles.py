@@ -4,15 +4,16 @@ E. D. Dolan and J. J. Moré, "Benchmarking optimization software with
 performance profiles", Math. Programming 91:201-213, 2002: for solver s on
 problem p with cost t_{p,s} (time, evaluations, instructions), the ratio
 r_{p,s} = t_{p,s} / min_s t_{p,s}, infinite when s failed on p; the profile
-rho_s(tau) is the fraction of problems with r_{p,s} <= tau. rho_s(1) is how
+rho_s(tau) is the fraction of problems with r_{p,s} <= tau (tau: the performance ratio). rho_s(1) is how
 often s was the cheapest; rho_s at large tau is how often it solved the problem
 at all.
 
 Success is decided here, the same way for every solver, never by a library's
-own flag, at a tolerance ``tau`` (default ``1e-5``): the value must be finite,
+own flag, at a success tolerance ``tol`` (default ``1e-5``; never called tau,
+the performance ratio's name): the value must be finite,
 close to the known minimum relative to the start (the measure of Moré and
-Wild, 2009), ``f - f* <= tau (f(x0) - f*)``, and close to f* itself,
-``f - f* <= tau max(1, |f*|)``. The relative test alone is far too loose where
+Wild, 2009), ``f - f* <= tol (f(x0) - f*)``, and close to f* itself,
+``f - f* <= tol max(1, |f*|)``. The relative test alone is far too loose where
 f(x0) is huge (Brown badly scaled at f = 5e6 would pass it); the absolute one
 alone ignores how far the start was. Profiles are published at several
 tolerances (:data:`PROFILE_TOLS`, those of Moré and Wild).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lbfgs_impl.plots.style import pyplot, save
+from lbfgs_impl.plots.style import pyplot, save, solver_ticks
 
 #: one colour per attribution category (keys of lbfgs_impl.measure.attribution.CATEGORIES)
 CATEGORY_COLOURS = {
@@ -40,6 +40,7 @@ def categories(
     ax.set_yscale("log" if max(bottom) > 50 * max(min(bottom), 1.0) else "linear")
     ax.set_ylabel("instructions per iteration (callgrind)")
     ax.set_title(title, fontsize=10)
+    solver_ticks(ax, solvers)
     ax.tick_params(axis="x", rotation=20)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return save(fig, path)
@@ -59,6 +60,7 @@ def categories_by_size(rows: list[dict[str, Any]], labels: dict[str, str], title
             ax.bar(solvers, values, bottom=bottom, color=colour, label=labels.get(key, key))
             bottom = [b + v for b, v in zip(bottom, values, strict=True)]
         ax.set_title(f"n = {row['n']}", fontsize=10)
+        solver_ticks(ax, solvers)
         ax.tick_params(axis="x", rotation=35, labelsize=7)
     axes[0][0].set_ylabel("% of an iteration's instructions (scheduler excluded)")
     axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
@@ -85,6 +87,7 @@ def kernels(per_solver: dict[str, dict[str, float]], title: str, path: Path) -> 
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     ax.set_ylabel("kernels executed per iteration (static, at least)")
     ax.set_title(title, fontsize=10)
+    solver_ticks(ax, solvers)
     ax.tick_params(axis="x", rotation=20)
     ax.legend(fontsize=8)
     return save(fig, path)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lbfgs_impl.plots.style import SOLVER_STYLE, pyplot, save
+from lbfgs_impl.plots.style import pyplot, save, solver_style
 
 SEED = ("scipy", "optax_loop", "optax_while")
 
@@ -34,7 +34,7 @@ def scaling_time(data: list[dict[str, Any]], path: Path) -> Path:
     for ax, problem in zip(axes[0], problems, strict=True):
         for (solver,), rows in _by([r for r in data if r["problem"] == problem], "solver").items():
             rows.sort(key=lambda r: r["n"])
-            color, marker = SOLVER_STYLE.get(solver, ("gray", "x"))
+            color, marker = solver_style(solver)
             ns = [r["n"] for r in rows]
             ax.plot(
                 ns, [r["steady_s"] for r in rows], color=color, marker=marker, label=f"{_name(solver)} steady"
@@ -67,7 +67,7 @@ def speedup(
     fig, ax = plt.subplots(figsize=(8, 5))
     for problem, per_solver in speedups.items():
         for solver, pts in per_solver.items():
-            color, marker = SOLVER_STYLE.get(solver, ("gray", "x"))
+            color, marker = solver_style(solver)
             style = "-" if problem == "rosenbrock" else ":"
             ax.plot([n for n, _ in pts], [s for _, s in pts], color=color, marker=marker, linestyle=style,
                     label=f"{_name(solver)}, {problem}")  # fmt: skip
@@ -94,7 +94,7 @@ def floor(scaling: list[dict[str, Any]], floors: list[dict[str, Any]], path: Pat
     for ax, problem in zip(axes[0], problems, strict=True):
         for (solver,), rows in _by([r for r in scaling if r["problem"] == problem], "solver").items():
             rows.sort(key=lambda r: r["n"])
-            color, marker = SOLVER_STYLE.get(solver, ("gray", "x"))
+            color, marker = solver_style(solver)
             ax.plot([r["n"] for r in rows], [1e6 * r["seconds_per_iteration"] for r in rows], color=color,
                     marker=marker, label=f"{_name(solver)}: one iteration")  # fmt: skip
         f = sorted((r for r in floors if r["problem"] == problem), key=lambda r: r["n"])
@@ -135,8 +135,9 @@ def break_even(rows: list[dict[str, Any]], path: Path) -> Path:
     cases = list(dict.fromkeys((r["problem"], r["n"]) for r in rows))
     fig, axes = plt.subplots(len(cases), 1, figsize=(10, 1.4 + 2.8 * len(cases)), squeeze=False)
     series = (
+        # cache states, not solvers: colours no solver has (the solvers are the x-axis)
         (-0.2, "break_even_cold", "tab:red", "cold compilation cache (vs SciPy cold)"),
-        (0.2, "break_even_warm", "tab:green", "warm persistent cache (vs SciPy warm)"),
+        (0.2, "break_even_warm", "tab:cyan", "warm persistent cache (vs SciPy warm)"),
     )
     for ax, (problem, n) in zip(axes[:, 0], cases, strict=True):
         mine = [r for r in rows if (r["problem"], r["n"]) == (problem, n)]
@@ -172,20 +173,22 @@ def batched(rows: list[dict[str, Any]], path: Path) -> Path:
     plt = pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 5.6))
     bs = [r["B"] for r in rows]
-    series = (
-        ("vmap_s", "optax_while under jax.vmap (one call)", "tab:green"),
-        ("sequential_jit_s", "B sequential optax_while solves", "tab:olive"),
-        ("sequential_scipy_s", "B sequential SciPy solves", "tab:blue"),
+    series = (  # each solver in its own colour; the way it is run, by the line
+        ("vmap_s", "optax_while under jax.vmap (one call)", "optax_while", "-"),
+        ("sequential_jit_s", "B sequential optax_while solves", "optax_while", ":"),
+        ("sequential_scipy_s", "B sequential SciPy solves", "scipy", ":"),
     )
-    for key, label, color in series:
-        ax1.plot(bs, [r[key] for r in rows], marker="o", color=color, label=label)
-        ax2.plot(bs, [1e3 * r[key] / r["B"] for r in rows], marker="o", color=color, label=label)
+    for key, label, solver, line in series:
+        color, marker = solver_style(solver)
+        style = {"marker": marker, "color": color, "linestyle": line, "label": label}
+        ax1.plot(bs, [r[key] for r in rows], **style)
+        ax2.plot(bs, [1e3 * r[key] / r["B"] for r in rows], **style)
     peers = dict.fromkeys(p for r in rows for p, v in r.get("peers", {}).items() if "unsupported" not in v)
     for peer in peers:  # the peers' vmapped solves, dashed, in their own colours
         pts = [
             (r["B"], r["peers"][peer]["vmap_s"]) for r in rows if "vmap_s" in r.get("peers", {}).get(peer, {})
         ]
-        color, marker = SOLVER_STYLE.get(peer, ("gray", "x"))
+        color, marker = solver_style(peer)
         style = {
             "marker": marker,
             "linestyle": "--",
@@ -219,7 +222,7 @@ def convergence(traces: dict[str, dict[str, Any]], path: Path) -> Path:
     plt = pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(12, 8), sharey="row")
     for solver, t in traces.items():
-        color, _ = SOLVER_STYLE.get(solver, ("gray", "x"))
+        color, _ = solver_style(solver)
         its = range(1, len(t["loss"]) + 1)
         label = convergence_label(solver, t)
         style = {"color": color, "label": label, "linestyle": "--" if t.get("reconstructed_from") else "-"}

@@ -6,7 +6,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from lbfgs_impl.plots.style import pyplot, save
+from lbfgs_impl.plots.style import pyplot, save, solver_style
 
 
 def instruction_spread(study: dict[str, Any], path: Path) -> Path:
@@ -58,8 +58,8 @@ def detection(study: dict[str, Any], result: dict[str, Any], path: Path) -> Path
     plt = pyplot()
     pairs = detection_pairs(result)
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    solvers = (("optax_while", "o", "tab:green"), ("scipy", "s", "tab:blue"))
-    for i, (solver, marker, color) in enumerate(solvers):
+    for i, solver in enumerate(("optax_while", "scipy")):
+        color, marker = solver_style(solver)
         specs = sorted(
             (s for s in result["detection"] if s.startswith(solver + ":")),
             key=lambda s: float(s.split(":")[1]),

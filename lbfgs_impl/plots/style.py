@@ -18,6 +18,18 @@ SOLVER_STYLE = {
 }
 
 
+def solver_style(solver: str) -> tuple[str, str]:
+    """``(colour, marker)`` of ``solver``, the same in every figure (grey ``x`` for one not listed)."""
+    return SOLVER_STYLE.get(solver, ("gray", "x"))
+
+
+def solver_ticks(ax: Any, solvers: list[str]) -> None:
+    """Name each bar's solver on the x-axis in the solver's colour (the bars' colours are categories)."""
+    ax.set_xticks(range(len(solvers)), solvers)
+    for label, solver in zip(ax.get_xticklabels(), solvers, strict=True):
+        label.set_color(solver_style(solver)[0])
+
+
 def pyplot():
     """``matplotlib.pyplot`` on the non-interactive Agg backend (figures are only ever written to files)."""
     import matplotlib

@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from matplotlib.colors import to_rgba
 
 import lbfgs_impl.plots.report as plots
 from lbfgs_impl.commands.report.data import ReportData, StageResult
 from lbfgs_impl.commands.report.document import render
+from lbfgs_impl.plots.style import SOLVER_STYLE
 
 
 @pytest.fixture
@@ -54,3 +56,98 @@ def test_the_reconstructed_convergence_trace_is_labelled_so(drawn, tmp_path):
     report.stages["convergence"] = StageResult("convergence", {"optax_loop": TRACE, "optax_while": TRACE})
     text = render(report)  # a report.json written before the field: optax_while's trace is still named so
     assert "Observed: optax_loop," in text and "Reconstructed, not observed: optax_while" in text
+
+
+# --------------------------------------------------------------------------- one colour per solver
+
+
+def _colour(solver: str) -> tuple[float, ...]:
+    return to_rgba(SOLVER_STYLE[solver][0])
+
+
+@pytest.fixture
+def drawn_profiles(monkeypatch):
+    import lbfgs_impl.plots.profiles as profile_plots
+
+    figures: list[Any] = []
+    monkeypatch.setattr(profile_plots, "save", lambda fig, path, **kw: figures.append(fig) or path)
+    return figures
+
+
+COSTS = {"optax_while": [1.0, 4.0, None], "scipy": [2.0, 1.0, 3.0], "jaxopt_lbfgs": [1.5, 2.0, 30.0]}
+
+
+def test_profiles_draw_each_solver_in_its_colour_whatever_the_order(drawn_profiles, tmp_path):
+    from lbfgs_impl.plots.profiles import plot_profile, plot_profiles_at
+
+    plot_profile(COSTS, "evaluations", 3, tmp_path / "p.png")
+    plot_profile(dict(reversed(COSTS.items())), "evaluations", 3, tmp_path / "q.png")
+    plot_profiles_at({1e-1: COSTS, 1e-7: {"scipy": [2.0, 1.0, 3.0], "optax_while": [1.0, 1.1, 1.2]}},
+                     "evaluations", 3, tmp_path / "r.png")  # fmt: skip
+    for fig in drawn_profiles:
+        for ax in fig.axes:
+            lines = [x for x in ax.lines if not x.get_label().startswith("_")]
+            assert lines
+            for line in lines:
+                assert to_rgba(line.get_color()) == _colour(line.get_label()), line.get_label()
+
+
+def test_tolerance_panels_share_one_x_range_and_name_tol_apart_from_the_ratio(drawn_profiles, tmp_path):
+    import lbfgs_impl.profiles
+    from lbfgs_impl.plots.profiles import plot_profiles_at
+
+    # the ratios reach 10 at the loose tolerance, 2 at the tight one: one x-range all the same
+    plot_profiles_at({1e-1: COSTS, 1e-7: {"scipy": [2.0, 1.0, 3.0], "optax_while": [1.0, 1.1, 1.2]}},
+                     "evaluations", 3, tmp_path / "r.png")  # fmt: skip
+    loose, tight = drawn_profiles[0].axes
+    assert loose.get_xlim() == tight.get_xlim() and loose.get_xlim()[1] > 3.32  # log2(10) = 3.32
+    for ax, tol in ((loose, "0.1"), (tight, "1e-07")):
+        assert ax.get_title() == f"success tolerance tol = {tol}" and "tau" not in ax.get_title()
+        assert "tau: performance ratio" in ax.get_xlabel() and "tol" not in ax.get_xlabel()
+    # the success rule's words call its tolerance tol; tau is the performance ratio only
+    doc = lbfgs_impl.profiles.__doc__
+    assert "``f - f* <= tol (f(x0) - f*)``" in doc and "tau (f(x0)" not in doc and "tau max(1" not in doc
+
+
+BATCH = {
+    "B": 4, "n": 100, "repeats": 1, "vmap_s": 0.1, "sequential_jit_s": 0.2, "sequential_scipy_s": 0.4,
+    "converged_members": 4, "converged_sequential_jit": 4, "converged_scipy": 4, "scipy_iterations": [5] * 4,
+    "member_iterations_min": 5, "member_iterations_max": 9, "same_iterations_vmap_vs_sequential": 4,
+    "peers": {"jaxopt_lbfgs": {"vmap_s": 0.3, "sequential_jit_s": 0.5, "converged_members": 4,
+                               "converged_sequential_jit": 4, "member_iterations_min": 5,
+                               "member_iterations_max": 9, "same_iterations_vmap_vs_sequential": 4}},
+}  # fmt: skip
+
+
+def test_the_batched_figure_draws_each_solver_in_its_colour(drawn, tmp_path):
+    plots.batched([BATCH, {**BATCH, "B": 16}], tmp_path / "b.png")
+    lines = _labelled_lines(drawn[0])
+    expected = {"optax_while": "optax_while", "SciPy": "scipy", "jaxopt_lbfgs": "jaxopt_lbfgs"}
+    for label, line in lines.items():
+        (solver,) = [s for word, s in expected.items() if word in label]
+        assert to_rgba(line.get_color()) == _colour(solver), label
+    assert any("sequential optax_while" in x for x in lines)
+
+
+def test_bars_of_cache_states_use_no_solvers_colour_and_explain_names_solvers_in_theirs(drawn, tmp_path):
+    rows = [{"solver": "optax_loop", "problem": "rosenbrock", "n": 100, "break_even_cold": 4,
+             "break_even_warm": 3, "converged": True}]  # fmt: skip
+    plots.break_even(rows, tmp_path / "b.png")
+    solver_colours = {_colour(s) for s in SOLVER_STYLE}
+    bars = [p for ax in drawn[0].axes for p in ax.patches]
+    assert bars and all(to_rgba(p.get_facecolor()) not in solver_colours for p in bars)
+    import lbfgs_impl.plots.explain as explain_plots
+
+    kept: list[Any] = []
+    explain_plots.save = lambda fig, path, **kw: kept.append(fig) or path  # restored below
+    try:
+        explain_plots.kernels({"scipy": {"evaluations": 3.0}, "optax_while": {"evaluations": 2.0}}, "t",
+                              tmp_path / "k.png")  # fmt: skip
+    finally:
+        import lbfgs_impl.plots.style
+
+        explain_plots.save = lbfgs_impl.plots.style.save
+    ticks = kept[0].axes[0].get_xticklabels()
+    assert [(t.get_text(), to_rgba(t.get_color())) for t in ticks] == [
+        ("scipy", _colour("scipy")), ("optax_while", _colour("optax_while"))
+    ]  # fmt: skip
