@@ -87,16 +87,30 @@ def speedup(
     return save(fig, path)
 
 
+def not_converged(row: dict[str, Any]) -> bool:
+    """A solve that stopped short of its stopping rule (not at a fixed budget, where stopping is the rule):
+    fast for doing less, so kept off every per-iteration and speed comparison, and marked."""
+    return not row.get("converged", True) and not row.get("fixed_budget")
+
+
 def floor(scaling: list[dict[str, Any]], floors: list[dict[str, Any]], path: Path) -> Path:
     plt = pyplot()
     problems = sorted({r["problem"] for r in floors})
     fig, axes = plt.subplots(1, len(problems), figsize=(6 * len(problems), 4.8), squeeze=False)
     for ax, problem in zip(axes[0], problems, strict=True):
         for (solver,), rows in _by([r for r in scaling if r["problem"] == problem], "solver").items():
-            rows.sort(key=lambda r: r["n"])
+            rows = sorted((r for r in rows if r.get("seconds_per_iteration")), key=lambda r: r["n"])
             color, marker = solver_style(solver)
-            ax.plot([r["n"] for r in rows], [1e6 * r["seconds_per_iteration"] for r in rows], color=color,
+            kept = [r for r in rows if not not_converged(r)]
+            ax.plot([r["n"] for r in kept], [1e6 * r["seconds_per_iteration"] for r in kept], color=color,
                     marker=marker, label=f"{_name(solver)}: one iteration")  # fmt: skip
+            for r in (r for r in rows if not_converged(r)):  # marked apart, joined to nothing
+                ax.plot([r["n"]], [1e6 * r["seconds_per_iteration"]], color=color, marker=marker,
+                        linestyle="none", markerfacecolor="none", markersize=10,
+                        label=f"{_name(solver)}: did not converge (not compared)")  # fmt: skip
+                where = (r["n"], 1e6 * r["seconds_per_iteration"])
+                ax.annotate(f"did not converge\n({r['n_iter']} iterations)", where,
+                            textcoords="offset points", xytext=(6, -14), fontsize=7, color=color)  # fmt: skip
         f = sorted((r for r in floors if r["problem"] == problem), key=lambda r: r["n"])
         ax.plot([r["n"] for r in f], [1e6 * r["seconds_per_evaluation"] for r in f], color="black",
                 linestyle="--", marker="x", label="one full f+g evaluation in XLA (the floor)")  # fmt: skip
@@ -169,34 +183,56 @@ def break_even(rows: list[dict[str, Any]], path: Path) -> Path:
     return save(fig, path)
 
 
+def batch_outcome(converged: int, b: int) -> str:
+    """How many of a batch's ``b`` members converged, in words: "" when all did."""
+    if converged >= b:
+        return ""
+    return f"did not converge (0/{b})" if converged == 0 else f"{converged}/{b} converged"
+
+
+def _batch_series(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, list[tuple[int, float, int]]]]:
+    """(label, solver, linestyle, [(B, seconds, members converged)]) for every line of the batched figure."""
+    out = [
+        ("optax_while under jax.vmap (one call)", "optax_while", "-",
+         [(r["B"], r["vmap_s"], r["converged_members"]) for r in rows]),
+        ("B sequential optax_while solves", "optax_while", ":",
+         [(r["B"], r["sequential_jit_s"], r["converged_sequential_jit"]) for r in rows]),
+        ("B sequential SciPy solves", "scipy", ":",
+         [(r["B"], r["sequential_scipy_s"], r["converged_scipy"]) for r in rows]),
+    ]  # fmt: skip
+    peers = dict.fromkeys(p for r in rows for p, v in r.get("peers", {}).items() if "unsupported" not in v)
+    for peer in peers:  # the peers' vmapped solves, dashed
+        got = [(r["B"], r["peers"][peer]) for r in rows if "vmap_s" in r.get("peers", {}).get(peer, {})]
+        out.append(
+            (
+                f"{peer} (peer) under jax.vmap",
+                peer,
+                "--",
+                [(b, v["vmap_s"], v["converged_members"]) for b, v in got],
+            )
+        )
+    return out
+
+
 def batched(rows: list[dict[str, Any]], path: Path) -> Path:
+    """Total and per-solve time of each way of solving B starts; each solver in its colour. A point where
+    not every member converged is drawn hollow with "k/B converged"; a line whose largest batch converged
+    no member says "did not converge" in its legend, as the headline does."""
     plt = pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 5.6))
-    bs = [r["B"] for r in rows]
-    series = (  # each solver in its own colour; the way it is run, by the line
-        ("vmap_s", "optax_while under jax.vmap (one call)", "optax_while", "-"),
-        ("sequential_jit_s", "B sequential optax_while solves", "optax_while", ":"),
-        ("sequential_scipy_s", "B sequential SciPy solves", "scipy", ":"),
-    )
-    for key, label, solver, line in series:
+    for label, solver, line, pts in _batch_series(rows):
         color, marker = solver_style(solver)
-        style = {"marker": marker, "color": color, "linestyle": line, "label": label}
-        ax1.plot(bs, [r[key] for r in rows], **style)
-        ax2.plot(bs, [1e3 * r[key] / r["B"] for r in rows], **style)
-    peers = dict.fromkeys(p for r in rows for p, v in r.get("peers", {}).items() if "unsupported" not in v)
-    for peer in peers:  # the peers' vmapped solves, dashed, in their own colours
-        pts = [
-            (r["B"], r["peers"][peer]["vmap_s"]) for r in rows if "vmap_s" in r.get("peers", {}).get(peer, {})
-        ]
-        color, marker = solver_style(peer)
-        style = {
-            "marker": marker,
-            "linestyle": "--",
-            "color": color,
-            "label": f"{peer} (peer) under jax.vmap",
-        }
-        ax1.plot([b for b, _ in pts], [t for _, t in pts], **style)
-        ax2.plot([b for b, _ in pts], [1e3 * t / b for b, t in pts], **style)
+        last = batch_outcome(pts[-1][2], pts[-1][0]) if pts else ""
+        name = f"{label}: {last}" if last.startswith("did not") else label
+        for ax, scale in ((ax1, lambda t, b: t), (ax2, lambda t, b: 1e3 * t / b)):
+            ys = [scale(t, b) for b, t, _ in pts]
+            ax.plot([b for b, _, _ in pts], ys, color=color, marker=marker, linestyle=line, label=name)
+            for (b, _, k), y in zip(pts, ys, strict=True):
+                if k < b:  # members that did not converge: hollow, and how many did
+                    ax.plot([b], [y], marker=marker, color=color, markerfacecolor="white", markersize=9,
+                            linestyle="none")  # fmt: skip
+                    ax.annotate(batch_outcome(k, b), (b, y), textcoords="offset points", xytext=(4, 4),
+                                fontsize=7, color=color)  # fmt: skip
     for ax, ylabel, title in (
         (ax1, "seconds for all B solves", "Total time for B seed-case solves"),
         (ax2, "milliseconds per solve", "Time per solve"),
@@ -207,6 +243,9 @@ def batched(rows: list[dict[str, Any]], path: Path) -> Path:
         ax.set_ylabel(ylabel)
         ax.set_title(title)
         ax.grid(alpha=0.3, which="both")
+    fig.suptitle(
+        "Hollow markers: not every member converged (||g||_inf <= gtol at its final point)", fontsize=9
+    )
     return _save_with_legend_below(fig, [ax1, ax2], path)
 
 

@@ -151,3 +151,76 @@ def test_bars_of_cache_states_use_no_solvers_colour_and_explain_names_solvers_in
     assert [(t.get_text(), to_rgba(t.get_color())) for t in ticks] == [
         ("scipy", _colour("scipy")), ("optax_while", _colour("optax_while"))
     ]  # fmt: skip
+
+
+# --------------------------------------------------------------------------- solves that did not converge
+
+
+def _scaling_row(solver, n, *, peer=False, fixed=False, converged=True, n_iter=50, steady=0.01, first=1.0):
+    return {
+        "problem": "rosenbrock", "n": n, "solver": solver, "fixed_budget": fixed, "maxiter": 10_000,
+        "gtol": 1e-5, "memory_size": 10, "peer": peer, "first_call_s": first, "compile_s": 0.5,
+        "steady_s": steady, "n_iter": n_iter, "n_fev": n_iter + 5, "converged": converged,
+        "seconds_per_iteration": steady / n_iter, "steady_samples": 1, "first_call_compilations": 1,
+    }  # fmt: skip
+
+
+def _floor_report() -> ReportData:
+    rows = [
+        _scaling_row(s, n, peer=s == "jax_scipy_bfgs", steady=0.01 if s == "scipy" else 0.005)
+        for n in (100, 1000)
+        for s in ("scipy", "optax_while", "jax_scipy_bfgs")
+    ]
+    failed = next(r for r in rows if r["solver"] == "jax_scipy_bfgs" and r["n"] == 100)
+    failed.update(converged=False, n_iter=2, n_fev=3, steady_s=0.004, seconds_per_iteration=0.002)
+    floors = [{"problem": "rosenbrock", "n": n, "point": "x0 + 0.5", "method": "(t(2N) - t(N)) / N",
+               "evaluations_timed": 10, "seconds_per_evaluation": 1e-6} for n in (100, 1000)]  # fmt: skip
+    report = _report()
+    report.stages["scaling"] = StageResult("scaling", rows)
+    report.stages["floor"] = StageResult("floor", floors)
+    return report
+
+
+def test_the_floor_marks_a_solve_that_did_not_converge_and_leaves_it_out_of_the_comparison(drawn, tmp_path):
+    report = _floor_report()
+    text = render(report)
+    table = [x for x in text.splitlines() if x.startswith("| rosenbrock | 100 | 1.000 |")]
+    (failed,) = [x for x in table if "jax_scipy_bfgs" in x]
+    assert "| jax_scipy_bfgs (peer) (did not converge: 2 iterations) |" in failed
+    assert failed.endswith("| not compared |")
+    seed = next(x for x in text.splitlines() if x.startswith("At rosenbrock n=100 one evaluation costs"))
+    assert "optax_while" in seed and "jax_scipy_bfgs" not in seed  # not among the overheads compared
+    assert (
+        "Not compared per iteration (marked in the figure and the table): rosenbrock n=100 jax_scipy" in text
+    )
+    plots.floor(report.stages["scaling"].data, report.stages["floor"].data, tmp_path / "f.png")
+    lines = _labelled_lines(drawn[0])
+    assert list(lines["jax_scipy_bfgs (peer): one iteration"].get_xdata()) == [1000]
+    marked = lines["jax_scipy_bfgs (peer): did not converge (not compared)"]
+    assert list(marked.get_xdata()) == [100] and marked.get_linestyle() == "None"
+    assert list(lines["optax_while: one iteration"].get_xdata()) == [100, 1000]
+    assert any("did not converge" in t.get_text() for t in drawn[0].axes[0].texts)
+
+
+def test_the_batched_figure_and_headline_say_a_batch_that_converged_nothing_did_not_converge(drawn, tmp_path):
+    peer = {**BATCH["peers"]["jaxopt_lbfgs"], "converged_members": 0, "converged_sequential_jit": 0}
+    rows = [{**BATCH, "converged_members": 3, "peers": {"jaxopt_lbfgs": peer}}]
+    plots.batched(rows, tmp_path / "b.png")
+    lines = _labelled_lines(drawn[0])
+    assert "jaxopt_lbfgs (peer) under jax.vmap: did not converge (0/4)" in lines
+    assert "optax_while under jax.vmap (one call)" in lines  # 3 of 4: not "did not converge", but marked
+    texts = {t.get_text() for ax in drawn[0].axes for t in ax.texts}
+    assert {"3/4 converged", "did not converge (0/4)"} <= texts
+    hollow = [x for ax in drawn[0].axes for x in ax.lines if x.get_markerfacecolor() == "white"]
+    assert len(hollow) == 2 * 2  # optax_while's vmap and the peer's, in both panels
+    report = _report()
+    report.stages["scaling"] = StageResult(
+        "scaling",
+        [_scaling_row(s, 100, peer=s == "jaxopt_lbfgs") for s in ("scipy", "optax_while", "jaxopt_lbfgs")],
+    )
+    report.stages["batched"] = StageResult("batched", rows)
+    text = render(report)
+    headline = {x.split("|")[1].strip(): x for x in text.splitlines() if x.startswith("| ")}
+    assert headline["jaxopt_lbfgs (peer)"].rstrip().endswith("| did not converge (0/4) |")
+    assert headline["optax_while"].rstrip().endswith("| 4.0x (3/4 converged) |")
+    assert "- jaxopt_lbfgs (peer): vmap 0.300 s (did not converge (0/4))" in text

@@ -22,6 +22,7 @@ from lbfgs_impl.commands.report.sections import (
     tag,
 )
 from lbfgs_impl.commands.report.stages import comparable, crossover_direction, crossovers, speedups
+from lbfgs_impl.plots.report import batch_outcome
 
 __all__ = ["crossovers", "headline", "render", "to_dict", "write"]
 
@@ -50,9 +51,12 @@ def headline(report: ReportData) -> list[str]:
         )
         member = batched_members(bmax).get(solver) if bmax else None
         if member:
-            batched = f(bmax["sequential_scipy_s"] / member["vmap_s"], ".1f", "x")
-            if member["converged_members"] < bmax["B"]:  # a faster batch that solved less says so
-                batched += f" ({member['converged_members']}/{bmax['B']} converged)"
+            outcome = batch_outcome(member["converged_members"], bmax["B"])
+            if outcome.startswith("did not"):  # no speedup for a batch that solved nothing
+                batched = outcome
+            else:
+                batched = f(bmax["sequential_scipy_s"] / member["vmap_s"], ".1f", "x")
+                batched += f" ({outcome})" if outcome else ""  # a faster batch that solved less says so
         elif bmax and "unsupported" in bmax.get("peers", {}).get(solver, {}):
             batched = "not batched (section 4 says why)"
         elif solver == "optax_loop":  # its loop runs on the host: there is no one function to vmap

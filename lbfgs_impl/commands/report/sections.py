@@ -6,6 +6,7 @@ from typing import Any
 
 from lbfgs_impl.commands.report.batched import reconstructed_from
 from lbfgs_impl.commands.report.data import ReportData
+from lbfgs_impl.commands.report.explain_section import section_explain
 from lbfgs_impl.commands.report.plans import DENSE_MAX_N
 from lbfgs_impl.commands.report.stages import (
     ITERATION_GAP,
@@ -16,6 +17,7 @@ from lbfgs_impl.commands.report.stages import (
     overhead_ratio,
     speedups,
 )
+from lbfgs_impl.plots.report import batch_outcome
 from lbfgs_impl.solvers import get_solver
 
 SEED = ("rosenbrock", 100)
@@ -128,22 +130,27 @@ def section_scaling(report: ReportData) -> list[str]:
     return [*lines, ""]
 
 
-def floor_rows(report: ReportData) -> list[tuple[dict[str, Any], dict[str, Any], float]]:
-    """(floor row, scaling row, overhead in evaluations) for every solver measured at a floor size."""
+def floor_rows(report: ReportData) -> list[tuple[dict[str, Any], dict[str, Any], float | None]]:
+    """(floor row, scaling row, overhead in evaluations) for every solver measured at a floor size; the
+    overhead is ``None`` for a solve that did not converge (kept off the per-iteration comparison)."""
     scaling = report.stages["scaling"].data if report.ok("scaling") else []
     out = []
     for fl in report.stages["floor"].data:
         for r in scaling:
             if (r["problem"], r["n"]) == (fl["problem"], fl["n"]) and r["seconds_per_iteration"]:
                 per_iter = r["n_fev"] / r["n_iter"]
-                out.append(
-                    (
-                        fl,
-                        r,
-                        overhead_ratio(r["seconds_per_iteration"], fl["seconds_per_evaluation"], per_iter),
-                    )
+                overhead = (
+                    overhead_ratio(r["seconds_per_iteration"], fl["seconds_per_evaluation"], per_iter)
+                    if comparable(r)
+                    else None
                 )
+                out.append((fl, r, overhead))
     return out
+
+
+def _floor_name(r: dict[str, Any]) -> str:
+    name = tag(r["solver"], [r])
+    return name if comparable(r) else f"{name} (did not converge: {r['n_iter']} iterations)"
 
 
 def section_floor(report: ReportData) -> list[str]:
@@ -162,11 +169,19 @@ def section_floor(report: ReportData) -> list[str]:
     rows = floor_rows(report)
     seed = [(fl, r, o) for fl, r, o in rows if (fl["problem"], fl["n"]) == SEED]
     if seed:
-        parts = [f"{tag(r['solver'], [r])} {o:.1f}" for _, r, o in seed]
+        parts = [f"{tag(r['solver'], [r])} {o:.1f}" for _, r, o in seed if o is not None]
         lines.append(
             f"At {SEED[0]} n={SEED[1]} one evaluation costs "
             f"{1e6 * seed[0][0]['seconds_per_evaluation']:.2f} us; "
             "overhead per iteration, in evaluations: " + ", ".join(parts) + "."
+        )
+    failed = [r for _, r, o in rows if o is None]
+    if failed:
+        lines.append(
+            "Not compared per iteration (marked in the figure and the table): "
+            + "; ".join(f"{r['problem']} n={r['n']} {_floor_name(r)}" for r in failed)
+            + ". A solve that stops short of its stopping rule spends its few iterations mostly on "
+            "set-up, so its time per iteration is no solver's cost per iteration."
         )
     lines += ["", "![floor.png](floor.png)", ""]
     lines += [
@@ -177,8 +192,9 @@ def section_floor(report: ReportData) -> list[str]:
     for fl, r, o in rows:
         lines.append(
             f"| {fl['problem']} | {fl['n']} | {1e6 * fl['seconds_per_evaluation']:.3f} "
-            f"| {tag(r['solver'], [r])} "
-            f"| {1e6 * r['seconds_per_iteration']:.2f} | {r['n_fev'] / r['n_iter']:.2f} | {o:.1f} |"
+            f"| {_floor_name(r)} "
+            f"| {1e6 * r['seconds_per_iteration']:.2f} | {r['n_fev'] / r['n_iter']:.2f} "
+            f"| {'not compared' if o is None else f'{o:.1f}'} |"
         )
     return [*lines, ""]
 
@@ -251,9 +267,15 @@ def section_batched(report: ReportData) -> list[str]:
     )
     lines.append("")
     for solver, m in members.items():
+        outcome = batch_outcome(m["converged_members"], b["B"])
+        speed = (
+            outcome
+            if outcome.startswith("did not")
+            else f"{b['sequential_scipy_s'] / m['vmap_s']:.1f}x SciPy"
+        )
         lines.append(
             f"- {tag(solver, report.stages['scaling'].data if report.ok('scaling') else [])}: vmap "
-            f"{m['vmap_s']:.3f} s ({b['sequential_scipy_s'] / m['vmap_s']:.1f}x SciPy), sequential "
+            f"{m['vmap_s']:.3f} s ({speed}), sequential "
             f"{m['sequential_jit_s']:.3f} s; converged (||g||_inf <= gtol) vmap "
             f"{m['converged_members']}/{b['B']}, "
             f"sequential {m['converged_sequential_jit']}/{b['B']}; members took "
@@ -330,54 +352,6 @@ def section_robustness(report: ReportData) -> list[str]:
     for problem, reason in doc.get("excluded_problems", {}).items():
         lines.append(f"- {problem}: {reason}")
     lines += ["", "![robustness_profile.png](robustness_profile.png)", ""]
-    return lines
-
-
-def section_explain(report: ReportData) -> list[str]:
-    """The seed case's breakdown from ``lbfgs-bench explain`` (its files are in ``explain/``)."""
-    doc = report.stages["explain"].data
-    static, cg = doc["static"]["solvers"], doc["callgrind"]
-    counted = cg.get("solvers", {}) if "skipped" not in cg else {}
-    lines = [
-        f"## 7. Where an iteration goes on the seed case ({doc['problem']} n={doc['n']})",
-        "",
-        "From `lbfgs-bench explain` (whole document: [explain/explain.md](explain/explain.md)). Kernels "
-        "per iteration: what XLA executes per iteration by the optimised HLO (a lower bound); "
-        "instructions per iteration: callgrind's count of one solve, thread-pool scheduler left out; "
-        "x floor: against evaluations per iteration x one value_and_grad plus one two-loop recursion, "
-        "both counted inside XLA.",
-        "",
-    ]
-    if "skipped" in cg:
-        lines += [f"Instruction breakdown: {cg['skipped']}.", ""]
-    lines += [
-        "| solver | kernels per iteration | dispatches per iteration | instructions per iteration "
-        "| x floor | largest shares |",
-        "|---|---:|---:|---:|---:|---|",
-    ]
-    from lbfgs_impl.measure.attribution import LABELS
-
-    for solver in doc["solvers"]:
-        st, part = static.get(solver, {}), counted.get(solver)
-        if part:
-            shares = part["shares_of_net"]
-            top = ", ".join(
-                f"{LABELS[k]} {100 * shares[k]:.0f}%" for k in sorted(shares, key=lambda k: -shares[k])[:3]
-            )
-            floor = (part.get("floor") or {}).get("times_floor")
-            counts = f"{part['net_per_iteration']:,.0f} | {f(floor, '.1f')} | {top}"
-        else:
-            counts = "- | - | -"
-        name = solver
-        if st.get("converged") is False:  # per-iteration figures of a short, failed solve are mostly set-up
-            name += f" (did not converge: {st.get('n_iter')} iterations)"
-        lines.append(
-            f"| {name} | {f(st.get('kernels_per_iteration_total'), '.0f')} "
-            f"| {f(st.get('dispatches_per_iteration'), '.3g')} | {counts} |"
-        )
-    lines += ["", "![explain/explain_kernels.png](explain/explain_kernels.png)", ""]
-    if counted:
-        lines += ["![explain/explain_categories.png](explain/explain_categories.png)", ""]
     return lines
 
 
