@@ -57,33 +57,36 @@ def scaling_time(data: list[dict[str, Any]], path: Path) -> Path:
     return save(fig, path)
 
 
-def speedup(
-    speedups: dict[str, dict[str, list[tuple[int, float]]]],
-    crossovers: dict[str, dict[str, float | None]],
-    path: Path,
-) -> Path:
-    """``speedups[problem][solver]`` = [(n, steady speedup over SciPy)]; crossovers marked where found."""
+def speedup(curves: list[dict[str, Any]], path: Path) -> Path:
+    """One line per (problem, solver, basis) of :func:`~lbfgs_impl.commands.report.stages.speedup_curves`:
+    per solve (filled markers) and per iteration at fixed budgets (hollow markers, dash-dot) are never
+    joined, so no line and no crossover spans the change of basis. Crossovers marked where found."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
-    for problem, per_solver in speedups.items():
-        for solver, pts in per_solver.items():
-            color, marker = solver_style(solver)
-            style = "-" if problem == "rosenbrock" else ":"
-            ax.plot([n for n, _ in pts], [s for _, s in pts], color=color, marker=marker, linestyle=style,
-                    label=f"{_name(solver)}, {problem}")  # fmt: skip
-            cross = crossovers.get(problem, {}).get(solver)
-            if cross:
-                ax.annotate(f"crossover n~{cross:.0f}", (cross, 1.0), textcoords="offset points",
-                            xytext=(5, 8), fontsize=8, color=color)  # fmt: skip
+    for c in curves:
+        color, marker = solver_style(c["solver"])
+        per_iteration = c["basis"] == "per iteration"
+        style = "-." if per_iteration else "-" if c["problem"] == "rosenbrock" else ":"
+        pts = c["points"]
+        ax.plot([n for n, _ in pts], [s for _, s in pts], color=color, marker=marker, linestyle=style,
+                markerfacecolor="none" if per_iteration else color,
+                label=f"{_name(c['solver'])}, {c['problem']}, {c['basis']}")  # fmt: skip
+        if c["crossover"]:
+            ax.annotate(f"crossover n~{c['crossover']:.0f} ({c['basis']})", (c["crossover"], 1.0),
+                        textcoords="offset points", xytext=(5, 8), fontsize=8, color=color)  # fmt: skip
     ax.axhline(1.0, color="black", linewidth=1)
     ax.text(ax.get_xlim()[0] if ax.lines else 1, 1.05, " as fast as SciPy", fontsize=8)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("problem size n")
-    ax.set_ylabel("speedup over SciPy L-BFGS-B (x): per solve; per iteration at fixed budgets")
-    ax.set_title("When does the JAX solve win? Steady-state speedup vs size")
+    ax.set_ylabel("speedup over SciPy L-BFGS-B (x)")
+    ax.set_title(
+        "When does the JAX solve win? Steady-state speedup vs size\n"
+        "per solve to the stopping rule; per iteration at fixed budgets (hollow): never joined",
+        fontsize=10,
+    )
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     return save(fig, path)
 
 

@@ -9,6 +9,7 @@ import pytest
 from matplotlib.colors import to_rgba
 
 import lbfgs_impl.plots.report as plots
+from lbfgs_impl.commands.report import stages
 from lbfgs_impl.commands.report.data import ReportData, StageResult
 from lbfgs_impl.commands.report.document import render
 from lbfgs_impl.plots.style import SOLVER_STYLE
@@ -224,3 +225,57 @@ def test_the_batched_figure_and_headline_say_a_batch_that_converged_nothing_did_
     assert headline["jaxopt_lbfgs (peer)"].rstrip().endswith("| did not converge (0/4) |")
     assert headline["optax_while"].rstrip().endswith("| 4.0x (3/4 converged) |")
     assert "- jaxopt_lbfgs (peer): vmap 0.300 s (did not converge (0/4))" in text
+
+
+# --------------------------------------------------------------------------- one basis per curve
+
+
+def _two_bases() -> list[dict[str, Any]]:
+    """Per solve at n = 100, 1000 (optax_while 2x and 1.5x faster), per iteration at the fixed budget
+    n = 10^4 (2x slower): joined, the curve would cross 1 between 1000 and 10^4."""
+    rows = []
+    for n, fixed, (t_scipy, t_mine) in ((100, False, (0.02, 0.01)), (1000, False, (0.03, 0.02)),
+                                        (10_000, True, (0.1, 0.2))):  # fmt: skip
+        rows += [
+            _scaling_row("scipy", n, fixed=fixed, converged=not fixed, steady=t_scipy),
+            _scaling_row("optax_while", n, fixed=fixed, converged=not fixed, steady=t_mine),
+        ]
+    return rows
+
+
+def test_no_speedup_curve_or_crossover_joins_per_solve_and_per_iteration(drawn, tmp_path):
+    rows = _two_bases()
+    assert stages.crossovers(rows)["rosenbrock"]["optax_while"] is None
+    curves = stages.speedup_curves(rows)
+    assert [(c["basis"], [n for n, _ in c["points"]]) for c in curves] == [
+        ("per solve", [100, 1000]), ("per iteration", [10_000])
+    ]  # fmt: skip
+    plots.speedup(curves, tmp_path / "s.png")
+    for line in _labelled_lines(drawn[0]).values():
+        xs = list(line.get_xdata())
+        assert not (min(xs) <= 1000 < 10_000 <= max(xs)), (line.get_label(), xs)
+    assert not any("crossover" in t.get_text() for t in drawn[0].axes[0].texts)
+    report = _report()
+    report.stages["scaling"] = StageResult("scaling", rows)
+    text = render(report)
+    assert "SciPy's speed near" not in text and "1 at n~" not in text
+    assert "- rosenbrock, optax_while, per iteration: speedup over SciPy from 0.50x (n=10000)" in text
+    headline = {x.split("|")[1].strip(): x for x in text.splitlines() if x.startswith("| ")}
+    cell = headline["optax_while"].split("|")[-3]
+    assert cell.strip().startswith(
+        "per solve: faster at every measured n=100-1000; per iteration: slower at every measured n=10000"
+    )
+
+
+def test_the_crossover_column_carries_the_iteration_gap_caveat():
+    rows = _two_bases()
+    report = _report()
+    report.stages["scaling"] = StageResult("scaling", rows)
+    headline = {x.split("|")[1].strip(): x for x in render(report).splitlines() if x.startswith("| ")}
+    assert "iterations differ" not in headline["optax_while"]  # 50 against 50 everywhere
+    rows[3]["n_iter"] = 20  # optax_while at n=1000: 20 against SciPy's 50 iterations
+    headline = {x.split("|")[1].strip(): x for x in render(report).splitlines() if x.startswith("| ")}
+    assert (
+        "iterations differ > 2x from SciPy's at n=1000 (20 vs 50): the speedup there counts them"
+        in (headline["optax_while"].split("|")[-3])
+    )

@@ -8,7 +8,7 @@ from typing import Any
 
 from lbfgs_impl.commands.report.batched import reconstructed_from
 from lbfgs_impl.commands.report.data import ReportData
-from lbfgs_impl.commands.report.stages import crossovers, speedups
+from lbfgs_impl.commands.report.stages import speedup_curves
 from lbfgs_impl.plots import report as figures
 from lbfgs_impl.plots.profiles import plot_profile
 
@@ -21,12 +21,7 @@ def write_all(report: ReportData, outdir: Path) -> list[Path]:
     if report.ok("scaling"):
         jobs.append(("scaling", lambda: figures.scaling_time(s["scaling"].data, outdir / "scaling_time.png")))
         jobs.append(
-            (
-                "scaling",
-                lambda: figures.speedup(
-                    speedups(s["scaling"].data), crossovers(s["scaling"].data), outdir / "speedup.png"
-                ),
-            )
+            ("scaling", lambda: figures.speedup(speedup_curves(s["scaling"].data), outdir / "speedup.png"))
         )
         if report.ok("floor"):
             jobs.append(

@@ -41,6 +41,7 @@ __all__ = [
     "fresh_first_call",
     "overhead_ratio",
     "scaling",
+    "speedup_curves",
     "speedups",
 ]
 
@@ -138,16 +139,28 @@ def comparable(row: dict[str, Any]) -> bool:
     return bool(row.get("converged", True)) or bool(row.get("fixed_budget"))
 
 
-def speedups(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, list[tuple[int, float]]]]:
-    """Per problem and solver, (n, SciPy's time / the solver's) in order of n.
+PER_SOLVE, PER_ITERATION = "per solve", "per iteration"
+BASES = (PER_SOLVE, PER_ITERATION)
 
-    Time per solve where each solve runs to its stopping rule; time per
-    iteration at fixed budgets (``fixed_budget``), where a solver that stops
-    early would otherwise look faster for doing less. Solves that did not
-    converge (outside fixed budgets) are left out (:func:`comparable`).
+
+def basis(row: dict[str, Any]) -> str:
+    """What a row's speedup compares: time per iteration at a fixed budget, else time per solve."""
+    return PER_ITERATION if row.get("fixed_budget") else PER_SOLVE
+
+
+def speedups(
+    rows: Sequence[dict[str, Any]], on: str = PER_SOLVE
+) -> dict[str, dict[str, list[tuple[int, float]]]]:
+    """Per problem and solver, (n, SciPy's time / the solver's) in order of n, on one basis only.
+
+    ``on`` = :data:`PER_SOLVE`: the sizes where each solve runs to its stopping rule, time per
+    solve; :data:`PER_ITERATION`: the fixed budgets (``fixed_budget``), time per iteration (a
+    solver that stops early would otherwise look faster for doing less). A curve never joins the
+    two: their ratios measure different things, so nothing is interpolated across the change.
+    Solves that did not converge (outside fixed budgets) are left out (:func:`comparable`).
     """
     out: dict[str, dict[str, list[tuple[int, float]]]] = {}
-    rows = [r for r in rows if comparable(r)]
+    rows = [r for r in rows if comparable(r) and basis(r) == on]
     ref = {(r["problem"], r["n"]): _speed_basis(r) for r in rows if r["solver"] == "scipy"}
     for r in rows:
         key = (r["problem"], r["n"])
@@ -158,6 +171,16 @@ def speedups(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, list[tuple[i
         for pts in per_solver.values():
             pts.sort()
     return out
+
+
+def speedup_curves(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every speedup curve: one per (problem, solver, basis), with its crossover (see :func:`crossover_n`)."""
+    return [
+        {"problem": p, "solver": s, "basis": on, "points": pts, "crossover": crossover_n(pts)}
+        for on in BASES
+        for p, per in speedups(rows, on).items()
+        for s, pts in per.items()
+    ]
 
 
 ITERATION_GAP = 2.0  # iteration counts further apart than this make a per-solve speedup an iteration count
@@ -227,9 +250,9 @@ def crossover_n(points: Sequence[tuple[int, float]]) -> float | None:
     return None
 
 
-def crossovers(scaling: Sequence[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
-    """Per problem and solver, the n where the speedup over SciPy crosses 1 (either way)."""
-    return {p: {s: crossover_n(pts) for s, pts in per.items()} for p, per in speedups(scaling).items()}
+def crossovers(scaling: Sequence[dict[str, Any]], on: str = PER_SOLVE) -> dict[str, dict[str, float | None]]:
+    """Per problem and solver, the n where the speedup over SciPy crosses 1 (either way), on one basis."""
+    return {p: {s: crossover_n(pts) for s, pts in per.items()} for p, per in speedups(scaling, on).items()}
 
 
 # --------------------------------------------------------------------------- helpers
