@@ -279,3 +279,62 @@ def test_the_crossover_column_carries_the_iteration_gap_caveat():
         "iterations differ > 2x from SciPy's at n=1000 (20 vs 50): the speedup there counts them"
         in (headline["optax_while"].split("|")[-3])
     )
+
+
+# --------------------------------------------------------------------------- one measurement per column
+
+
+def _break_even_row(solver, cold, warm, steady, scipy=(1.25, 0.75, 0.01)):
+    from lbfgs_impl.measure.timing import break_even_solves
+
+    row = {"problem": "rosenbrock", "n": 100, "maxiter": 10_000, "solver": solver, "samples": 3,
+           "steady_s": steady, "scipy_steady_s": scipy[2], "converged": True, "note": ""}  # fmt: skip
+    for label, mine, theirs in (("cold", cold, scipy[0]), ("warm", warm, scipy[1])):
+        row |= {f"{label}_first_call_s": mine, f"{label}_spread_s": [mine, mine],
+                f"scipy_{label}_first_call_s": theirs, f"scipy_{label}_spread_s": [theirs, theirs],
+                f"{label}_cache_hits": [0], f"{label}_backend_compiles": [1],
+                f"break_even_{label}": break_even_solves(mine, steady, theirs, scipy[2])}  # fmt: skip
+    return row
+
+
+def _cells(text: str) -> dict[str, dict[str, str]]:
+    lines = [x for x in text.splitlines() if x.startswith("| ")]
+    header = [c.strip() for c in lines[0].split("|")[1:-1]]
+    return {
+        cells[0]: dict(zip(header, cells, strict=True))
+        for cells in ([c.strip() for c in x.split("|")[1:-1]] for x in lines[1:])
+        if len(cells) == len(header)
+    }
+
+
+def test_break_even_can_be_recomputed_from_the_headlines_own_columns():
+    from lbfgs_impl.measure.timing import break_even_solves
+
+    # the scaling stage's in-process first calls (1.0 s each) are another measurement than the fresh
+    # processes break-even timed: the headline must show the latter
+    rows = [_scaling_row(s, 100, steady={"scipy": 0.01, "optax_while": 0.002, "optax_loop": 0.008}[s])
+            for s in ("scipy", "optax_while", "optax_loop")]  # fmt: skip
+    report = _report()
+    report.stages["scaling"] = StageResult("scaling", rows)
+    report.stages["break_even"] = StageResult(
+        "break_even", [_break_even_row("optax_while", 3.5, 0.875, 0.002), _break_even_row("optax_loop", 2.25,
+                                                                                         1.5, 0.008)]
+    )  # fmt: skip
+    table = _cells(render(report))
+    scipy = table["scipy"]
+    firsts = [h for h in scipy if h.startswith("first call")]
+    cold = next(h for h in firsts if "warm" not in h)
+    warm = next((h for h in firsts if "warm" in h), None)  # checked after the cold column
+    for solver in ("optax_while", "optax_loop"):
+        mine = table[solver]
+        for label, column in (("cold", cold), ("warm", warm)):
+            assert column is not None, f"no first-call column for the {label} break-even"
+            again = break_even_solves(
+                float(mine[column]), float(mine["steady (ms)"]) / 1e3,
+                float(scipy[column]), float(scipy["steady (ms)"]) / 1e3,
+            )  # fmt: skip
+            shown = mine[f"break-even, {label} cache"]
+            assert shown == ("never" if again is None else f"{again} solve{'' if again == 1 else 's'}"), (
+                solver, label, shown, again,
+            )  # fmt: skip
+    assert table["optax_while"][cold] == "3.5" and table["scipy"][warm] == "0.75"
