@@ -338,3 +338,35 @@ def test_break_even_can_be_recomputed_from_the_headlines_own_columns():
                 solver, label, shown, again,
             )  # fmt: skip
     assert table["optax_while"][cold] == "3.5" and table["scipy"][warm] == "0.75"
+
+
+# --------------------------------------------------------------------------- which start
+
+
+def test_the_headline_says_which_start_and_what_changes_from_perturbed_starts():
+    rows = [
+        _scaling_row("scipy", 100, n_iter=500, steady=0.05),
+        _scaling_row("optax_while", 100, n_iter=505, steady=0.01),
+        _scaling_row("jaxopt_lbfgs", 100, peer=True, n_iter=49, steady=0.001),  # ~50 iterations from x0 = 0
+    ]
+    peer = {**BATCH["peers"]["jaxopt_lbfgs"], "member_iterations_min": 450, "member_iterations_max": 610,
+            "sequential_jit_s": 0.2}  # fmt: skip
+    batch = {**BATCH, "member_iterations_min": 480, "member_iterations_max": 530,
+             "scipy_iterations": [470, 520], "peers": {"jaxopt_lbfgs": peer}}  # fmt: skip
+    report = _report()
+    report.stages["scaling"] = StageResult("scaling", rows)
+    text = render(report)
+    assert (
+        "Start: the table's steady times, speedups and break-even solve rosenbrock n=100 from x0 = 0." in text
+    )
+    assert "Not checked from other starts" in text
+    report.stages["batched"] = StageResult("batched", [batch])
+    text = render(report)
+    assert "Checked from the batched stage's 4 perturbed starts (x0 = 0 + U[-0.5, 0.5] per coordinate" in text
+    assert "scipy 500 iterations from x0 = 0, 470-520 from these" in text
+    assert (
+        "jaxopt_lbfgs (peer) 49 iterations from x0 = 0, 450-610 from these (converged 4/4); speedup over "
+        "SciPy 50.00x from x0 = 0, 2.00x over these (from x0 = 0 it takes > 2x fewer or more iterations"
+    ) in text
+    assert "optax_while 505 iterations from x0 = 0, 480-530 from these (converged 4/4); speedup over SciPy " \
+        "5.00x from x0 = 0, 2.00x over these;" in text  # fmt: skip

@@ -30,6 +30,10 @@ def _median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
     return statistics.median(times), out
 
 
+#: batched starting points: the seed case's x0 plus uniform noise in [-PERTURBATION, PERTURBATION]
+PERTURBATION = 0.5
+
+
 def batched(
     sizes: Sequence[int],
     n: int,
@@ -60,7 +64,7 @@ def batched(
     rows = []
     for b in sizes:
         progress(f"batched: B={b}")
-        starts = jnp.asarray(np.asarray(problem.x0) + rng.uniform(-0.5, 0.5, size=(b, n)))
+        starts = jnp.asarray(np.asarray(problem.x0) + rng.uniform(-PERTURBATION, PERTURBATION, size=(b, n)))
         vmapped = jax.jit(jax.vmap(solve_one, in_axes=(0, None))).lower(starts, problem.data).compile()
         timed, out, seq = _time_batch(vmapped, one, starts, problem.data, repeats)
         scipy_all = functools.partial(_scipy_all, scipy_prepared, list(starts))  # the rows, split untimed
@@ -69,7 +73,8 @@ def batched(
         scipy_results = [scipy_prepared.result(raw) for raw in sp]
         rows.append(
             {
-                "B": b, "n": n, "repeats": repeats, **timed, "sequential_scipy_s": t_scipy,
+                "B": b, "n": n, "repeats": repeats, "perturbation": PERTURBATION, **timed,
+                "sequential_scipy_s": t_scipy,
                 "converged_members": int(np.sum(np.asarray(out.grad_inf_norm) <= config.gtol)),
                 "converged_sequential_jit": sum(float(o.grad_inf_norm) <= config.gtol for o in seq),
                 "converged_scipy": sum(r.converged for r in scipy_results),
