@@ -7,17 +7,18 @@ from typing import Any
 
 from lbfgs_impl.plots.style import pyplot, save, solver_ticks
 
-#: one colour per attribution category (keys of lbfgs_impl.measure.attribution.CATEGORIES)
+#: one colour per attribution category (keys of lbfgs_impl.measure.attribution.CATEGORIES); none is a
+#: solver's colour (:data:`~lbfgs_impl.plots.style.SOLVER_STYLE`), which names the bars' solvers instead
 CATEGORY_COLOURS = {
-    "xla_generated": "tab:green",
-    "xla_kernels": "yellowgreen",
-    "xla_runtime": "goldenrod",
-    "cpython": "tab:orange",
-    "numpy": "tab:pink",
-    "scipy_lbfgsb": "tab:blue",
-    "blas_lapack": "tab:cyan",
-    "libc_libm": "tab:purple",
-    "other": "tab:brown",
+    "xla_generated": "tab:red",
+    "xla_kernels": "salmon",
+    "xla_runtime": "gold",
+    "cpython": "tab:olive",
+    "numpy": "khaki",
+    "scipy_lbfgsb": "tab:cyan",
+    "blas_lapack": "darkslategray",
+    "libc_libm": "navy",
+    "other": "black",
     "scheduler": "lightgrey",
 }
 
@@ -73,17 +74,17 @@ def kernels(per_solver: dict[str, dict[str, float]], title: str, path: Path) -> 
     plt = pyplot()
     solvers = list(per_solver)
     parts = sorted({p for v in per_solver.values() for p in v})
-    colours = {
-        "iteration body": "tab:green",
-        "fixed loops": "tab:olive",
-        "line search": "tab:red",
-        "evaluations": "tab:blue",
+    colours = {  # loops, not solvers: no solver's colour
+        "iteration body": "tab:red",
+        "fixed loops": "gold",
+        "line search": "tab:cyan",
+        "evaluations": "tab:olive",
     }
     fig, ax = plt.subplots(figsize=(1.2 * len(solvers) + 3.5, 4.0))
     bottom = [0.0] * len(solvers)
     for part in parts:
         values = [per_solver[s].get(part, 0.0) for s in solvers]
-        ax.bar(solvers, values, bottom=bottom, color=colours.get(part, "grey"), label=part)
+        ax.bar(solvers, values, bottom=bottom, color=colours.get(part, "silver"), label=part)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     ax.set_ylabel("kernels executed per iteration (static, at least)")
     ax.set_title(title, fontsize=10)

@@ -148,6 +148,8 @@ def test_bars_of_cache_states_use_no_solvers_colour_and_explain_names_solvers_in
         import lbfgs_impl.plots.style
 
         explain_plots.save = lbfgs_impl.plots.style.save
+    assert all(to_rgba(p.get_facecolor()) not in solver_colours for p in kept[0].axes[0].patches)
+    assert not {to_rgba(c) for c in explain_plots.CATEGORY_COLOURS.values()} & solver_colours
     ticks = kept[0].axes[0].get_xticklabels()
     assert [(t.get_text(), to_rgba(t.get_color())) for t in ticks] == [
         ("scipy", _colour("scipy")), ("optax_while", _colour("optax_while"))
