@@ -26,7 +26,9 @@ def _env_python(root: Path) -> Path:
     python = root / "bin" / "python"
     site = subprocess.run(
         [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     parents = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     Path(site, "_parent_env.pth").write_text("".join(f"{p}\n" for p in sorted(parents)))
@@ -49,9 +51,10 @@ def example_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # a copy, so that the build leaves nothing (build/, *.egg-info) in the checkout
     subprocess.run(["cp", "-r", str(EXAMPLE), str(build)], check=True)
     out = subprocess.run(
-        [python, "-m", "pip", "install", "--no-deps", "-q",
-         str(build / EXAMPLE.name)],
-        capture_output=True, text=True, env=plugin_env(python),
+        [python, "-m", "pip", "install", "--no-deps", "-q", str(build / EXAMPLE.name)],
+        capture_output=True,
+        text=True,
+        env=plugin_env(python),
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert sys.prefix != str(root)
