@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def solver_entries() -> list[dict[str, Any]]:
     """One entry per registered solver: name, origin, availability (or why not) and description."""
-    from lbfgs_impl import registry
+    import lbfgs_impl.registry as registry
     from lbfgs_impl.solvers import BUILTIN_SOLVERS, get_solver, solver_names, solver_origin
 
     plugins = registry.third_party(registry.SOLVER_GROUP)
@@ -53,7 +53,7 @@ def solver_entries() -> list[dict[str, Any]]:
 
 def problem_entries() -> list[dict[str, Any]]:
     """One entry per registered problem: name, origin and, for a plugin that does not load, why."""
-    from lbfgs_impl import registry
+    import lbfgs_impl.registry as registry
     from lbfgs_impl.problems import PROBLEMS, problem_names, problem_origin
 
     plugins = registry.third_party(registry.PROBLEM_GROUP)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from lbfgs_impl import registry
+import lbfgs_impl.registry as registry
 from lbfgs_impl._compat import require_x64
 from lbfgs_impl.problems import mgh
 from lbfgs_impl.problems.base import Objective, Problem

@@ -31,7 +31,7 @@ checkout without an install, the same come from :data:`BUILTIN_SOLVERS`), and an
 
 from __future__ import annotations
 
-from lbfgs_impl import registry
+import lbfgs_impl.registry as registry
 from lbfgs_impl.problems import Problem
 from lbfgs_impl.registry import Origin, PluginError
 from lbfgs_impl.solvers.base import (

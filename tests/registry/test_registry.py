@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lbfgs_impl import registry
+import lbfgs_impl.registry as registry
 from lbfgs_impl.problems import BUILTIN_PROBLEMS, PROBLEMS, make_problem, problem_names, problem_origin
 from lbfgs_impl.solvers import (
     BUILTIN_SOLVERS,
