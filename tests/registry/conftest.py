@@ -1,7 +1,7 @@
 """The example plugin package installed with pip into a throwaway environment, once per session.
 
-The environment is a venv whose ``.pth`` file puts the running interpreter's site-packages on
-its path (JAX, lbfgs-bench and pip come from there), with the example installed into it by
+The environment is a venv whose ``.pth`` file adds the running interpreter's site-packages as a
+site directory (JAX, lbfgs-bench and pip come from there), with the example installed into it by
 ``pip install --no-deps --no-build-isolation``: its entry points are real, and the running
 environment is left untouched.
 """
@@ -31,7 +31,9 @@ def _env_python(root: Path) -> Path:
         check=True,
     ).stdout.strip()
     parents = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    Path(site, "_parent_env.pth").write_text("".join(f"{p}\n" for p in sorted(parents)))
+    # addsitedir, not a bare path: the parent's own .pth files (an editable install's) apply too
+    lines = [f"import site; site.addsitedir({p!r})\n" for p in sorted(parents)]
+    Path(site, "_parent_env.pth").write_text("".join(lines))
     return python
 
 
@@ -59,3 +61,9 @@ def example_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert out.returncode == 0, out.stderr[-2000:]
     assert sys.prefix != str(root)
     return python
+
+
+@pytest.fixture(scope="session")
+def example_env(example_python: Path) -> dict[str, str]:
+    """The environment variables to run ``example_python`` with."""
+    return plugin_env(example_python)
