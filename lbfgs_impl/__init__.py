@@ -21,7 +21,7 @@ from lbfgs_impl.solvers import (
 
 __version__ = "0.1.0"
 
-_API = ("compare", "profile", "CompareResult", "ProfileResult")
+_API = ("compare", "profile", "report", "CompareResult", "ProfileResult")
 
 
 def __getattr__(name: str):  # the Python API (lbfgs_impl.api), imported on first use
@@ -45,6 +45,7 @@ __all__ = [  # noqa: RUF022 (the API names are provided by __getattr__)
     "solver_names",
     "compare",
     "profile",
+    "report",
     "CompareResult",
     "ProfileResult",
 ]

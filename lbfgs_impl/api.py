@@ -26,7 +26,7 @@ from lbfgs_impl.problems import Problem, make_problem
 from lbfgs_impl.problems.user import user_problem
 from lbfgs_impl.solvers import SEED_SOLVERS, SolverConfig
 
-__all__ = ["CompareResult", "ProfileResult", "as_problem", "compare", "profile"]
+__all__ = ["CompareResult", "ProfileResult", "as_problem", "compare", "profile", "report"]
 
 ProblemLike = str | Problem | Callable[[jax.Array], jax.Array]
 
@@ -139,3 +139,19 @@ def profile(
 
     run = run_profile(list(problems), list(solvers), config=SolverConfig(maxiter=maxiter), repeats=repeats)
     return ProfileResult(run)
+
+
+def report(outdir: str, *, quick: bool = True) -> list[str]:
+    """``lbfgs-bench report OUTDIR [--quick]``: every analysis, written into ``outdir`` (not pinned);
+    returns the paths written (``report.md``, ``report.json``, the figures)."""
+    from pathlib import Path
+
+    from lbfgs_impl.commands.report.build import build_report
+    from lbfgs_impl.commands.report.plans import PLANS
+    from lbfgs_impl.measure.timing import pinned
+
+    with pinned(None) as pinning:
+        _, written = build_report(
+            Path(outdir), PLANS["quick" if quick else "full"], pinning=pinning, progress=lambda m: None
+        )
+    return [str(p) for p in written]
