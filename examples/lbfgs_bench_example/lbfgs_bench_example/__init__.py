@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from lbfgs_impl.problems import Problem
-from lbfgs_impl.solvers import SolveState, SolverConfig
+from lbfgs_impl.solvers import SolverConfig, SolveState
 
 __all__ = ["gradient_descent", "make_quadratic", "quadratic_objective"]
 
