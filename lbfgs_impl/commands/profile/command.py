@@ -69,6 +69,21 @@ def _saver(path: Path) -> Callable[[Any], None]:
     return save
 
 
+def loadable(names: list[str]) -> list[str]:
+    """The solvers that load (an installed plugin that does not is left out, with its reason said)."""
+    from lbfgs_impl.solvers import get_solver
+
+    out = []
+    for name in names:
+        try:
+            get_solver(name)
+        except ValueError as exc:
+            progress(f"{name} left out: {exc}")
+            continue
+        out.append(name)
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -80,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     from lbfgs_impl.problems import mgh
     from lbfgs_impl.solvers import SolverConfig, solver_names
 
-    solvers = parse_solvers(args.solvers) if args.solvers else solver_names()
+    solvers = parse_solvers(args.solvers) if args.solvers else loadable(solver_names())
     if args.problems:
         problems = parse_problems(args.problems)
         for name in problems:
