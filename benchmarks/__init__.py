@@ -19,6 +19,19 @@ SMOKE = os.environ.get("LBFGS_BENCH_ASV_SMOKE") == "1"
 #: The cases tracked over history: the seed case and one data-driven problem.
 CASES = ["rosenbrock-10"] if SMOKE else ["rosenbrock-100", "logistic-100"]
 
+#: asv takes no arguments for the benchmarks, so a plugin is selected through the environment:
+#: ``LBFGS_BENCH_ASV_SOLVERS=scipy,example_gd`` (names, installed plugins' included, or module:attr)
+#: and ``LBFGS_BENCH_ASV_CASES=example_quadratic-20`` (``NAME-N``, NAME a problem name or module:attr)
+#: replace the grids of ``lbfgs`` and ``hlo`` (the MGH robustness set keeps its own).
+SELECTED_SOLVERS = [s for s in os.environ.get("LBFGS_BENCH_ASV_SOLVERS", "").split(",") if s]
+if os.environ.get("LBFGS_BENCH_ASV_CASES"):
+    CASES = [c for c in os.environ["LBFGS_BENCH_ASV_CASES"].split(",") if c]
+
+
+def solvers(default: list[str]) -> list[str]:
+    """The solvers of a grid: ``$LBFGS_BENCH_ASV_SOLVERS`` when set, else ``default``."""
+    return SELECTED_SOLVERS or default
+
 
 def parse_case(case: str) -> tuple[str, int]:
     """``"rosenbrock-100"`` -> ``("rosenbrock", 100)``."""

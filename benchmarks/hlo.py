@@ -9,9 +9,9 @@ are skipped (``NotImplementedError``).
 
 from __future__ import annotations
 
-from . import CASES, SMOKE, make_case, parse_case
+from . import CASES, SMOKE, make_case, parse_case, solvers
 
-SOLVERS = ["optax_while"] if SMOKE else ["scipy", "optax_loop", "optax_while"]
+SOLVERS = solvers(["optax_while"] if SMOKE else ["scipy", "optax_loop", "optax_while"])
 PARAMS = (SOLVERS, CASES)
 PARAM_NAMES = ["solver", "case"]
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import textwrap
 
-from . import CASES, SMOKE, make_case, parse_case
+from . import CASES, SMOKE, make_case, parse_case, solvers
 
-SOLVERS = ["optax_while"] if SMOKE else ["scipy", "optax_loop", "optax_while"]
+SOLVERS = solvers(["optax_while"] if SMOKE else ["scipy", "optax_loop", "optax_while"])
 PARAMS = (SOLVERS, CASES)
 PARAM_NAMES = ["solver", "case"]
 

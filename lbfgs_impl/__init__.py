@@ -21,7 +21,18 @@ from lbfgs_impl.solvers import (
 
 __version__ = "0.1.0"
 
-__all__ = [
+_API = ("compare", "profile", "report", "CompareResult", "ProfileResult")
+
+
+def __getattr__(name: str):  # the Python API (lbfgs_impl.api), imported on first use
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module("lbfgs_impl.api"), name)
+    raise AttributeError(f"module 'lbfgs_impl' has no attribute {name!r}")
+
+
+__all__ = [  # noqa: RUF022 (the API names are provided by __getattr__)
     "PROBLEMS",
     "SOLVERS",
     "Problem",
@@ -32,4 +43,9 @@ __all__ = [
     "problem_names",
     "solve",
     "solver_names",
+    "compare",
+    "profile",
+    "report",
+    "CompareResult",
+    "ProfileResult",
 ]

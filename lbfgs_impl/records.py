@@ -115,3 +115,15 @@ def benchmark_extra_info(
         info["trace_lower_s"] = median([s.trace_lower_s for s in first_call])
         info["n_compilations"] = [s.n_compilations for s in first_call]
     return info
+
+
+def origin_fields(solver: str, problem: str) -> dict[str, Any]:
+    """Where the solver and the problem come from (built-in, entry point or module:attr, with the
+    distribution's name and version), stored beside every result."""
+    from lbfgs_impl.problems import problem_origin
+    from lbfgs_impl.solvers import solver_origin
+
+    return {
+        "solver_origin": solver_origin(solver).to_dict(),
+        "problem_origin": problem_origin(problem).to_dict(),
+    }

@@ -4,7 +4,11 @@ Options added here:
 
 * ``--perf-size quick|full``: the grid (:mod:`lbfgs_impl.cases`); quick by default;
 * ``--perf-cpu N|none``: the CPU the whole run is pinned to (default: the first
-  CPU this process may use), set before JAX starts its thread pool.
+  CPU this process may use), set before JAX starts its thread pool;
+* ``--perf-solvers A,B``: the solvers (registered names, plugins' included, or
+  ``module:attr``) instead of the grid's;
+* ``--perf-problem NAME --perf-n N``: one case, the problem by name or ``module:attr``,
+  instead of the grid.
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ from typing import Any
 import pytest
 
 from lbfgs_impl.cases import ALL_SOLVER_SIZES, SIZES, BenchCase, cases_for
+from lbfgs_impl.commands.common import UsageError, parse_solvers
 from lbfgs_impl.measure.cluster import count_instructions
 from lbfgs_impl.measure.environment import collect_meta
 from lbfgs_impl.measure.instructions import InstructionReport, InstructionTask
 from lbfgs_impl.measure.timing import pinned
-from lbfgs_impl.problems import Problem
+from lbfgs_impl.problems import Problem, make_problem
 from lbfgs_impl.solvers import SEED_SOLVERS, solver_names
 
 _pin_stack = pytest.StashKey[contextlib.ExitStack]()
@@ -55,6 +60,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=3,
         help="processes per benchmark for --perf-instructions (default: 3)",
     )
+    group.addoption(
+        "--perf-solvers",
+        help="comma-separated solvers (names, installed plugins' included, or module:attr) instead of "
+        "the grid's",
+    )
+    group.addoption(
+        "--perf-problem",
+        help="one problem (a name or module:attr) instead of the grid; its size from --perf-n",
+    )
+    group.addoption("--perf-n", type=int, help="dimension for --perf-problem (default: the problem's own)")
     group.addoption(
         "--perf-cpu",
         default="first",
@@ -112,13 +127,34 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         reporter.write_line(message, yellow=True)
 
 
+def _selected_cases(config: pytest.Config) -> tuple[BenchCase, ...]:
+    spec = config.getoption("perf_problem")
+    if not spec:
+        return cases_for(config.getoption("perf_size"))
+    try:
+        problem = make_problem(spec, config.getoption("perf_n"))  # built and checked before collecting
+    except ValueError as exc:
+        raise pytest.UsageError(f"--perf-problem: {exc}") from None
+    return (BenchCase(spec, problem.n),)
+
+
+def _selected_solvers(config: pytest.Config) -> list[str]:
+    text = config.getoption("perf_solvers")
+    if text:
+        try:
+            return parse_solvers(text)
+        except UsageError as exc:
+            raise pytest.UsageError(f"--perf-solvers: {exc}") from None
+    every = config.getoption("perf_size") in ALL_SOLVER_SIZES
+    return solver_names() if every else list(SEED_SOLVERS)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "case" in metafunc.fixturenames:
-        cases = cases_for(metafunc.config.getoption("perf_size"))
+        cases = _selected_cases(metafunc.config)
         metafunc.parametrize("case", cases, ids=[c.id for c in cases], scope="module")
     if "solver_name" in metafunc.fixturenames:
-        every = metafunc.config.getoption("perf_size") in ALL_SOLVER_SIZES
-        metafunc.parametrize("solver_name", solver_names() if every else SEED_SOLVERS)
+        metafunc.parametrize("solver_name", _selected_solvers(metafunc.config))
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from lbfgs_impl.measure.timing import (
 )
 from lbfgs_impl.problems import Problem
 from lbfgs_impl.profiles import solved
-from lbfgs_impl.records import benchmark_extra_info, counts_environment, instruction_fields
+from lbfgs_impl.records import benchmark_extra_info, counts_environment, instruction_fields, origin_fields
 from lbfgs_impl.solvers import Result, Solver, get_solver
 
 
@@ -48,6 +48,7 @@ def test_steady(
         raw = benchmark(prepared.run)
     result = prepared.result(raw)
     benchmark.extra_info.update(benchmark_extra_info(result, perf_meta, seconds=_median_seconds(benchmark)))
+    benchmark.extra_info.update(origin_fields(solver_name, case.problem))
     benchmark.extra_info["fixed_budget"] = case.fixed_budget
     # what XLA runs per iteration, read from the executable just timed (deterministic, like iterations);
     # an HLO this reader cannot parse is recorded beside the timing, which stands
@@ -87,4 +88,5 @@ def test_first_call(
     benchmark.extra_info.update(
         benchmark_extra_info(results[-1], perf_meta, seconds=_median_seconds(benchmark), first_call=samples)
     )
+    benchmark.extra_info.update(origin_fields(solver_name, case.problem))
     benchmark.extra_info["fixed_budget"] = case.fixed_budget

@@ -14,4 +14,5 @@ COMMAND_MODULES = (
     "lbfgs_impl.commands.report.command",
     "lbfgs_impl.commands.explain.command",
     "lbfgs_impl.commands.check_regressions",
+    "lbfgs_impl.commands.list",
 )

@@ -49,15 +49,38 @@ def parse_names(text: str, valid: list[str], kind: str) -> list[str]:
 
 
 def parse_solvers(text: str) -> list[str]:
-    from lbfgs_impl.solvers import solver_names
+    """Registered solver names or ``module:attr`` plugins, each loaded now (a plugin that cannot be used
+    is a :class:`UsageError` saying why)."""
+    from lbfgs_impl.solvers import get_solver, solver_names
 
-    return parse_names(text, solver_names(), "solver")
+    names = parse_names(text, [*solver_names(), *_specs(text)], "solver")
+    for name in names:
+        try:
+            get_solver(name)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    return names
 
 
 def parse_problems(text: str) -> list[str]:
+    """Registered problem names or ``module:attr`` plugins (built and checked where they are used)."""
     from lbfgs_impl.problems import problem_names
 
-    return parse_names(text, problem_names(), "problem")
+    return parse_names(text, [*problem_names(), *_specs(text)], "problem")
+
+
+def _specs(text: str) -> list[str]:
+    return [s.strip() for s in text.split(",") if ":" in s]
+
+
+def build_problem(name: str, n: int | None = None) -> Any:
+    """``make_problem(name, n)``, a bad name, dimension or plugin being a :class:`UsageError`."""
+    from lbfgs_impl.problems import make_problem
+
+    try:
+        return make_problem(name, n)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def add_pin_arguments(parser: argparse.ArgumentParser, what: str = "") -> None:

@@ -9,6 +9,12 @@ solve serve any data of the same shapes.
 Families: :mod:`~lbfgs_impl.problems.seed` (``rosenbrock``, ``quadratic``,
 ``logistic``) and :mod:`~lbfgs_impl.problems.mgh` (the Moré, Garbow and
 Hillstrom 1981 unconstrained set, named ``mgh_*``).
+
+Where problems come from (:mod:`lbfgs_impl.registry`): the entry-point group
+``lbfgs_bench.problems`` (lbfgs-bench registers the families above there; from a
+source checkout without an install, the same come from :data:`BUILTIN_PROBLEMS`),
+and any ``module:attr`` naming a function ``f(x) -> scalar``, a factory
+``(n) -> Problem`` or a :class:`Problem` (:mod:`lbfgs_impl.problems.user`).
 """
 
 from __future__ import annotations
@@ -19,19 +25,18 @@ from typing import Any
 
 import numpy as np
 
+import lbfgs_impl.registry as registry
 from lbfgs_impl._compat import require_x64
 from lbfgs_impl.problems import mgh
 from lbfgs_impl.problems.base import Objective, Problem
 from lbfgs_impl.problems.seed import (
     logistic_objective,
-    make_logistic,
-    make_quadratic,
-    make_rosenbrock,
     quadratic_objective,
     rosenbrock_objective,
 )
 
 __all__ = [
+    "BUILTIN_PROBLEMS",
     "DATA_BYTES",
     "PROBLEMS",
     "Objective",
@@ -40,15 +45,31 @@ __all__ = [
     "logistic_objective",
     "make_problem",
     "problem_names",
+    "problem_origin",
     "quadratic_objective",
     "rosenbrock_objective",
 ]
 
+#: lbfgs-bench's own problems (name -> ``module:attr`` of a factory), as its ``lbfgs_bench.problems``
+#: entry points declare them; used as they are where the installed distribution declares none.
+BUILTIN_PROBLEMS: dict[str, str] = {
+    "rosenbrock": "lbfgs_impl.problems.seed:make_rosenbrock",
+    "quadratic": "lbfgs_impl.problems.seed:make_quadratic",
+    "logistic": "lbfgs_impl.problems.seed:make_logistic",
+    **{name: f"lbfgs_impl.problems.mgh:{factory.__name__}" for name, factory in mgh.FACTORIES.items()},
+}
+
+_ORIGINS: dict[str, registry.Origin] = {}
+
+
+def _builtin(reg: registry.Registration) -> Callable[..., Problem]:
+    _ORIGINS[reg.name] = reg.origin()
+    return registry.load_target(reg.target, f"problem {reg.name!r}")
+
+
+#: lbfgs-bench's own problem factories by name, loaded through its entry points.
 PROBLEMS: dict[str, Callable[..., Problem]] = {
-    "rosenbrock": make_rosenbrock,
-    "quadratic": make_quadratic,
-    "logistic": make_logistic,
-    **mgh.FACTORIES,
+    r.name: _builtin(r) for r in registry.builtin_registrations(registry.PROBLEM_GROUP, BUILTIN_PROBLEMS)
 }
 
 
@@ -67,23 +88,65 @@ def data_bytes(name: str, n: int, **params: Any) -> int:
 
 
 def problem_names() -> list[str]:
-    """Names accepted by :func:`make_problem`."""
-    return list(PROBLEMS)
+    """Registered names accepted by :func:`make_problem` (built-ins, then installed plugins); any
+    ``module:attr`` is accepted as well."""
+    plugins = registry.third_party(registry.PROBLEM_GROUP)
+    return [*PROBLEMS, *(name for name in plugins if name not in PROBLEMS)]
+
+
+def problem_origin(name: str) -> registry.Origin:
+    """Where the problem ``name`` (a registered name or ``module:attr``) comes from."""
+    if registry.is_spec(name):
+        return registry.spec_origin(name)
+    if name in _ORIGINS:
+        return _ORIGINS[name]
+    regs = registry.third_party(registry.PROBLEM_GROUP).get(name)
+    if regs:
+        return regs[0].origin()
+    raise ValueError(
+        f"unknown problem {name!r}; valid problems: {', '.join(problem_names())} (or module:attr)"
+    )
+
+
+def _check_n(n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"problem dimension n must be an integer >= 2, got {n!r}")
+    return int(n)
 
 
 def make_problem(name: str, n: int | None = None, **params: Any) -> Problem:
-    """Build a registered problem.
+    """Build a problem by registered name or ``module:attr``.
 
     Args:
-      name: one of :func:`problem_names`.
+      name: one of :func:`problem_names`, or ``module:attr`` naming a function
+        ``f(x) -> scalar``, a factory ``(n) -> Problem`` or a :class:`Problem`.
       n: dimension, >= 2 (each factory has its own default).
       **params: problem-specific parameters (see each ``make_*`` function).
 
     Raises:
-      ValueError: unknown name, unknown parameter, ``n < 2`` or a bad value.
+      ValueError: unknown name, unknown parameter, ``n < 2`` or a bad value; a plugin that
+        cannot be used (:class:`~lbfgs_impl.registry.PluginError`, one line).
     """
+    plugins = registry.third_party(registry.PROBLEM_GROUP)
+    if name in plugins and (name in PROBLEMS or len(plugins[name]) > 1):
+        own = [
+            r
+            for r in registry.builtin_registrations(registry.PROBLEM_GROUP, BUILTIN_PROBLEMS)
+            if r.name == name
+        ]
+        raise registry.PluginError(registry.conflict_message("problem", name, [*own, *plugins[name]]))
+    if name not in PROBLEMS and (registry.is_spec(name) or name in plugins):
+        from lbfgs_impl.problems.user import user_problem
+
+        n = None if n is None else _check_n(n)
+        require_x64()
+        target = name if registry.is_spec(name) else plugins[name][0].target
+        what = f"problem {name!r}"
+        return user_problem(registry.load_target(target, what), name, n, dict(params), what)
     if name not in PROBLEMS:
-        raise ValueError(f"unknown problem {name!r}; valid problems: {', '.join(PROBLEMS)}")
+        raise ValueError(
+            f"unknown problem {name!r}; valid problems: {', '.join(problem_names())} (or module:attr)"
+        )
     factory = PROBLEMS[name]
     accepted = [p for p in inspect.signature(factory).parameters if p != "n"]
     unknown = sorted(set(params) - set(accepted))
@@ -93,8 +156,6 @@ def make_problem(name: str, n: int | None = None, **params: Any) -> Problem:
             f"valid parameters: {', '.join(accepted) or 'none'}"
         )
     if n is not None:
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-            raise ValueError(f"problem dimension n must be an integer >= 2, got {n!r}")
-        params["n"] = int(n)
+        params["n"] = _check_n(n)
     require_x64()
     return factory(**params)

@@ -358,6 +358,8 @@ def _factory(name: str) -> Callable[..., Problem]:
 
 
 FACTORIES: dict[str, Callable[..., Problem]] = {name: _factory(name) for name in SPECS}
+# each factory also as a module attribute (make_mgh_rosenbrock...), the target of its entry point
+globals().update({factory.__name__: factory for factory in FACTORIES.values()})
 
 #: The standard set the ``profile`` command runs: every problem at its default dimension.
 STANDARD_SET: tuple[str, ...] = tuple(SPECS)

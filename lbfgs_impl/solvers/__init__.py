@@ -21,11 +21,19 @@ For timing, ``solver.prepare(problem, config)`` returns a :class:`PreparedSolve`
 whose ``compile()`` does every trace/lower/compile ahead of time and whose
 ``run()`` performs one complete solve and blocks until it is done. The
 measurement core (:mod:`lbfgs_impl.measure`) only ever times those two calls.
+
+Where solvers come from (:mod:`lbfgs_impl.registry`): the entry-point group
+``lbfgs_bench.solvers`` (lbfgs-bench registers the solvers above there; from a source
+checkout without an install, the same come from :data:`BUILTIN_SOLVERS`), and any
+``module:attr`` naming a solver or a solve function of the public protocol
+(:mod:`lbfgs_impl.solvers.protocol`).
 """
 
 from __future__ import annotations
 
+import lbfgs_impl.registry as registry
 from lbfgs_impl.problems import Problem
+from lbfgs_impl.registry import Origin, PluginError
 from lbfgs_impl.solvers.base import (
     PreparedSolve,
     Result,
@@ -34,63 +42,127 @@ from lbfgs_impl.solvers.base import (
     SolverUnavailable,
     StageTimes,
 )
-from lbfgs_impl.solvers.jax_scipy_bfgs import JaxScipyBFGS
-from lbfgs_impl.solvers.jaxopt_lbfgs import JaxoptLBFGS
-from lbfgs_impl.solvers.optax_lbfgs import OptaxPythonLoop, OptaxWhileLoop, while_loop_solve
-from lbfgs_impl.solvers.optimistix_lbfgs import OptimistixBFGS, OptimistixLBFGS
-from lbfgs_impl.solvers.scipy_lbfgsb import ScipyLBFGSB
+from lbfgs_impl.solvers.optax_lbfgs import while_loop_solve
+from lbfgs_impl.solvers.protocol import (
+    HostSolver,
+    JaxSolver,
+    SolveState,
+    as_solver,
+    host_solver,
+    jax_solver,
+)
 
 __all__ = [
+    "BUILTIN_SOLVERS",
     "PEER_SOLVERS",
     "SEED_SOLVERS",
     "SOLVERS",
+    "HostSolver",
+    "JaxSolver",
     "PreparedSolve",
     "Result",
+    "SolveState",
     "Solver",
     "SolverConfig",
     "SolverUnavailable",
     "StageTimes",
     "available_solver_names",
     "get_solver",
+    "host_solver",
+    "jax_solver",
     "solve",
     "solver_names",
+    "solver_origin",
     "while_loop_solve",
 ]
 
+#: lbfgs-bench's own solvers (name -> ``module:attr``), as its ``lbfgs_bench.solvers`` entry points
+#: declare them; used as they are where the installed distribution declares none (a source checkout).
+BUILTIN_SOLVERS: dict[str, str] = {
+    "scipy": "lbfgs_impl.solvers.scipy_lbfgsb:ScipyLBFGSB",
+    "optax_loop": "lbfgs_impl.solvers.optax_lbfgs:OptaxPythonLoop",
+    "optax_while": "lbfgs_impl.solvers.optax_lbfgs:OptaxWhileLoop",
+    "jaxopt_lbfgs": "lbfgs_impl.solvers.jaxopt_lbfgs:JaxoptLBFGS",
+    "optimistix_lbfgs": "lbfgs_impl.solvers.optimistix_lbfgs:OptimistixLBFGS",
+    "optimistix_bfgs": "lbfgs_impl.solvers.optimistix_lbfgs:OptimistixBFGS",
+    "jax_scipy_bfgs": "lbfgs_impl.solvers.jax_scipy_bfgs:JaxScipyBFGS",
+}
+
+_ORIGINS: dict[str, Origin] = {}
+
+
+def _load(name: str, target: str, origin: Origin, what: str) -> Solver:
+    solver = as_solver(registry.load_target(target, what), name, what)
+    _ORIGINS[name] = origin
+    return solver
+
+
+#: lbfgs-bench's own solvers by name (seed variants first), loaded through its entry points.
 SOLVERS: dict[str, Solver] = {
-    s.name: s
-    for s in (
-        ScipyLBFGSB(),
-        OptaxPythonLoop(),
-        OptaxWhileLoop(),
-        JaxoptLBFGS(),
-        OptimistixLBFGS(),
-        OptimistixBFGS(),
-        JaxScipyBFGS(),
-    )
+    r.name: _load(r.name, r.target, r.origin(), f"solver {r.name!r}")
+    for r in registry.builtin_registrations(registry.SOLVER_GROUP, BUILTIN_SOLVERS)
 }
 
 #: The three variants of the seed question; the default wherever no solvers are named.
 SEED_SOLVERS: tuple[str, ...] = ("scipy", "optax_loop", "optax_while")
-PEER_SOLVERS: tuple[str, ...] = tuple(name for name in SOLVERS if name not in SEED_SOLVERS)
+PEER_SOLVERS: tuple[str, ...] = tuple(name for name in BUILTIN_SOLVERS if name not in SEED_SOLVERS)
+
+
+def _plugin_names() -> list[str]:
+    return [name for name in registry.third_party(registry.SOLVER_GROUP) if name not in BUILTIN_SOLVERS]
 
 
 def solver_names() -> list[str]:
-    """Every name accepted by :func:`get_solver` (seed variants first, then peers)."""
-    return list(SOLVERS)
+    """Every registered name accepted by :func:`get_solver` (seed variants, peers, then installed plugins);
+    any ``module:attr`` is accepted as well."""
+    return [*SOLVERS, *(n for n in _plugin_names() if n not in SOLVERS)]
 
 
 def available_solver_names() -> list[str]:
-    """The solvers whose packages are installed here."""
-    return [name for name, s in SOLVERS.items() if s.unavailable_reason() is None]
+    """The registered solvers whose packages are installed here (a plugin that fails to load is left out)."""
+    out = []
+    for name in solver_names():
+        try:
+            solver = get_solver(name)
+        except ValueError:
+            continue
+        if solver.unavailable_reason() is None:
+            out.append(name)
+    return out
 
 
 def get_solver(name: str) -> Solver:
-    """Look a solver up by name; ``ValueError`` lists the valid names."""
-    try:
+    """Look a solver up by name or ``module:attr``; ``ValueError`` (one line) lists the valid names or says
+    why a plugin cannot be used."""
+    plugins = registry.third_party(registry.SOLVER_GROUP)
+    if name in BUILTIN_SOLVERS and name in plugins:
+        regs = [
+            next(
+                r
+                for r in registry.builtin_registrations(registry.SOLVER_GROUP, BUILTIN_SOLVERS)
+                if r.name == name
+            ),
+            *plugins[name],
+        ]
+        raise PluginError(registry.conflict_message("solver", name, regs))
+    if name in SOLVERS:
         return SOLVERS[name]
-    except KeyError:
-        raise ValueError(f"unknown solver {name!r}; valid solvers: {', '.join(SOLVERS)}") from None
+    if registry.is_spec(name):
+        SOLVERS[name] = _load(name, name, registry.spec_origin(name), f"solver {name!r}")
+        return SOLVERS[name]
+    if name in plugins:
+        regs = plugins[name]
+        if len(regs) > 1:
+            raise PluginError(registry.conflict_message("solver", name, regs))
+        SOLVERS[name] = _load(name, regs[0].target, regs[0].origin(), f"solver {name!r}")
+        return SOLVERS[name]
+    raise ValueError(f"unknown solver {name!r}; valid solvers: {', '.join(solver_names())} (or module:attr)")
+
+
+def solver_origin(name: str) -> Origin:
+    """Where the solver ``name`` comes from (after :func:`get_solver` found it)."""
+    get_solver(name)
+    return _ORIGINS.get(name) or Origin("built-in", type(SOLVERS[name]).__module__, registry.OWN_DISTRIBUTION)
 
 
 def solve(solver: str, problem: Problem, config: SolverConfig | None = None) -> Result:

@@ -156,11 +156,41 @@ class SolverBase:
 
 
 class JittedOutput(NamedTuple):
-    """What a solver that is one jitted function of ``(x0, data)`` returns."""
+    """What a jittable solve returns (public as :class:`lbfgs_impl.solvers.SolveState`).
+
+    Attributes:
+      x: the final iterate, shape ``(n,)`` like ``x0``.
+      n_iter: iterations performed (an integer scalar).
+      code: the library's own status code (0 by default), explained by the solver's ``describe``.
+    """
 
     x: jax.Array
     n_iter: jax.Array
-    code: jax.Array  # the library's own status code, explained by the solver's ``describe``
+    code: jax.Array | int = 0
+
+
+def checked_state(state: Any, x0: jax.Array, name: str) -> JittedOutput:
+    """A jittable solve's return value as a :class:`JittedOutput`, or ``ValueError`` saying what is wrong.
+
+    Accepts anything with attributes ``x`` and ``n_iter`` (and optionally ``code``); runs at trace
+    time, so a wrong shape is refused before anything is compiled.
+    """
+    import jax.numpy as jnp
+
+    if not (hasattr(state, "x") and hasattr(state, "n_iter")):
+        raise ValueError(
+            f"solver {name!r} returned {type(state).__name__}, expected a state with attributes x and n_iter "
+            "(e.g. lbfgs_impl.solvers.SolveState)"
+        )
+    x, n_iter, code = state.x, jnp.asarray(state.n_iter), jnp.asarray(getattr(state, "code", 0))
+    if getattr(x, "shape", None) != x0.shape or not jnp.issubdtype(x.dtype, jnp.floating):
+        got = f"{getattr(x, 'dtype', type(x).__name__)}{list(getattr(x, 'shape', ()))}"
+        raise ValueError(f"solver {name!r} returned x of {got}, expected float{list(x0.shape)} like x0")
+    if n_iter.shape != () or not jnp.issubdtype(n_iter.dtype, jnp.integer):
+        raise ValueError(
+            f"solver {name!r} returned n_iter of {n_iter.dtype}{list(n_iter.shape)}, expected an integer"
+        )
+    return JittedOutput(x, n_iter, code)
 
 
 BuildFn = Callable[[Callable[..., Any], SolverConfig], Callable[[jax.Array, Any], JittedOutput]]
@@ -260,21 +290,37 @@ def _check_same_path(counted: JittedOutput, timed: JittedOutput, label: str) -> 
 
 
 class JittedSolver(SolverBase):
-    """A peer solver: one library call inside one jit, optional package checked up front."""
+    """A solver whose whole solve is one jittable function (the public protocol's first kind).
+
+    Subclasses implement :meth:`jax_solve` ``(objective, x0, data, config) -> state``; the
+    suite jits it, times it, evaluates the value and gradient at the returned ``x`` itself
+    and counts evaluations with its own counter. The optional package is checked up front.
+    """
 
     package = ""  # import name of the optional package ("" = always there)
+    install_hint = "pip install 'lbfgs-bench[peers]'"
+
+    def jax_solve(self, objective: Callable[..., Any], x0: jax.Array, data: Any, config: SolverConfig) -> Any:
+        """The whole solve, traceable by :func:`jax.jit`; returns a state with ``x`` and ``n_iter``."""
+        raise NotImplementedError
 
     def build(self, objective: Callable[..., Any], config: SolverConfig) -> Callable[..., JittedOutput]:
-        raise NotImplementedError
+        """``solve(x0, data) -> JittedOutput`` with ``objective`` and ``config`` bound (jit it)."""
+
+        def solve(x0: jax.Array, data: Any) -> JittedOutput:
+            return checked_state(self.jax_solve(objective, x0, data, config), x0, self.name)
+
+        return solve
 
     def describe(self, code: int, n_iter: int, config: SolverConfig) -> str:
-        raise NotImplementedError
+        """One phrase for the library's status ``code`` (said when the solve did not converge)."""
+        return f"{self.name} stopped with status {code} after {n_iter} iteration(s)"
 
     def unavailable_reason(self) -> str | None:
         import importlib.util
 
         if self.package and importlib.util.find_spec(self.package) is None:
-            return f"{self.package} is not installed (pip install 'lbfgs-bench[peers]')"
+            return f"{self.package} is not installed ({self.install_hint})"
         return None
 
     def prepare(self, problem: Problem, config: SolverConfig) -> JittedPrepared:

@@ -29,15 +29,14 @@ class JaxScipyBFGS(JittedSolver):
     description = "jax.scipy.optimize.minimize(method='BFGS'), jitted"
     dense_hessian = True
 
-    def build(self, objective: Callable[..., Any], config: SolverConfig) -> Callable[..., JittedOutput]:
+    def jax_solve(
+        self, objective: Callable[..., Any], x0: Any, data: Any, config: SolverConfig
+    ) -> JittedOutput:
         from jax.scipy.optimize import minimize
 
-        def solve(x0: Any, data: Any) -> JittedOutput:
-            options = {"maxiter": config.maxiter, "gtol": config.gtol, "norm": jnp.inf}
-            res = minimize(objective, x0, args=(data,), method="BFGS", options=options)
-            return JittedOutput(res.x, res.nit, res.status)
-
-        return solve
+        options = {"maxiter": config.maxiter, "gtol": config.gtol, "norm": jnp.inf}
+        res = minimize(objective, x0, args=(data,), method="BFGS", options=options)
+        return JittedOutput(res.x, res.nit, res.status)
 
     def describe(self, code: int, n_iter: int, config: SolverConfig) -> str:
         return f"jax.scipy BFGS status {code}: {STATUS.get(code, 'undefined')} after {n_iter} iteration(s)"

@@ -20,18 +20,16 @@ class JaxoptLBFGS(JittedSolver):
     description = "jaxopt.LBFGS inside one jit (stops on ||g||_2 <= gtol)"
     package = "jaxopt"
 
-    def build(self, objective: Callable[..., Any], config: SolverConfig) -> Callable[..., JittedOutput]:
+    def jax_solve(
+        self, objective: Callable[..., Any], x0: Any, data: Any, config: SolverConfig
+    ) -> JittedOutput:
         import jaxopt
 
         solver = jaxopt.LBFGS(
             fun=objective, maxiter=config.maxiter, tol=config.gtol, history_size=config.memory_size
         )
-
-        def solve(x0: Any, data: Any) -> JittedOutput:
-            params, state = solver.run(x0, data)
-            return JittedOutput(params, state.iter_num, (state.error <= config.gtol).astype(jnp.int64))
-
-        return solve
+        params, state = solver.run(x0, data)
+        return JittedOutput(params, state.iter_num, (state.error <= config.gtol).astype(jnp.int64))
 
     def describe(self, code: int, n_iter: int, config: SolverConfig) -> str:
         if code:

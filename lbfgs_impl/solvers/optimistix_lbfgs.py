@@ -48,18 +48,16 @@ class _Optimistix(JittedSolver):
     def make(self, config: SolverConfig) -> Any:
         raise NotImplementedError
 
-    def build(self, objective: Callable[..., Any], config: SolverConfig) -> Callable[..., JittedOutput]:
+    def jax_solve(
+        self, objective: Callable[..., Any], x0: Any, data: Any, config: SolverConfig
+    ) -> JittedOutput:
         import optimistix as optx
 
         solver = self.make(config)
-
-        def solve(x0: Any, data: Any) -> JittedOutput:
-            max_steps = REJECTED_PER_ACCEPTED * config.maxiter
-            sol = optx.minimise(objective, solver, x0, args=data, max_steps=max_steps, throw=False)
-            code = getattr(sol.result, "_value", 0)  # equinox enumeration item -> its index
-            return JittedOutput(sol.value, sol.state.num_accepted_steps, code)
-
-        return solve
+        max_steps = REJECTED_PER_ACCEPTED * config.maxiter
+        sol = optx.minimise(objective, solver, x0, args=data, max_steps=max_steps, throw=False)
+        code = getattr(sol.result, "_value", 0)  # equinox enumeration item -> its index
+        return JittedOutput(sol.value, sol.state.num_accepted_steps, code)
 
     def describe(self, code: int, n_iter: int, config: SolverConfig) -> str:
         import optimistix as optx

@@ -27,14 +27,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from lbfgs_impl.solvers import SEED_SOLVERS, solver_names
 
     parser.add_argument(
-        "--problem", default="rosenbrock", help=f"one of: {', '.join(problem_names())} (default: rosenbrock)"
+        "--problem",
+        default="rosenbrock",
+        help=f"one of: {', '.join(problem_names())}, or module:attr naming a function "
+        "f(x) -> scalar, a factory "
+        "(n) -> Problem or a Problem (default: rosenbrock)",
     )
     parser.add_argument("--n", type=int, default=100, help="problem dimension, >= 2 (default: 100)")
     parser.add_argument(
         "--solvers",
         default=",".join(SEED_SOLVERS),
         help=f"comma-separated subset of: {', '.join(solver_names())} "
-        f"(default: the seed variants {', '.join(SEED_SOLVERS)}; peers need the 'peers' extra)",
+        f"(default: the seed variants {', '.join(SEED_SOLVERS)}; peers need the 'peers' extra); "
+        "module:attr names a plugin solver (lbfgs-bench list shows every solver)",
     )
     parser.add_argument(
         "--repeats", type=positive_int, default=20, help="steady-state runs per solver (default: 20)"

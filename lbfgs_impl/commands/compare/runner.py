@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from lbfgs_impl.measure.cluster import count_instructions
 from lbfgs_impl.measure.environment import collect_meta
 from lbfgs_impl.measure.instructions import InstructionCounts, InstructionReport, InstructionTask
 from lbfgs_impl.measure.timing import (
+    CompilationInTimedRegion,
     FirstCallSample,
+    MeasurementError,
     SteadyStats,
     break_even_solves,
     measure_first_call,
@@ -18,9 +23,10 @@ from lbfgs_impl.measure.timing import (
     median,
     prepare_compiled,
 )
-from lbfgs_impl.problems import Problem
+from lbfgs_impl.problems import Problem, problem_origin
 from lbfgs_impl.records import counts_environment
-from lbfgs_impl.solvers import Result, SolverConfig, get_solver
+from lbfgs_impl.registry import one_line
+from lbfgs_impl.solvers import Result, SolverConfig, get_solver, solver_origin
 
 REFERENCE_SOLVER = "scipy"
 
@@ -38,18 +44,28 @@ class ComparisonRow:
     break_even_vs_scipy: int | None = None
     break_even_note: str = ""
     instructions: InstructionCounts | None = None
+    #: where the solver comes from (:meth:`lbfgs_impl.registry.Origin.to_dict`)
+    origin: dict[str, Any] = field(default_factory=dict)
+    #: the solver raised (or returned a wrong state): no timings, the reason in ``result.status``
+    failed: bool = False
 
     @property
     def first_call_s(self) -> float:
-        return median([s.total_s for s in self.first_call])
+        return median([s.total_s for s in self.first_call]) if self.first_call else math.nan
 
     @property
     def compile_s(self) -> float:
-        return median([s.compile_s for s in self.first_call])
+        return median([s.compile_s for s in self.first_call]) if self.first_call else math.nan
+
+    @property
+    def steady_s(self) -> float:
+        return self.steady.median_s if self.steady.times_s else math.nan
 
     @property
     def seconds_per_iteration(self) -> float | None:
-        return self.steady.median_s / self.result.n_iter if self.result.n_iter else None
+        return (
+            self.steady.median_s / self.result.n_iter if self.result.n_iter > 0 and not self.failed else None
+        )
 
 
 @dataclass
@@ -100,20 +116,32 @@ def run_comparison(
     if instructions is not None:
         report = _count_instructions(problem, solvers, config, instructions, pinning, progress)
     first: dict[str, tuple[list[FirstCallSample], Result]] = {}
+    failed: dict[str, Result] = {}
     for solver in resolved:
         progress(f"{solver.name}: {first_call_repeats} first-call sample(s), caches cleared")
-        first[solver.name] = measure_first_call(solver, problem, config, first_call_repeats)
+        try:
+            first[solver.name] = measure_first_call(solver, problem, config, first_call_repeats)
+        except (MeasurementError, CompilationInTimedRegion):
+            raise
+        except Exception as exc:  # a solver that raises or returns a wrong state: its row's outcome
+            failed[solver.name] = failed_result(problem, f"failed: the solver raised {one_line(exc)}")
+            progress(f"{solver.name}: {failed[solver.name].status}")
     progress("compiling for steady state")
-    prepared = {s.name: prepare_compiled(s, problem, config) for s in resolved}
+    prepared = {s.name: prepare_compiled(s, problem, config) for s in resolved if s.name not in failed}
     progress(f"steady state: {repeats} round(s) of {', '.join(prepared)}")
-    steady, results = measure_steady(prepared, repeats=repeats)
+    steady, results = measure_steady(prepared, repeats=repeats) if prepared else ({}, {})
     meta = collect_meta(pinning)
     rows = [
-        ComparisonRow(s.name, problem, first[s.name][0], steady[s.name], results[s.name]) for s in resolved
+        ComparisonRow(s.name, problem, [], SteadyStats(), failed[s.name], failed=True)
+        if s.name in failed
+        else ComparisonRow(s.name, problem, first[s.name][0], steady[s.name], results[s.name])
+        for s in resolved
     ]
-    reference = next((r for r in rows if r.solver == REFERENCE_SOLVER), None)
+    for row in rows:
+        row.origin = solver_origin(row.solver).to_dict()
+    reference = next((r for r in rows if r.solver == REFERENCE_SOLVER and not r.failed), None)
     if reference is not None:
-        for row in rows:
+        for row in (r for r in rows if not r.failed):
             row.speedup_vs_scipy = reference.steady.median_s / row.steady.median_s
             unconverged = [r.solver for r in (reference, row) if not r.result.converged]
             if unconverged:
@@ -128,6 +156,10 @@ def run_comparison(
             if row.break_even_vs_scipy is None:
                 row.break_even_note = "never pays back its first call (not faster in steady state)"
     meta["problem"] = {"name": problem.name, "n": problem.n, "params": dict(problem.params)}
+    try:
+        meta["problem"]["origin"] = problem_origin(problem.name).to_dict()
+    except ValueError:  # a Problem built by the caller, not looked up by name
+        meta["problem"]["origin"] = None
     meta["config"] = config._asdict()
     meta["repeats"] = {"steady": repeats, "first_call": first_call_repeats}
     if report is not None:
@@ -135,6 +167,11 @@ def run_comparison(
         for row in rows:
             row.instructions = report.get(row.solver, problem.name, problem.n)
     return Comparison(meta, config, rows, report)
+
+
+def failed_result(problem: Problem, status: str) -> Result:
+    """The recorded outcome of a solve that did not finish: no point reached, not converged."""
+    return Result(np.asarray(problem.x0), math.nan, math.nan, 0, 0, False, status)
 
 
 def _count_instructions(

@@ -28,16 +28,18 @@ def row_to_dict(row: ComparisonRow) -> dict[str, Any]:
         "solver": row.solver,
         "problem": row.problem.name,
         "n": row.problem.n,
-        "first_call_s": row.first_call_s,
-        "steady_s": row.steady.median_s,
+        "solver_origin": row.origin or None,
+        "failed": row.failed,
+        "first_call_s": finite_or_none(row.first_call_s),
+        "steady_s": finite_or_none(row.steady_s),
         "n_iter": r.n_iter,
         "n_fev": r.n_fev,
         "final_loss": finite_or_none(r.value),
         "grad_inf_norm": finite_or_none(r.grad_inf_norm),
         "converged": r.converged,
         "status": r.status,
-        "steady_min_s": row.steady.min_s,
-        "steady_max_s": row.steady.max_s,
+        "steady_min_s": row.steady.min_s if row.steady.times_s else None,
+        "steady_max_s": row.steady.max_s if row.steady.times_s else None,
         "steady_samples_s": row.steady.times_s,
         "seconds_per_iteration": row.seconds_per_iteration,
         "speedup_vs_scipy": row.speedup_vs_scipy,
@@ -54,6 +56,8 @@ def comparison_to_dict(comparison: Comparison) -> dict[str, Any]:
 
 
 def _fmt_s(x: float) -> str:
+    if x != x:  # nan: a failed row has no timing
+        return "-"
     return f"{x:.4f}" if x >= 1e-3 else f"{x:.2e}"
 
 
@@ -103,13 +107,13 @@ def format_table(comparison: Comparison) -> str:
             (
                 row.solver,
                 _fmt_s(row.first_call_s),
-                _fmt_s(row.steady.median_s),
+                _fmt_s(row.steady_s),
                 speed,
                 str(r.n_iter),
                 str(r.n_fev),
                 f"{r.value:.3e}",
                 f"{r.grad_inf_norm:.2e}",
-                "yes" if r.converged else "NO",
+                "FAILED" if row.failed else "yes" if r.converged else "NO",
                 *extra,
             )
         )
@@ -120,6 +124,14 @@ def format_table(comparison: Comparison) -> str:
     lines.extend(" | ".join(c.ljust(w) for c, w in zip(b, widths, strict=True)) for b in body)
     notes = []
     for row in comparison.rows:
+        if row.origin and row.origin.get("kind") != "built-in":
+            o = row.origin
+            where = (
+                f"{o['distribution']} {o['version']}"
+                if o.get("distribution")
+                else "no installed distribution"
+            )
+            notes.append(f"{row.solver}: plugin {o['target']} ({o['kind']}, {where})")
         if row.solver != "scipy" and row.break_even_vs_scipy is not None:
             notes.append(
                 f"{row.solver}: compile {row.compile_s:.3f} s; pays back its first call after "

@@ -11,6 +11,7 @@ from typing import Any
 
 from lbfgs_impl.commands.common import (
     UsageError,
+    build_problem,
     check_output,
     parse_problems,
     parse_solvers,
@@ -35,7 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("outdir", metavar="OUTDIR", help="directory for explain.md, explain.json, figures")
     parser.add_argument(
-        "--problem", default="rosenbrock", help=f"one of: {', '.join(problem_names())} (default: rosenbrock)"
+        "--problem",
+        default="rosenbrock",
+        help=f"one of: {', '.join(problem_names())}, or module:attr (default: rosenbrock)",
     )
     parser.add_argument("--n", type=int, default=100, help="problem dimension, >= 2 (default: 100)")
     parser.add_argument(
@@ -71,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     parse_problems(args.problem)
     if args.n < 2:
         raise UsageError(f"problem dimension n must be an integer >= 2, got {args.n}")
+    if ":" in args.problem:  # a plugin problem is built and checked before anything runs
+        build_problem(args.problem, args.n)
     try:
         check_fits(args.problem, args.n, config.memory_size)
     except ValueError as exc:
