@@ -13,5 +13,6 @@ COMMAND_MODULES = (
     "lbfgs_impl.commands.profile.command",
     "lbfgs_impl.commands.report.command",
     "lbfgs_impl.commands.explain.command",
+    "lbfgs_impl.commands.pitfalls.command",
     "lbfgs_impl.commands.check_regressions",
 )
