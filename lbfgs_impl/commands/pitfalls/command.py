@@ -46,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="3 samples per timing, 2 calls per recompiling closure, 2 eager iterations (default: 5, 3, 3)",
+        help="3 timed samples instead of 5, a shorter floor, 20 iterations of L-BFGS-B on the un-jitted "
+        "objective instead of 40",
     )
     parser.add_argument("--plan", choices=["quick", "full", "tiny"], help=argparse.SUPPRESS)  # tiny: tests
     add_pin_arguments(parser)

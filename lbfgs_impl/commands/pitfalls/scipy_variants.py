@@ -81,7 +81,7 @@ def _minimizer(problem: Problem, config: SolverConfig, kind: str) -> Minimize:
     return minimize
 
 
-KINDS = ("not_jitted", "two_calls", "float32")
+KINDS = ("two_calls", "float32")  # timed round-robin with the reference; "not_jitted" is capped
 
 
 def _outcome(
@@ -99,12 +99,11 @@ def _outcome(
 def measure_scipy(
     problem: Problem, config: SolverConfig, reference: Any, repeats: int, check: Callable[[np.ndarray], Any]
 ) -> tuple[list[float], Any, dict[str, dict[str, Any]]]:
-    """The correct solve (``reference``, a compiled ``scipy`` solve) and every variant, round-robin.
+    """The correct solve (``reference``, a compiled ``scipy`` solve) and the :data:`KINDS`, round-robin.
 
-    Each is run once untimed (eager primitives compile there, as the jitted functions did
-    when built), then ``repeats`` rounds time each once, so drift hits them alike. Returns
-    the reference's samples and last raw result, and per variant its row fields.
-    ``check(x)`` gives the float64 value and gradient at the final point (not timed).
+    Each is run once untimed, then ``repeats`` rounds time each once, so drift hits them
+    alike. Returns the reference's samples and last raw result, and per variant its row
+    fields. ``check(x)`` gives the float64 value and gradient at the final point (not timed).
     ``n_fev`` counts the calls SciPy made to the objective (with value and gradient as two
     functions, to the value; it asks for the gradient at the same points).
     """
@@ -135,3 +134,40 @@ def measure_scipy(
         for kind in KINDS
     }
     return ref_samples, raw, variants
+
+
+def not_jitted(
+    problem: Problem, config: SolverConfig, cap: int, evaluations_to_finish: int, check: Callable[..., Any]
+) -> dict[str, Any]:
+    """L-BFGS-B on the un-jitted objective, one run of at most ``cap`` iterations, extrapolated.
+
+    A 2-iteration run first (untimed) compiles every primitive the objective uses. Where the
+    timed run stopped on the cap, the whole solve's time is estimated as its seconds per
+    evaluation times ``evaluations_to_finish`` (the correct solve's evaluations): every
+    evaluation does the same operations.
+    """
+    _minimizer(problem, config._replace(maxiter=2), "not_jitted")()
+    capped = config._replace(maxiter=min(cap, config.maxiter))
+    minimize = _minimizer(problem, capped, "not_jitted")
+    with count_compilations() as log:
+        t0 = time.perf_counter()
+        res, calls = minimize()
+        seconds = time.perf_counter() - t0
+    outcome = _outcome(res, calls, config, check)
+    capped_below = capped.maxiter < config.maxiter
+    stopped_on_cap = capped_below and not outcome["converged"] and outcome["n_iter"] >= capped.maxiter
+    estimate = seconds / calls * evaluations_to_finish
+    return {
+        "seconds": estimate if stopped_on_cap else seconds,
+        "samples": [seconds],
+        "measured_seconds": seconds,
+        "measured_iterations": outcome["n_iter"],
+        "measured_evaluations": calls,
+        "n_compilations": log.n_compilations,
+        **outcome,
+        "extrapolated": stopped_on_cap,
+        "extrapolation": f"{outcome['n_iter']} iterations ({calls} evaluations) measured in {seconds:.3g} s; "
+        f"seconds per evaluation x the correct solve's {evaluations_to_finish} evaluations"
+        if stopped_on_cap
+        else None,
+    }
