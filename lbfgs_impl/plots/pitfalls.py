@@ -42,10 +42,15 @@ def figure(doc: dict[str, Any], path: Path, title: str | None = None) -> Path:
     ax.set_yticks(ys, labels, fontsize=7)
     ax.set_xscale("log")
     ax.set_xlabel("seconds (log scale); ratio to the correct measurement at the bar's end")
-    ax.plot([], [], color="black", lw=2.5, label="correct measurement of the same code")
-    ax.plot([], [], color="red", lw=1.5, ls="--", label="floor (arithmetic the solve cannot skip)")
-    ax.bar([], [], color="lightgrey", hatch="//", edgecolor="white", label="extrapolated from capped run")
-    ax.legend(fontsize=7, loc="lower right")
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles = [
+        Line2D([], [], color="black", lw=2.5, label="correct measurement of the same code"),
+        Line2D([], [], color="red", lw=1.5, ls="--", label="floor (arithmetic the solve cannot skip)"),
+        Patch(facecolor="grey", hatch="//", edgecolor="white", label="extrapolated from a capped run"),
+    ]
+    ax.legend(handles=handles, fontsize=7, loc="lower right")
     lo = min(min(r["seconds"], r["correct_seconds"], r.get("floor_s", r["seconds"])) for r in rows)
     hi = max(max(r["seconds"], r["correct_seconds"]) for r in rows)
     ax.set_xlim(lo / 3, hi * 8)

@@ -99,7 +99,7 @@ def test_recompiling_closures_compile_every_call_and_jax_says_so(run):
         assert log["compilations_logged"] >= calls and log["cache_misses_logged"] >= calls
         assert any("TRACING CACHE MISS" in line for line in log["excerpt"])
         assert any(line.startswith("Compiling jit(while_loop_solve)") for line in log["excerpt"])
-        assert f"**{row['title']}**: JAX logged {log['compilations_logged']} compilations" in md
+        assert f"**{row['title']}**: JAX logged {log['compilations_logged']} compilation" in md
         assert log["excerpt"][0] in md
     assert "maybe the function is" in " ".join(rows["new_function"]["jax_log"]["excerpt"])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lbfgs_impl.commands.pitfalls.rows import GROUPS
+from lbfgs_impl.commands.pitfalls.rows import GROUPS, plural
 
 
 def seconds(x: float | None) -> str:
@@ -111,8 +111,9 @@ def log_lines(rows: list[dict[str, Any]]) -> list[str]:
         if not log:
             continue
         lines += [
-            f"**{r['title']}**: JAX logged {log['compilations_logged']} compilations and "
-            f"{log['cache_misses_logged']} tracing-cache misses over {r['calls']} calls "
+            f"**{r['title']}**: JAX logged {plural(log['compilations_logged'], 'compilation')} and "
+            f"{plural(log['cache_misses_logged'], 'tracing-cache miss', 'tracing-cache misses')} "
+            f"over {r['calls']} calls "
             f"({r['n_compilations']} counted through `jax.monitoring`). First lines:",
             "",
             "```text",

@@ -15,6 +15,11 @@ GROUPS = {
 }
 
 
+def plural(count: int, singular: str, many: str | None = None) -> str:
+    """``1 compilation``, ``2 compilations``."""
+    return f"{count} {singular if count == 1 else (many or singular + 's')}"
+
+
 def _async(row: dict[str, Any]) -> str:
     if row["below_floor"]:
         return (
@@ -29,16 +34,16 @@ def _async(row: dict[str, Any]) -> str:
 
 def _first_call(row: dict[str, Any]) -> str:
     return (
-        f"The first call traces and compiles ({row['n_compilations']} compilations counted in the timed "
-        "region): timed as if steady, compilation is reported as run time."
+        f"The first call traces and compiles ({plural(row['n_compilations'], 'compilation')} counted "
+        "in the timed region): timed as if steady, compilation is reported as run time."
     )
 
 
 def _eager(row: dict[str, Any]) -> str:
     later = row.get("compilations_later_iterations", 0)
     recompiles = (
-        f"; the line search's lax control flow is compiled again at every call ({later} compilations "
-        "after the first iteration)"
+        "; the line search's lax control flow is compiled again at every call "
+        f"({plural(later, 'compilation')} after the first iteration)"
         if later
         else ""
     )
