@@ -1,4 +1,4 @@
-"""The pitfalls results page is generated from the committed run and the quoted numbers, and only from them."""
+"""The pitfalls results page comes from the committed run and the quoted numbers, and only from them."""
 
 from __future__ import annotations
 
