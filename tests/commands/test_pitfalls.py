@@ -44,6 +44,8 @@ def test_every_pitfall_has_a_row_in_order_and_the_files_are_written(run):
     meta = doc["meta"]
     assert meta["versions"]["jax"] and meta["cpu"] and "thread_env" in meta and meta["pinning"]["pinned"]
     assert "pitfalls took" in stderr
+    load = doc["load_average"]
+    assert len(load["start"]) == len(load["end"]) == 3 and doc["wall_s"] >= doc["measure_s"] > 0
 
 
 def test_correct_measurements_compile_nothing_and_converge(run):
@@ -155,6 +157,8 @@ def test_the_markdown_has_one_line_per_row_under_its_group(run):
         assert f"| {row['n_compilations']} |" in line
     for ref in doc["references"].values():
         assert f"| {ref['title']} |" in md
+    start = ", ".join(f"{x:g}" for x in doc["load_average"]["start"])
+    assert f"- load average (1, 5, 15 min) at the start: {start};" in md
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from lbfgs_impl.measure.timing import pinned
     from lbfgs_impl.solvers import SolverConfig
 
-    t0 = time.perf_counter()
+    t0, load_start = time.perf_counter(), _load_average()
     with pinned(pin_request(args)) as pinning:  # before JAX starts: XLA sizes its thread pool then
         from lbfgs_impl.problems import make_problem
 
@@ -80,8 +80,19 @@ def run(args: argparse.Namespace) -> int:
         )
         doc["meta"] = collect_meta(pinning)
     doc["wall_s"] = time.perf_counter() - t0
+    doc["load_average"] = {"start": load_start, "end": _load_average()}
     progress(f"pitfalls took {doc['wall_s']:.0f} s (wall time; machine load included)")
     return write_all(doc, outdir)
+
+
+def _load_average() -> list[float] | None:
+    """The system's 1, 5 and 15 minute load averages (other work sharing the CPUs), where the OS says."""
+    import os
+
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
 
 
 def write_all(doc: dict[str, Any], outdir: Path) -> int:

@@ -40,6 +40,18 @@ def machine_lines(meta: dict[str, Any]) -> list[str]:
     ]
 
 
+def load_lines(doc: dict[str, Any]) -> list[str]:
+    """The load averages at the start and end of the run: other work on the CPUs slows every time."""
+    load = doc.get("load_average") or {}
+    if not load.get("start") or not load.get("end"):
+        return []
+    start, end = (", ".join(f"{x:g}" for x in load[k]) for k in ("start", "end"))
+    return [
+        f"- load average (1, 5, 15 min) at the start: {start}; at the end: {end} "
+        f"({doc['meta']['cpu_count']} logical CPUs); wall time {doc['wall_s']:.0f} s"
+    ]
+
+
 def _iterations(row: dict[str, Any]) -> str:
     mark = " (measured, capped)" if row["extrapolated"] else ""
     shown = row.get("measured_iterations", row["n_iter"]) if row["extrapolated"] else row["n_iter"]
@@ -135,6 +147,7 @@ def render(doc: dict[str, Any], figure: str | None = "pitfalls.png", heading: st
         f"shown; {doc['measure_s']:.0f} s of measuring in all).",
         "",
         *machine_lines(doc["meta"]),
+        *load_lines(doc),
         "",
         f"{sub} The correct measurements",
         "",

@@ -69,7 +69,7 @@ def drive(
             break
     value_f, gnorm_f = float(value_h), float(gnorm_h)
     converged, status = stop_status(value_f, gnorm_f, n_iter, config)
-    split = {}
+    split: dict[str, int] = {}
     if compiled:
         split = {
             "compilations_first_iteration": compiled[0],
@@ -81,7 +81,7 @@ def drive(
         "converged": converged,
         "status": status,
         "ends": ends,
-        **(split if compiled else {}),
+        **split,
     }
 
 
