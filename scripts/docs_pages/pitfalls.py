@@ -114,6 +114,19 @@ def article_figure(doc: dict[str, Any], article: dict[str, Any], path: Path) -> 
     return save(fig, path)
 
 
+def _load_note(doc: dict[str, Any]) -> list[str]:
+    load = doc.get("load_average") or {}
+    if not load.get("start"):
+        return []
+    return [
+        f"The machine was shared while it ran: load average {load['start'][0]:g} at the start and "
+        f"{load['end'][0]:g} at the end (1 minute) on {doc['meta']['cpu_count']} logical CPUs. Other "
+        "work on the CPUs slows the timings (not all by the same factor); the ratios measured side by "
+        "side within the run are what it compares, not its times with another machine's.",
+        "",
+    ]
+
+
 def page(doc: dict[str, Any], article: dict[str, Any]) -> str:
     meta = doc["meta"]
     versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
@@ -127,9 +140,9 @@ def page(doc: dict[str, Any], article: dict[str, Any]) -> str:
         f"`lbfgs-bench pitfalls` ran the same case ({doc['problem']} n={doc['n']}) on {meta['cpu']} "
         f"with {versions}, and measured the correct figure of each solver beside the ways of timing it "
         "wrongly. Each number of the report is set beside the measurements that can produce it; which "
-        "of them the report's author made "
-        "is not known.",
+        "of them the report's author made is not known.",
         "",
+        *_load_note(doc),
         *article_table(doc, article),
         "![the report's numbers and the reproductions](../figures/pitfalls_article.png)",
         "",
