@@ -93,11 +93,19 @@ def test_every_command_has_its_own_room():
         # `lbfgs-bench X` lives at lbfgs_impl/commands/X* (a module or a package)
         assert dotted.split(".")[2] == stem, (module.NAME, dotted)
         names.append(module.NAME)
-    assert names == ["compare", "profile", "report", "explain", "check-regressions", "list"]
+    assert names == ["compare", "profile", "report", "explain", "pitfalls", "check-regressions", "list"]
 
 
 @pytest.mark.parametrize(
-    "package", ["commands.report", "commands.compare", "commands.profile", "commands.explain", "tracking"]
+    "package",
+    [
+        "commands.report",
+        "commands.compare",
+        "commands.profile",
+        "commands.explain",
+        "commands.pitfalls",
+        "tracking",
+    ],
 )
 def test_package_inits_import_nothing_back(package):
     init = PACKAGE / package.replace(".", "/") / "__init__.py"

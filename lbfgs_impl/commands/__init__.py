@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "lbfgs_impl.commands.profile.command",
     "lbfgs_impl.commands.report.command",
     "lbfgs_impl.commands.explain.command",
+    "lbfgs_impl.commands.pitfalls.command",
     "lbfgs_impl.commands.check_regressions",
     "lbfgs_impl.commands.list",
 )
