@@ -26,7 +26,7 @@ def test_version_comes_from_the_package_metadata(capsys):
 
 
 def test_the_version_is_written_once():
-    sources = [p for p in (ROOT / "lbfgs_impl").rglob("*.py") if "__version__ = \"" in p.read_text()]
+    sources = [p for p in (ROOT / "lbfgs_impl").rglob("*.py") if '__version__ = "' in p.read_text()]
     assert sources == [], f"a second, hand-typed version in {sources}"
 
 
@@ -62,7 +62,12 @@ def test_linters_are_pinned_where_ci_runs_them():
     ci = (ROOT / ".ci" / "run").read_text()
     tox = (ROOT / "tox.ini").read_text()
     for tool in ("ruff", "zizmor"):
-        pins = [r for extra in PYPROJECT["project"]["optional-dependencies"].values() for r in extra if r.startswith(tool)]
+        pins = [
+            r
+            for extra in PYPROJECT["project"]["optional-dependencies"].values()
+            for r in extra
+            if r.startswith(tool)
+        ]
         assert pins and all("==" in r for r in pins), (tool, pins)
     installs = [line for line in ci.splitlines() if "pip install" in line and "ruff" in line]
     assert installs and all("ruff==" in line for line in installs), installs
