@@ -20,7 +20,6 @@ from lbfgs_impl.solvers import (
 )
 
 
-
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
