@@ -160,12 +160,12 @@ def regenerate(root: Path, data_root: Path) -> list[Path]:
     return [*written, readme]
 
 
-def differences(fresh_root: Path, written: list[Path]) -> list[str]:
-    """What differs between the regenerated files in ``fresh_root`` and the committed ones."""
+def differences(fresh_root: Path, written: list[Path], committed_root: Path = ROOT) -> list[str]:
+    """What differs between the regenerated files in ``fresh_root`` and those in ``committed_root``."""
     out = []
     for path in written:
         rel = path.resolve().relative_to(fresh_root.resolve())
-        committed = ROOT / rel
+        committed = committed_root / rel
         if not committed.exists():
             out.append(f"{rel}: not committed")
         elif path.suffix == ".png":
@@ -174,9 +174,9 @@ def differences(fresh_root: Path, written: list[Path]) -> list[str]:
         elif committed.read_bytes() != path.read_bytes():
             out.append(f"{rel}: differs")
     produced = {p.resolve().relative_to(fresh_root.resolve()) for p in written}
-    for committed in sorted((ROOT / "docs" / "results").glob("*")):
-        if committed.relative_to(ROOT) not in produced:
-            out.append(f"{committed.relative_to(ROOT)}: no generator writes it (stale)")
+    for committed in sorted((committed_root / "docs" / "results").glob("*")):
+        if committed.relative_to(committed_root) not in produced:
+            out.append(f"{committed.relative_to(committed_root)}: no generator writes it (stale)")
     return out
 
 
