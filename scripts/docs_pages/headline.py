@@ -64,8 +64,7 @@ def figure(doc: dict[str, Any], path: Path) -> Path:
     a.barh(names, [r["first_call_s"] for r in rows], color=colours)
     a.set_xlabel("first call (s), caches cleared")
     b.barh(names, [1e3 * r["steady_s"] for r in rows], color=colours)
-    b.set_xscale("log")
-    b.set_xlabel("steady state (ms per solve, log scale)")
+    b.set_xlabel("steady state (ms per solve, precompiled)")
     a.invert_yaxis()
     problem = doc["meta"]["problem"]
     fig.suptitle(f"{problem['name']} n = {problem['n']}: {machine(doc['meta'])}", fontsize=9)

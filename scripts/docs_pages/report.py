@@ -8,13 +8,15 @@ own figure code.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import tempfile
 from pathlib import Path
 
 from _common import load_json, machine, versions, write_text
 
 PAGE = "report"
-SOURCES = ("lbfgs_impl/commands/report",)
+SOURCES = ("lbfgs_impl/commands/report", "lbfgs_impl/commands/explain")
 
 
 def load(data_dir: Path):
@@ -33,6 +35,16 @@ def generate(data_dir: Path, docs_dir: Path) -> list[Path]:
     with tempfile.TemporaryDirectory() as tmp:
         drawn = figures.write_all(report, Path(tmp))
         text = document.render(report)
+        if report.ok("explain"):  # the explain section's figures, drawn by explain's own code
+            from lbfgs_impl.commands.explain.command import write_all as write_explain
+
+            with contextlib.redirect_stderr(io.StringIO()):
+                write_explain(report.stages["explain"].data, Path(tmp) / "explain")
+            drawn += sorted((Path(tmp) / "explain").glob("*.png"))
+            # explain.md itself is not published with this page: named, not linked
+            text = text.replace("[explain/explain.md](explain/explain.md)", "`explain/explain.md`")
+            for path in (Path(tmp) / "explain").glob("*.png"):
+                text = text.replace(f"](explain/{path.name})", f"]({path.name})")
         for path in sorted(drawn, key=lambda p: p.name):
             target = docs_dir / "figures" / f"{PAGE}_{path.name}"
             target.parent.mkdir(parents=True, exist_ok=True)
