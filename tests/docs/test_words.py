@@ -57,7 +57,7 @@ def hits(text: str, skip: tuple[str, ...] = ()) -> list[str]:
 
 
 def docs_files() -> list[Path]:
-    files = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    files = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").rglob("*.md"))]
     return [p for p in files if "_build" not in p.parts]
 
 
