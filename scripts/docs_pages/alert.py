@@ -18,7 +18,6 @@ from typing import Any
 from _common import write_text
 
 PAGE = "alert_report"
-SOURCES = ("lbfgs_impl/tracking", "lbfgs_impl/commands/check_regressions.py")
 CHANGED = "test_steady[logistic-100-optax_while]"
 SLOWER = 1.25
 EXTRA_ITERATIONS = 3

@@ -11,8 +11,6 @@ from pathlib import Path
 
 from _common import write_text
 
-SOURCES = ("lbfgs_impl/cli.py", "lbfgs_impl/commands")
-
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
     for action in parser._actions:

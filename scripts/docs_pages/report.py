@@ -16,7 +16,16 @@ from pathlib import Path
 from _common import load_json, machine, versions, write_text
 
 PAGE = "report"
-SOURCES = ("lbfgs_impl/commands/report", "lbfgs_impl/commands/explain")
+#: what its figures are drawn by, beside lbfgs_impl/plots (the page's text is compared byte for byte)
+SOURCES = (
+    "lbfgs_impl/commands/report/figures.py",
+    "lbfgs_impl/commands/report/stages.py",
+    "lbfgs_impl/commands/report/data.py",
+    "lbfgs_impl/commands/explain/command.py",
+    "lbfgs_impl/commands/profile/runner.py",
+    "lbfgs_impl/measure/attribution.py",
+    "lbfgs_impl/profiles.py",
+)
 
 
 def load(data_dir: Path):
