@@ -55,3 +55,17 @@ def test_the_machine_key_the_workflow_calls_exists():
     from lbfgs_impl.tracking.runs import this_machine_key
 
     assert re.fullmatch(r"[\w.+-]+", this_machine_key())
+
+
+def test_ci_checks_and_builds_the_docs_after_the_tests_and_before_ruff():
+    lines = (ROOT / ".ci" / "run").read_text().splitlines()
+
+    def at(fragment: str) -> int:
+        (index,) = [i for i, line in enumerate(lines) if fragment in line and not line.startswith("#")]
+        return index
+
+    build = at("sphinx-build -E -W --keep-going -b html docs docs/_build/html")
+    assert at("pytest -m slow") < at("scripts/regen_docs.py --check") < build < at("ruff check .")
+    tox = (ROOT / "tox.ini").read_text()
+    docs_env = tox.split("[testenv:docs]", 1)[1].split("\n[", 1)[0]
+    assert "extras = docs" in docs_env and "sphinx-build -E -W --keep-going" in docs_env
