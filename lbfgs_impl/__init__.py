@@ -19,7 +19,17 @@ from lbfgs_impl.solvers import (
     solver_names,
 )
 
-__version__ = "0.1.0"
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lbfgs-bench")
+    except PackageNotFoundError:  # a source tree on sys.path, never installed
+        return "0+unknown"
+
+
+__version__ = _version()
 
 _API = ("compare", "profile", "report", "CompareResult", "ProfileResult")
 

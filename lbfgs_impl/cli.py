@@ -1,7 +1,8 @@
 """``lbfgs-bench`` command line (also ``python -m lbfgs_impl``): parser assembly and dispatch only.
 
 Every command lives in :mod:`lbfgs_impl.commands` and adds its own arguments;
-this module collects them, turns bad input into one line (exit 2), a
+this module collects them, prints the help for a bare ``lbfgs-bench`` (exit 0, as
+``--help``), turns bad input into one line (exit 2), a
 measurement error into one line (exit 1) and an out-of-memory into one line
 (exit 1).
 """
@@ -29,7 +30,10 @@ def _commands() -> dict[str, ModuleType]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from lbfgs_impl import __version__
+
     parser = _Parser(prog=PROG, description="L-BFGS in SciPy and Optax, measured correctly.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, module in _commands().items():
         module.add_arguments(sub.add_parser(name, help=module.HELP, description=module.DESCRIPTION))
@@ -42,9 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         args = build_parser().parse_args(argv)
-        if args.command is None:
+        if args.command is None:  # bare ``lbfgs-bench``: the same help and exit code as ``--help``
             build_parser().print_help()
-            return 2
+            return 0
         return _commands()[args.command].run(args)
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

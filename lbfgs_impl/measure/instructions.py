@@ -1,13 +1,13 @@
 """Instruction counts under valgrind's callgrind: figures that do not depend on the machine's load.
 
-A wall-clock median moves up to ~1.8x between processes on a shared 2-core VM,
-and a hosted CI runner changes hardware from night to night. The number of
+A wall-clock median moves between processes on a shared machine, and a hosted
+CI runner changes hardware from night to night. The number of
 instructions a solve executes does neither. This module counts them the way
 CodSpeed's simulation mode and iai-callgrind do:
 
 * every (solver, problem) is measured in its own process, forked from a
   "zygote" that imported JAX, Optax and SciPy once under valgrind (import alone
-  takes ~10 s there) but never started JAX's backend, so each child starts cold;
+  is slow there) but never started JAX's backend, so each child starts cold;
 * the child AOT-compiles and warms the solve up uninstrumented, then switches
   instrumentation on with callgrind *client requests* exactly around one
   ``prepared.run()`` (``callgrind_control`` would act at its next poll point);

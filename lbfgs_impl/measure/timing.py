@@ -79,8 +79,8 @@ def pinned(cpu: int | None = -1) -> Iterator[dict[str, Any]]:
 
     Pin *before* the first JAX computation: XLA sizes its CPU thread pool when
     its backend starts, and a pool made for every core but squeezed onto one
-    ran the seed case 2.1x slower (optax_while, 21.4 vs 10.1 ms) here than the same pool pinned from the
-    start (as ``taskset -c 0`` does). The yielded record says which happened.
+    runs slower than the same pool pinned from the start (as ``taskset -c 0``
+    does). The yielded record says which happened.
 
     Args:
       cpu: the CPU to use; ``-1`` (default) means the first CPU this process is

@@ -139,7 +139,7 @@ class SolverBase:
         raise NotImplementedError
 
     def unavailable_reason(self) -> str | None:
-        """Why this solver cannot run here (a missing optional package), or ``None``."""
+        """Why this solver cannot run in this environment (a missing optional package), or ``None``."""
         return None
 
     def solve(self, problem: Problem, config: SolverConfig | None = None) -> Result:

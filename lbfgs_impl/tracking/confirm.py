@@ -25,10 +25,9 @@ satisfy are left alone, missing ones such as optax 0.2.4's chex are added).
 The report then names the upgrade.
 
 The ratio compares each run's *fastest* sample. Interference on a shared
-machine only ever adds time, and here it comes in phases: the seed case's
-steady median read ~6.5 ms or ~11 ms from one process to the next (pinned,
-same code), while the fastest sample stayed at 6.2-6.6 ms in 7 of 8
-processes. A real slowdown moves the fastest sample as well.
+machine only ever adds time, and it can come in phases: the same code's
+steady median can move from one process to the next while its fastest
+sample stays put. A real slowdown moves the fastest sample as well.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--instructions-compile",
         action="store_true",
-        help="with --instructions, also count trace+lower+compile (about a minute per JAX solver)",
+        help="with --instructions, also count trace+lower+compile (slow: XLA compiles under valgrind)",
     )
     add_scheduler_argument(parser)
     add_pin_arguments(parser, " while timing")

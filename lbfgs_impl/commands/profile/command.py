@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from lbfgs_impl.solvers import solver_names
 
     parser.add_argument("outdir", metavar="OUTDIR", help="where to write the results and figures")
-    parser.add_argument("--quick", action="store_true", help="10 problems, 3 timed runs each (a few minutes)")
+    parser.add_argument("--quick", action="store_true", help="10 problems, 3 timed runs each")
     parser.add_argument(
         "--solvers", help=f"comma-separated subset of: {', '.join(solver_names())} (default: all available)"
     )

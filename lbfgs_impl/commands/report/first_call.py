@@ -174,7 +174,7 @@ def check_children(solver: str, cold: Sequence[dict], warm: Sequence[dict], stea
 
 
 def _steady(case: BenchCase, solver: str, scaling_rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The steady solve at the same (problem, n, maxiter): from the scaling stage, or measured here."""
+    """The steady solve at the same (problem, n, maxiter): from scaling, or measured in this process."""
     key = (case.problem, case.n, solver, case.maxiter)
     for r in scaling_rows:
         if (r["problem"], r["n"], r["solver"], r.get("maxiter")) == key:
