@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import traceback
 
 from lbfgs_impl.commands.common import (
+    PROG,
     UsageError,
     check_output,
     fraction,
@@ -15,7 +18,10 @@ from lbfgs_impl.commands.common import (
 
 NAME = "check-regressions"
 HELP = "compare two pytest-benchmark JSON files: noise-aware time and exact quality checks"
-DESCRIPTION = "Exit 0: nothing regressed; 1: something regressed; 2: usage or data error."
+DESCRIPTION = (
+    "Exit 0: nothing found; 1: a regression; 2: a signal not comparable (or bad input, or no baseline); "
+    "3: an internal error. The --report file is rewritten before any check, never left from an earlier run."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -151,15 +157,44 @@ def _recount(args, baseline, current, time_baseline, thresholds, comparison):
     return redone
 
 
+def _placeholder(args: argparse.Namespace, why: str) -> None:
+    """Rewrite ``--report`` with why no verdict was reached (never leave last night's report in place)."""
+    from lbfgs_impl.outputs import OutputError, atomic_write_text
+
+    if args.report:
+        try:
+            atomic_write_text(args.report, f"# Benchmark regression check\n\n**No verdict:** {why}\n")
+        except OutputError as exc:
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
-    from lbfgs_impl.outputs import atomic_write_text, check_writable
+    """Exit 0 nothing found, 1 a regression, 2 not comparable or bad input, 3 an internal error."""
+    from lbfgs_impl.outputs import check_writable
+
+    if args.report:
+        check_output(check_writable, args.report)
+        _placeholder(args, "the check did not finish (interrupted?).")
+    try:
+        return _check(args)
+    except UsageError as exc:
+        _placeholder(args, f"not comparable or bad input (exit 2): {exc}")
+        raise
+    except Exception as exc:  # a crash is never read as a regression (exit 1) nor left as a stale pass
+        traceback.print_exc()
+        line = f"{type(exc).__name__}: {exc}"
+        print(f"{PROG}: internal error: {line}", file=sys.stderr)
+        _placeholder(args, f"internal error (exit 3): {line}")
+        return 3
+
+
+def _check(args: argparse.Namespace) -> int:
+    from lbfgs_impl.outputs import atomic_write_text
     from lbfgs_impl.tracking.confirm import ConfirmationError, confirm_time_regressions
     from lbfgs_impl.tracking.regressions import hold_time_only, render_report
 
     if not args.quality_factor > 1.0:
         raise UsageError(f"--quality-factor must be > 1, got {args.quality_factor}")
-    if args.report:
-        check_output(check_writable, args.report)
     baseline, current, time_baseline, thresholds, comparison = _load(args)
     if args.confirm and comparison.environment_mismatch:
         comparison = _recount(args, baseline, current, time_baseline, thresholds, comparison)
@@ -173,6 +208,7 @@ def run(args: argparse.Namespace) -> int:
                 rounds=args.confirm_rounds,
                 cpu=args.perf_cpu,
                 progress=progress,
+                size=args.perf_size,
             )
         except ConfirmationError as exc:
             raise UsageError(f"--confirm: {exc}") from None
@@ -180,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
         hold_time_only(comparison)
     report = render_report(comparison)
     print(report, end="")
-    verdict = 1 if comparison.regressions else 0
+    verdict = comparison.exit_code()
     if args.report and write_output(atomic_write_text, args.report, report):
-        return 2
+        return 3
     return verdict

@@ -67,11 +67,18 @@ def _pin_text(pinning: Any) -> str:
 
 
 def _verdict(cmp: Comparison) -> str:
-    if not cmp.regressions:
+    worse, missing = cmp.worse(), cmp.not_compared()
+    gaps = ""
+    if missing:
+        kinds = ", ".join(sorted({f.kind for f in missing}))
+        gaps = f" **{len(missing)} signal(s) not compared** ({kinds}): this is not a pass."
+    if not worse:
+        if missing:
+            return f"**Not comparable.**{gaps} {cmp.compared} benchmark(s) in common."
         return f"**No regressions.** {cmp.compared} benchmark(s) compared."
-    fired = sorted({f.kind for f in cmp.regressions})
+    fired = sorted({f.kind for f in worse})
     return (
-        f"**{len(cmp.regressions)} regression(s)** Signals that fired: {', '.join(fired)}. "
+        f"**{len(worse)} regression(s)** Signals that fired: {', '.join(fired)}.{gaps} "
         f"{cmp.compared} benchmark(s) compared."
     )
 

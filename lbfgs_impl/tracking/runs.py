@@ -30,7 +30,8 @@ class Thresholds:
       spread_rise_factor, spread_floor: a current spread above max(factor x baseline spread,
         floor) is a finding of its own.
       share_band: a thread-pool share that rises by more than max(this, 3 x the baseline's
-        per-process range of the share) is a finding.
+        per-process range of the share) is a finding...
+      share_band_cap: ...a band never wider than this, whatever the baseline's range.
     """
 
     threshold: float = 0.10
@@ -44,12 +45,17 @@ class Thresholds:
     spread_rise_factor: float = 3.0
     spread_floor: float = 0.02
     share_band: float = 0.05
+    share_band_cap: float = 0.10
 
     def instruction_limit(self, baseline_spread: float) -> float:
         """Relative change in instructions that counts: from the baseline's spread, floored and capped."""
         return min(
             self.instructions_cap, max(self.instructions, self.instructions_spread_factor * baseline_spread)
         )
+
+    def share_limit(self, baseline_range: float) -> float:
+        """The rise of the thread-pool share that counts: from the baseline's range, floored and capped."""
+        return min(self.share_band_cap, max(self.share_band, 3 * baseline_range))
 
     def spread_limit(self, baseline_spread: float) -> float:
         """The current spread above which the counts themselves became noisy."""
@@ -106,6 +112,19 @@ class BenchmarkRun:
         return None
 
 
+#: Finding kinds that say a signal was not compared (exit 2 when nothing regressed), not that it got worse.
+NOT_COMPARED = frozenset(
+    {
+        "instructions not measured",
+        "instructions not compared",
+        "thread-pool share not measured",
+        "quality not measured",
+        "quality not compared",
+        "not run",
+    }
+)
+
+
 @dataclass
 class Finding:
     """One regression, improvement, or a signal that could not be compared."""
@@ -134,6 +153,7 @@ class Comparison:
     missing_allowed: bool = False  # --allow-missing: listed, not a regression
     new: list[str] = field(default_factory=list)
     compared: int = 0
+    quality_compared: int = 0
     time_compared: bool = True
     time_baseline: BenchmarkRun | None = None
     instruction_baseline: BenchmarkRun | None = None
@@ -141,6 +161,19 @@ class Comparison:
     environment_mismatch: str | None = None  # "valgrind X vs Y" when counts were not comparable
     signals: list[tuple[str, str]] = field(default_factory=list)  # (signal, compared how / why not)
     confirm_notes: list[str] = field(default_factory=list)
+
+    def worse(self) -> list[Finding]:
+        """The findings that say something got worse (not the ones that say it was not compared)."""
+        return [f for f in self.regressions if f.kind not in NOT_COMPARED]
+
+    def not_compared(self) -> list[Finding]:
+        return [f for f in self.regressions if f.kind in NOT_COMPARED]
+
+    def exit_code(self) -> int:
+        """0 nothing found, 1 a regression, 2 a signal not compared (and nothing regressed)."""
+        if self.worse():
+            return 1
+        return 2 if self.not_compared() else 0
 
 
 def load_run(path: str | Path) -> BenchmarkRun:
@@ -159,6 +192,10 @@ def load_run(path: str | Path) -> BenchmarkRun:
         or not all(isinstance(b, dict) and "fullname" in b and "stats" in b for b in doc["benchmarks"])
     ):
         raise DataError(f"{p}: not a pytest-benchmark result file (no machine_info/benchmarks)")
+    names = [b["fullname"] for b in doc["benchmarks"]]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise DataError(f"{p}: benchmark(s) listed twice, which copy counts is unknown: {', '.join(twice)}")
     benchmarks = {b["fullname"]: b for b in doc["benchmarks"]}
     return BenchmarkRun(
         str(p), benchmarks, doc["machine_info"], doc.get("commit_info") or {}, doc.get("datetime")
