@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+#: The key under which the results store records the nightly's verdict on a night (``{"exit": 0, ...}``).
+GATE_KEY = "lbfgs_bench_gate"
+
 
 class DataError(Exception):
     """A file cannot be used (missing, not JSON, not pytest-benchmark, nothing in common)."""
@@ -85,6 +88,9 @@ class BenchmarkRun:
     machine_info: dict[str, Any]
     commit_info: dict[str, Any]
     datetime: str | None
+    gate: dict[str, Any] | None = (
+        None  # the nightly's verdict on this run, when it came from the results store
+    )
 
     def versions(self) -> dict[str, Any]:
         for bench in self.benchmarks.values():
@@ -161,6 +167,9 @@ class Comparison:
     environment_mismatch: str | None = None  # "valgrind X vs Y" when counts were not comparable
     signals: list[tuple[str, str]] = field(default_factory=list)  # (signal, compared how / why not)
     confirm_notes: list[str] = field(default_factory=list)
+    sections: list[tuple[str, list[str]]] = field(
+        default_factory=list
+    )  # (title, Markdown lines), e.g. series
 
     def worse(self) -> list[Finding]:
         """The findings that say something got worse (not the ones that say it was not compared)."""
@@ -197,8 +206,9 @@ def load_run(path: str | Path) -> BenchmarkRun:
     if twice:
         raise DataError(f"{p}: benchmark(s) listed twice, which copy counts is unknown: {', '.join(twice)}")
     benchmarks = {b["fullname"]: b for b in doc["benchmarks"]}
+    gate = doc.get(GATE_KEY) if isinstance(doc.get(GATE_KEY), dict) else None
     return BenchmarkRun(
-        str(p), benchmarks, doc["machine_info"], doc.get("commit_info") or {}, doc.get("datetime")
+        str(p), benchmarks, doc["machine_info"], doc.get("commit_info") or {}, doc.get("datetime"), gate
     )
 
 

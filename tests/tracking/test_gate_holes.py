@@ -287,3 +287,15 @@ def test_bad_input_rewrites_the_report_before_exiting_2(tmp_path, capsys, run_do
     assert main([*argv, "--report", str(report)]) == 2
     text = report.read_text()
     assert "No regressions" not in text and "nope.json: no such file" in text
+
+
+def test_the_machine_table_lists_every_valgrind_the_counts_came_from(tmp_path, capsys, run_doc):
+    cur = counted(run_doc)
+    bench(cur, SLOWED)["extra_info"]["instructions_meta"] = {**META, "valgrind": "valgrind-3.22.0"}
+    check(tmp_path, counted(run_doc), cur)
+    out = capsys.readouterr().out
+    assert "| valgrind | valgrind-3.19.0 | valgrind-3.19.0 / valgrind-3.22.0 |" in out
+    assert (
+        "| valgrind flags | --tool=callgrind --instr-atstart=no | --tool=callgrind --instr-atstart=no |"
+        in out
+    )
