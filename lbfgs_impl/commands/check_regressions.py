@@ -188,7 +188,9 @@ def _recount(args, baseline, current, time_baseline, thresholds, comparison):
         baseline, current, thresholds, time_baseline=time_baseline, instruction_baseline=recounted,
         allow_missing=comparison.missing_allowed,
     )  # fmt: skip
-    redone.sections = comparison.sections  # the series' sections (--history) stay
+    # with --history: the series' sections and its findings against the reference (same environment) stay
+    redone.sections = comparison.sections
+    redone.regressions += [f for f in comparison.regressions if f.kind == "instructions vs reference"]
     redone.confirm_notes.append(
         f"Instruction counts: the baseline's were taken under another environment ({mismatch}); "
         f"the baseline commit was re-counted tonight ({recounted.path}) and compared with that."
