@@ -17,7 +17,11 @@
 #   3 an error (the perf suite failed, the store could not be read or written, the check crashed).
 # The report is rewritten before anything runs, so a stale one is never read as tonight's.
 #
-# Environment: NIGHTLY_DIR (default .nightly), RESULTS_REMOTE, RESULTS_BRANCH, PERF_SIZE (default
+# A night that exits 2 never becomes a baseline; when the baseline itself is what cannot be compared
+# (a counting environment that changed for good, a signal the old nights never recorded), RESEED=1
+# runs one night as a first night: checked against itself, stored as the new baseline, exit 2.
+#
+# Environment: NIGHTLY_DIR (default .nightly), RESULTS_REMOTE, RESULTS_BRANCH, RESEED, PERF_SIZE (default
 # full), PERF_CPU (default first), PERF_ARGS (extra pytest options, e.g. '-k "steady and rosenbrock"'),
 # CHECK_ARGS (extra check-regressions options, e.g. "--threshold 0.15"), CONFIRM (default 1; 0 skips
 # the A/B re-runs and the re-count of the baseline under another valgrind/image), INSTRUCTIONS
@@ -80,19 +84,21 @@ if [ "$rc" != 0 ]; then  # a failing suite is an error, not a regression: nothin
 fi
 mv "$dir/current.json.tmp" "$dir/current.json"
 
-store_night() {  # exit-code baseline(yes/no) outcome
+store_night() {  # exit-code baseline(yes/no) outcome [--seed]
     python -m lbfgs_impl.tracking.store append "$remote" --branch "$branch" "$dir/current.json" \
-        --exit "$1" --baseline "$2" --outcome "$3" ||
+        --exit "$1" --baseline "$2" --outcome "$3" ${4:+"$4"} ||
         finish 3 "$(title_of 3)" "tonight's results could not be stored ($remote, branch $branch)."
 }
 
-if [ "$usable" = 0 ]; then
-    echo "nightly: no baseline: the results store has no usable night; checking that this run has every signal it asked for"
+if [ "$usable" = 0 ] || [ "${RESEED:-0}" = 1 ]; then
+    why="the results store has no usable night"
+    [ "$usable" != 0 ] && why="RESEED=1: the history's nights are not compared with tonight"
+    echo "nightly: no baseline ($why); checking that this run has every signal it asked for"
     rc=0
     lbfgs-bench check-regressions "$dir/current.json" "$dir/current.json" \
         --report "$dir/report.md" "${check_args[@]}" || rc=$?
     case $rc in
-        0) store_night 2 yes "no baseline; seeded the history"
+        0) store_night 2 yes "no baseline; seeded the history" --seed
            finish 2 "Nightly benchmarks: no baseline (this night seeds the history)" ;;
         1|2) store_night 2 no "no baseline; this run lacks a signal"
            finish 2 "Nightly benchmarks: no baseline, and this run lacks a signal" ;;

@@ -4,8 +4,9 @@ The history is a pytest-benchmark storage folder: ``NNNN_*.json`` files as
 ``--benchmark-storage`` writes them, directly in the folder or in one machine-id subfolder
 (``Linux-CPython-3.11-64bit/``); with several subfolders, the one of tonight's machine is read.
 A file the results store wrote carries the nightly's verdict on that night
-(:data:`~lbfgs_impl.tracking.runs.GATE_KEY`): only nights it accepted serve as baselines;
-a plain pytest-benchmark file has no verdict and serves.
+(:data:`~lbfgs_impl.tracking.runs.GATE_KEY`): only nights it accepted serve as baselines, none
+from before the last seed (a first night or a reseed, which starts the series anew); a plain
+pytest-benchmark file has no verdict and serves.
 
 Against **last night** every signal is compared as for two files. Against the **reference**
 the instruction counts are compared again: for each benchmark, the night with the median count
@@ -207,7 +208,8 @@ def check_series(
 
     current = load_run(current_path) if current_path else None
     past, current = load_history(history, current)
-    good = [run for run in past if usable(run)]
+    seeds = [i for i, run in enumerate(past) if run.gate is not None and run.gate.get("seed") is True]
+    good = [run for run in past[seeds[-1] if seeds else 0 :] if usable(run)]
     if not good:
         raise NoBaseline(
             f"no baseline: the history {history} holds {len(past)} earlier night(s), "

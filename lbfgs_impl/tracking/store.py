@@ -5,8 +5,9 @@ A branch (default ``benchmark-results``) of a repository the nightly may push to
 writes, so ``check-regressions --history`` reads a checkout of it as it is. Each file is the
 night's full pytest-benchmark JSON (machine, commit, library versions, raw samples, counts and
 their environment) plus the nightly's verdict under :data:`~lbfgs_impl.tracking.runs.GATE_KEY`:
-``{"exit": 0, "baseline": true, "outcome": "..."}``; only nights whose ``baseline`` is true
-serve as baselines. ``put-dir``/``get-dir`` keep a folder (asv's results) on the same branch.
+``{"exit": 0, "baseline": true, "outcome": "...", "seed": false}``; only nights whose
+``baseline`` is true serve as baselines, and none from before the last ``seed`` (a first night
+or a reseed). ``put-dir``/``get-dir`` keep a folder (asv's results) on the same branch.
 
 Plain git commands only: ``clone --depth 1`` of the branch (an orphan branch is started when
 the repository has none), a commit, a ``push``. Run as
@@ -94,10 +95,16 @@ def _push(tree: Path, branch: str, message: str) -> None:
     _git(tree, "push", "--quiet", "origin", f"HEAD:refs/heads/{branch}")
 
 
-def append(remote: str, branch: str, night: Path, *, exit_code: int, baseline: bool, outcome: str) -> str:
-    """Add one night to the store with the nightly's verdict; its path in the store."""
+def append(
+    remote: str, branch: str, night: Path, *, exit_code: int, baseline: bool, outcome: str, seed: bool = False
+) -> str:
+    """Add one night to the store with the nightly's verdict; its path in the store.
+
+    ``seed``: the night starts the series anew (a first night, or a reseed): the nights before it
+    are no longer the baseline nor the reference.
+    """
     doc: dict[str, Any] = json.loads(night.read_text(encoding="utf-8"))
-    doc[GATE_KEY] = {"exit": exit_code, "baseline": baseline, "outcome": outcome}
+    doc[GATE_KEY] = {"exit": exit_code, "baseline": baseline, "outcome": outcome, "seed": seed}
     with tempfile.TemporaryDirectory(prefix="lbfgs-bench-store-") as tmp:
         tree = Path(tmp) / "store"
         checkout(remote, branch, tree)
@@ -148,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.choices["append"].add_argument("--exit", type=int, required=True, dest="exit_code")
     sub.choices["append"].add_argument("--baseline", choices=("yes", "no"), required=True)
     sub.choices["append"].add_argument("--outcome", required=True)
+    sub.choices["append"].add_argument("--seed", action="store_true", help="the night starts the series anew")
     for name in ("put-dir", "get-dir"):
         sub.choices[name].add_argument("source")
         sub.choices[name].add_argument("dest")
@@ -157,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             print(fetch(args.remote, args.branch, args.into))
         elif args.action == "append":
             print(append(args.remote, args.branch, args.night, exit_code=args.exit_code,
-                         baseline=args.baseline == "yes", outcome=args.outcome))  # fmt: skip
+                         baseline=args.baseline == "yes", outcome=args.outcome, seed=args.seed))  # fmt: skip
         elif args.action == "put-dir":
             put_dir(args.remote, args.branch, Path(args.source), args.dest)
         else:

@@ -134,3 +134,13 @@ def test_history_takes_at_most_one_file(tmp_path, capsys, run_doc):
     assert main(["check-regressions", "--history", str(tmp_path), "a.json", "b.json"]) == 2
     assert main(["check-regressions", str(DATA)]) == 2
     assert "expected BASELINE CURRENT" in capsys.readouterr().err
+
+
+def test_a_seed_starts_the_series_anew(tmp_path, run_doc):
+    folder = tmp_path / "storage"
+    store(folder, 0, night(run_doc, 0, 1.0), rc=0)
+    store(folder, 1, night(run_doc, 1, 1.5), rc=0)
+    assert history_check(folder, night(run_doc, 2, 1.5), tmp_path) == 1  # the old night is the reference
+    reseeded = {**night(run_doc, 1, 1.5), GATE_KEY: {"exit": 2, "baseline": True, "seed": True}}
+    (folder / "0001_11111111_night.json").write_text(json.dumps(reseeded))
+    assert history_check(folder, night(run_doc, 2, 1.5), tmp_path) == 0  # nothing before the seed counts

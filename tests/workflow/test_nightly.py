@@ -49,7 +49,7 @@ def test_workflow_shape():
     assert "actions/cache" not in text and "RESULTS_BRANCH: benchmark-results" in text
     assert text.count("contents: write") == 2 and "persist-credentials: false" in text
     # one issue per outcome, titled by the script; a failing perf suite is not a regression
-    assert "cat .nightly/issue-title.txt" in text and "[ \"$RC\" = 1 ] && label=performance-regression" in text
+    assert "cat .nightly/issue-title.txt" in text and '[ "$RC" = 1 ] && label=performance-regression' in text
     # the asv site is published with GitHub Pages
     assert "actions/deploy-pages@" in text and "pages: write" in text and "asv-results .asv/results" in text
     assert "${{ github.event" not in text
@@ -217,7 +217,12 @@ def test_a_real_change_alerts_on_instructions_and_is_no_baseline(nights):
     regressions = changed["report"].split("## Regressions")[1].split("## Improvements")[0]
     assert f"{SELECTED}` | instructions" in regressions
     newest = changed["stored"][max(changed["stored"])]
-    assert newest["lbfgs_bench_gate"] == {"exit": 1, "baseline": False, "outcome": changed["title"]}
+    assert newest["lbfgs_bench_gate"] == {
+        "exit": 1,
+        "baseline": False,
+        "outcome": changed["title"],
+        "seed": False,
+    }
 
 
 def test_nightly_refuses_an_unwritable_directory_before_running_anything():

@@ -41,7 +41,7 @@ def store(tmp_path) -> Path:
     return bare
 
 
-def run_night(tmp_path: Path, store: Path, doc: dict | None, rc: int = 0) -> dict:
+def run_night(tmp_path: Path, store: Path, doc: dict | None, rc: int = 0, **extra: str) -> dict:
     shims = tmp_path / "shims"
     shims.mkdir(exist_ok=True)
     (shims / "python").write_text(SHIM.replace("REAL", sys.executable))
@@ -55,6 +55,7 @@ def run_night(tmp_path: Path, store: Path, doc: dict | None, rc: int = 0) -> dic
         NIGHTLY_DIR=str(out), RESULTS_REMOTE=str(store), FAKE_RUN=str(fake), FAKE_RC=str(rc), CONFIRM="0"
     )
     env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
     proc = subprocess.run(["bash", str(ROOT / "scripts" / "nightly.sh")], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     return {
@@ -94,10 +95,20 @@ def test_nights_are_kept_in_the_store_with_their_verdicts_and_a_creep_is_caught(
     assert [n["path"].split("/")[0] for n in nights] == ["Linux-CPython-3.11-64bit"] * 4
     assert [n["path"].split("/")[1][:4] for n in nights] == ["0001", "0002", "0003", "0004"]
     gates = [n["lbfgs_bench_gate"] for n in nights]
-    assert gates[0] == {"exit": 2, "baseline": True, "outcome": "no baseline; seeded the history"}
+    assert gates[0] == {
+        "exit": 2,
+        "baseline": True,
+        "outcome": "no baseline; seeded the history",
+        "seed": True,
+    }
     assert [g["exit"] for g in gates[1:]] == [v["rc"] for v in verdicts]
     assert [g["baseline"] for g in gates[1:]] == [v["rc"] == 0 for v in verdicts]
     assert all(n["machine_info"] == run_doc["machine_info"] for n in nights)  # machine and environment kept
+    # RESEED=1: tonight is checked against itself only and becomes the baseline, loudly (exit 2)
+    reseeded = run_night(tmp_path, store, night(run_doc, 9, 1.5), RESEED="1")
+    assert reseeded["rc"] == 2 and "no baseline" in reseeded["title"], reseeded["log"]
+    assert stored(store)[-1]["lbfgs_bench_gate"]["baseline"] is True
+    assert run_night(tmp_path, store, night(run_doc, 10, 1.5))["rc"] == 0  # compared with the reseeded night
 
 
 def test_a_failing_perf_suite_is_an_error_not_a_regression_and_no_report_is_stale(tmp_path, store):
