@@ -144,3 +144,27 @@ def test_a_seed_starts_the_series_anew(tmp_path, run_doc):
     reseeded = {**night(run_doc, 1, 1.5), GATE_KEY: {"exit": 2, "baseline": True, "seed": True}}
     (folder / "0001_11111111_night.json").write_text(json.dumps(reseeded))
     assert history_check(folder, night(run_doc, 2, 1.5), tmp_path) == 0  # nothing before the seed counts
+
+
+def test_a_folder_written_by_pytest_benchmark_autosave_is_read(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    (tmp_path / "test_tiny.py").write_text("def test_sum(benchmark):\n    benchmark(sum, range(10))\n")
+    cmd = [sys.executable, "-m", "pytest", "test_tiny.py", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]
+    cmd += [
+        "--benchmark-autosave",
+        "--benchmark-storage",
+        str(tmp_path / "storage"),
+        "--benchmark-max-time=0.01",
+    ]
+    for _ in range(2):
+        proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    (machine,) = (tmp_path / "storage").iterdir()  # pytest-benchmark's machine-id folder
+    assert [p.name[:5] for p in sorted(machine.iterdir())] == ["0001_", "0002_"]
+    # a plain pytest-benchmark run records no quality figures: read, compared on time, and not a pass
+    assert main(["check-regressions", "--history", str(tmp_path / "storage")]) == 2
+    out = capsys.readouterr().out
+    assert f"{machine.name}/0001_" in out and f"{machine.name}/0002_" in out
+    assert "| quality | not compared for 1 of 1 benchmark(s)" in out
