@@ -1,14 +1,15 @@
 """The whole nightly, night after night: false alarms on unchanged code, detection of a real change.
 
 1. A scratch git repository is made from this checkout (committed, clean: the nightly
-   records the commit), with its own ``NIGHTLY_DIR``.
-2. Night 0 seeds the baseline; the unchanged nights run ``scripts/nightly.sh`` on the same
-   commit with the same libraries on the same machine: every exit other than 0 is a false alarm.
+   records the commit), with its own ``NIGHTLY_DIR`` and results store (a bare repository).
+2. Night 0 seeds the history (exit 2, "no baseline"); the unchanged nights run
+   ``scripts/nightly.sh`` on the same commit with the same libraries on the same machine:
+   every exit other than 0 is a false alarm.
 3. A second scratch repository gets ``scripts/study/extra_gradient.py`` committed on top (one
    extra value-and-gradient per optax iteration: the body of optax_while's ``lax.while_loop``)
-   and, as its ``NIGHTLY_DIR``, a copy of night 0's baselines; each changed night is compared
-   with that unchanged baseline: an exit 1 whose report flags the instructions of an optax
-   benchmark is a detection.
+   and, as its results store, a copy of the store holding night 0 alone; each changed night is
+   compared with that unchanged night (a night that regressed never becomes a baseline): an
+   exit 1 whose report flags the instructions of an optax benchmark is a detection.
 4. Unchanged and changed nights alternate (U C U C ... then the remaining unchanged ones),
    so a study stopped early still has both figures.
 
@@ -60,8 +61,8 @@ def scratch_repo(path: Path) -> Path:
     return path
 
 
-def changed_repo(out: Path, seed_dir: Path) -> Path:
-    """The repository with the extra evaluation committed, its nightly dir holding night 0's baselines."""
+def changed_repo(out: Path) -> Path:
+    """The repository with the extra evaluation committed (its store: a copy made after night 0)."""
     repo = out / "repo-changed"
     if not repo.exists():
         import extra_gradient
@@ -69,11 +70,6 @@ def changed_repo(out: Path, seed_dir: Path) -> Path:
         shutil.copytree(out / "repo", repo)
         extra_gradient.apply(repo)
         git(repo, "commit", "-qam", "one extra value-and-gradient per optax iteration")
-        target = out / "nightly-changed"
-        (target / "baselines").mkdir(parents=True)
-        shutil.copy(seed_dir / "baseline.json", target / "baseline.json")
-        for path in (seed_dir / "baselines").glob("*.json"):
-            shutil.copy(path, target / "baselines" / path.name)
     return repo
 
 
@@ -91,8 +87,8 @@ def findings(report: str) -> dict[str, list[str]]:
     return out
 
 
-def run_night(repo: Path, nightly_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
-    env = dict(os.environ)
+def run_night(repo: Path, nightly_dir: Path, store: Path, args: argparse.Namespace) -> dict[str, Any]:
+    env = dict(os.environ, RESULTS_REMOTE=str(store))
     env["PYTHONPATH"] = str(repo)
     env["PATH"] = os.pathsep.join(
         [str(Path(sys.executable).parent), env.get("PATH", "")]
@@ -173,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = args.out
     (out / "reports").mkdir(parents=True, exist_ok=True)
-    repo, nightly_dir = scratch_repo(out / "repo"), out / "nightly"
+    repo, nightly_dir, store = scratch_repo(out / "repo"), out / "nightly", out / "results.git"
+    if not store.exists():
+        subprocess.run(["git", "init", "-q", "--bare", str(store)], check=True)
     done = json.loads((out / "nights.json").read_text()) if (out / "nights.json").exists() else []
     plan = [("seed", 0)]
     for i in range(max(args.unchanged, args.changed)):
@@ -182,18 +180,26 @@ def main(argv: list[str] | None = None) -> int:
     for phase, night in plan:
         if any(n["night"] == night for n in done):
             continue
-        where, directory = repo, nightly_dir
+        where, directory, results = repo, nightly_dir, store
         if phase == "changed":
-            where, directory = changed_repo(out, nightly_dir), out / "nightly-changed"
+            where, directory, results = (
+                changed_repo(out),
+                out / "nightly-changed",
+                out / "results-changed.git",
+            )
         print(f"night {night} ({phase}) ...", flush=True)
-        result = run_night(where, directory, args)
+        result = run_night(where, directory, results, args)
         (out / "reports" / f"{night}.md").write_text(result["report"])
         done.append({"night": night, "phase": phase, **result})
         save(out, done, args)
         print(f"night {night}: exit {result['rc']} in {result['seconds']} s", flush=True)
-        if phase == "seed" and result["rc"] != 0:
-            print("the seed night failed; see the report", flush=True)
+        if phase == "seed" and "seeds the history" not in "\n".join(result["stdout_tail"]):
+            print("the seed night did not seed the history; see the report", flush=True)
             return 1
+        if phase == "seed":  # the changed nights' store: night 0 alone
+            subprocess.run(
+                ["git", "clone", "-q", "--bare", str(store), str(out / "results-changed.git")], check=True
+            )
     return 0
 
 

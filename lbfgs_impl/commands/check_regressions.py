@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import traceback
 
 from lbfgs_impl.commands.common import (
+    PROG,
     UsageError,
     check_output,
     fraction,
@@ -14,14 +17,36 @@ from lbfgs_impl.commands.common import (
 )
 
 NAME = "check-regressions"
-HELP = "compare two pytest-benchmark JSON files: noise-aware time and exact quality checks"
-DESCRIPTION = "Exit 0: nothing regressed; 1: something regressed; 2: usage or data error."
+HELP = "compare two pytest-benchmark JSON files, or tonight with a history: noise-aware time, counts, quality"
+DESCRIPTION = (
+    "Exit 0: nothing found; 1: a regression; 2: a signal not comparable (or bad input, or no baseline); "
+    "3: an internal error. The --report file is rewritten before any check, never left from an earlier run."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     # long function: one flat list of the gate's options, each a few lines; splitting it would scatter them.
-    parser.add_argument("baseline", help="pytest-benchmark JSON of the baseline run")
-    parser.add_argument("current", help="pytest-benchmark JSON of the current run")
+    parser.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE",
+        help="BASELINE CURRENT: two pytest-benchmark JSON files; with --history, [CURRENT] only "
+        "(default: the newest night of the history)",
+    )
+    parser.add_argument(
+        "--history",
+        metavar="PATH",
+        help="a pytest-benchmark storage folder (NNNN_*.json, as --benchmark-storage writes them, possibly "
+        "in a machine-id subfolder): tonight is compared with the last usable night and with a reference "
+        "(the median of the window's quiet nights), and step detection runs over each count series; "
+        "exit 2 when it holds no usable night (no baseline)",
+    )
+    parser.add_argument(
+        "--window",
+        type=positive_int,
+        default=7,
+        help="with --history: how many past usable nights the reference is drawn from (default: 7)",
+    )
     parser.add_argument(
         "--threshold", type=fraction, default=0.10, help="median slowdown that can alert (default: 0.10)"
     )
@@ -102,14 +127,33 @@ def _load(args: argparse.Namespace):
         instructions_cap=max(args.instructions_cap, args.instructions_threshold),
     )
     try:
-        baseline, current = load_run(args.baseline), load_run(args.current)
         time_baseline = load_run(args.time_baseline) if args.time_baseline else None
+        if args.history:
+            from lbfgs_impl.tracking.history import check_series
+
+            if len(args.files) > 1:
+                raise UsageError("with --history, give at most one file (tonight's run)")
+            tonight = args.files[0] if args.files else None
+            series = check_series(
+                args.history,
+                tonight,
+                thresholds,
+                window=args.window,
+                time_baseline=time_baseline,
+                allow_missing=args.allow_missing,
+            )
+            return (*series, thresholds)
+        if len(args.files) != 2:
+            raise UsageError(
+                f"expected BASELINE CURRENT (two files) or --history PATH, got {len(args.files)} file(s)"
+            )
+        baseline, current = load_run(args.files[0]), load_run(args.files[1])
         comparison = compare_runs(
             baseline, current, thresholds, time_baseline=time_baseline, allow_missing=args.allow_missing
         )
     except DataError as exc:
         raise UsageError(str(exc)) from None
-    return baseline, current, time_baseline, thresholds, comparison
+    return baseline, current, time_baseline, comparison, thresholds
 
 
 def _revision(args: argparse.Namespace, which: str, run) -> str:
@@ -144,6 +188,9 @@ def _recount(args, baseline, current, time_baseline, thresholds, comparison):
         baseline, current, thresholds, time_baseline=time_baseline, instruction_baseline=recounted,
         allow_missing=comparison.missing_allowed,
     )  # fmt: skip
+    # with --history: the series' sections and its findings against the reference (same environment) stay
+    redone.sections = comparison.sections
+    redone.regressions += [f for f in comparison.regressions if f.kind == "instructions vs reference"]
     redone.confirm_notes.append(
         f"Instruction counts: the baseline's were taken under another environment ({mismatch}); "
         f"the baseline commit was re-counted tonight ({recounted.path}) and compared with that."
@@ -151,16 +198,45 @@ def _recount(args, baseline, current, time_baseline, thresholds, comparison):
     return redone
 
 
+def _placeholder(args: argparse.Namespace, why: str) -> None:
+    """Rewrite ``--report`` with why no verdict was reached (never leave last night's report in place)."""
+    from lbfgs_impl.outputs import OutputError, atomic_write_text
+
+    if args.report:
+        try:
+            atomic_write_text(args.report, f"# Benchmark regression check\n\n**No verdict:** {why}\n")
+        except OutputError as exc:
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
-    from lbfgs_impl.outputs import atomic_write_text, check_writable
+    """Exit 0 nothing found, 1 a regression, 2 not comparable or bad input, 3 an internal error."""
+    from lbfgs_impl.outputs import check_writable
+
+    if args.report:
+        check_output(check_writable, args.report)
+        _placeholder(args, "the check did not finish (interrupted?).")
+    try:
+        return _check(args)
+    except UsageError as exc:
+        _placeholder(args, f"not comparable or bad input (exit 2): {exc}")
+        raise
+    except Exception as exc:  # a crash is never read as a regression (exit 1) nor left as a stale pass
+        traceback.print_exc()
+        line = f"{type(exc).__name__}: {exc}"
+        print(f"{PROG}: internal error: {line}", file=sys.stderr)
+        _placeholder(args, f"internal error (exit 3): {line}")
+        return 3
+
+
+def _check(args: argparse.Namespace) -> int:
+    from lbfgs_impl.outputs import atomic_write_text
     from lbfgs_impl.tracking.confirm import ConfirmationError, confirm_time_regressions
     from lbfgs_impl.tracking.regressions import hold_time_only, render_report
 
     if not args.quality_factor > 1.0:
         raise UsageError(f"--quality-factor must be > 1, got {args.quality_factor}")
-    if args.report:
-        check_output(check_writable, args.report)
-    baseline, current, time_baseline, thresholds, comparison = _load(args)
+    baseline, current, time_baseline, comparison, thresholds = _load(args)
     if args.confirm and comparison.environment_mismatch:
         comparison = _recount(args, baseline, current, time_baseline, thresholds, comparison)
     if args.confirm and any(f.kind == "time" for f in comparison.regressions):
@@ -173,6 +249,7 @@ def run(args: argparse.Namespace) -> int:
                 rounds=args.confirm_rounds,
                 cpu=args.perf_cpu,
                 progress=progress,
+                size=args.perf_size,
             )
         except ConfirmationError as exc:
             raise UsageError(f"--confirm: {exc}") from None
@@ -180,7 +257,7 @@ def run(args: argparse.Namespace) -> int:
         hold_time_only(comparison)
     report = render_report(comparison)
     print(report, end="")
-    verdict = 1 if comparison.regressions else 0
+    verdict = comparison.exit_code()
     if args.report and write_output(atomic_write_text, args.report, report):
-        return 2
+        return 3
     return verdict

@@ -13,7 +13,9 @@ compared and did not move, :attr:`~lbfgs_impl.tracking.runs.Finding.time_only`) 
 confirmed only when it is decisive: *every* round's B/A beyond the threshold and beyond
 the largest A'/A deviation. Other time findings need the median of the rounds' B/A
 beyond both. When A and B are the same commit with the same library versions, the two
-sides run identical code: nothing is confirmed.
+sides run identical code: nothing is confirmed. When what changed cannot be recreated on
+side A (another Python, or the baseline's library versions fail to install), a re-run
+cannot clear a finding: the time findings are kept, not re-run.
 
 Most regressions arrive with a dependency upgrade while the commit stays the
 same (the nightly installs the newest jax/jaxlib/optax/scipy/numpy). When the
@@ -151,15 +153,16 @@ def rerun_benchmarks(
     *,
     cpu: str = "first",
     python: str = sys.executable,
+    size: str = "full",
 ) -> tuple[dict[str, float], dict[str, str], str | None]:
-    """Run ``node_ids`` of ``perf/`` from ``worktree``.
+    """Run ``node_ids`` of ``perf/`` from ``worktree`` (``--perf-size size``: the grid they belong to).
 
     Returns the fastest sample (s) by full name, the versions recorded, and the
     tail of the run's stderr/stdout when it failed (``None`` when it passed).
     """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(worktree), env.get("PYTHONPATH")]))
-    cmd = [python, "-m", "pytest", *node_ids, "-q", "-p", "no:cacheprovider", "--perf-size", "full"]
+    cmd = [python, "-m", "pytest", *node_ids, "-q", "-p", "no:cacheprovider", "--perf-size", size]
     cmd += ["--perf-cpu", cpu, f"--benchmark-json={out}"]
     proc = subprocess.run(cmd, cwd=worktree, env=env, capture_output=True, text=True)
     fastest, versions = _fastest(out)
@@ -180,8 +183,16 @@ def remove_worktrees(repo: Path, trees: dict[str, Path]) -> None:
         subprocess.run(cmd, capture_output=True)
 
 
-def _baseline_python(cmp: Comparison, changed: dict, tmp: Path, python: str, progress) -> str:
-    """The interpreter of side A: one with the baseline's versions of the changed packages, if any."""
+def _keep_unrun(cmp: Comparison, why: str) -> None:
+    """A re-run that cannot recreate what changed cannot clear a finding: keep every time finding."""
+    cmp.confirm_notes.append(f"A/B re-run: {why}; the time findings are kept (not re-run).")
+    for f in cmp.regressions:
+        if f.kind == "time":
+            f.confirmation = f"not re-run: {why}; kept"
+
+
+def _baseline_python(cmp: Comparison, changed: dict, tmp: Path, python: str, progress) -> str | None:
+    """Side A's interpreter, with the baseline's versions of the changed packages; None if they fail."""
     if not changed:
         return python
     pins = {name: old for name, (old, _) in changed.items()}
@@ -190,11 +201,8 @@ def _baseline_python(cmp: Comparison, changed: dict, tmp: Path, python: str, pro
     try:
         env_python = make_env_with(pins, tmp / "baseline-env", python=python)
     except ConfirmationError as exc:
-        cmp.confirm_notes.append(
-            f"A/B re-run: could not recreate the baseline's {what} ({exc}); both sides ran "
-            "with the current versions, so an upgrade's effect cannot reproduce."
-        )
-        return python
+        _keep_unrun(cmp, f"could not recreate the baseline's {what} ({exc})")
+        return None
     cmp.confirm_notes.append(f"A/B re-run: the baseline side ran with the baseline's {what}.")
     cmp.confirm_notes.extend(environment_notes(env_python, python))
     return env_python
@@ -207,7 +215,7 @@ def _same_commit_note(revs: dict[str, str], changed: dict) -> str:
     return f"Both runs are of commit {commit}: what reproduces came with the upgrade of {upgrade}."
 
 
-def _rounds(cmp, trees, revs, pythons, node_ids, rounds, cpu, tmp, progress):
+def _rounds(cmp, trees, revs, pythons, node_ids, rounds, cpu, tmp, progress, size):
     """Run A B A' ``rounds`` times: B/A and A'/A ratios by benchmark, versions seen, failures."""
     ab: dict[str, list[float]] = {n: [] for n in node_ids}
     aa: dict[str, list[float]] = {n: [] for n in node_ids}
@@ -219,7 +227,7 @@ def _rounds(cmp, trees, revs, pythons, node_ids, rounds, cpu, tmp, progress):
             progress(f"confirm round {r + 1}/{rounds}: {label} ({revs[side][:10]})")
             out = tmp / f"{label}-{r}.json"
             fastest[label], seen[side], failed = rerun_benchmarks(
-                trees[side], node_ids, out, cpu=cpu, python=pythons[side]
+                trees[side], node_ids, out, cpu=cpu, python=pythons[side], size=size
             )
             if failed:
                 cmp.confirm_notes.append(f"A/B re-run round {r + 1}, {label} side failed ({failed}).")
@@ -300,6 +308,7 @@ def confirm_time_regressions(
     python: str = sys.executable,
     progress: Callable[[str], None] = lambda msg: None,
     recreate_versions: bool = True,
+    size: str = "full",
 ) -> None:
     """Re-run the flagged time regressions A B A'; move those not confirmed to ``unconfirmed``.
 
@@ -328,18 +337,25 @@ def confirm_time_regressions(
     node_ids = sorted({f.benchmark for f in flagged})
     time_base = cmp.time_baseline or cmp.baseline  # side A is the run wall time was compared with
     changed = changed_versions(time_base, cmp.current) if recreate_versions else {}
+    bp, cp = time_base.machine_info.get("python_version"), cmp.current.machine_info.get("python_version")
+    if bp != cp:
+        _keep_unrun(cmp, f"the runs differ in python {bp} -> {cp}, which a re-run here cannot recreate")
+        return
     if revs["baseline"] == revs["current"] and not changed:
         _identical(cmp, revs["current"])
         return
     with tempfile.TemporaryDirectory(prefix="lbfgs-bench-confirm-") as tmp_name:
         tmp = Path(tmp_name)
-        pythons = {"baseline": _baseline_python(cmp, changed, tmp, python, progress), "current": python}
+        side_a = _baseline_python(cmp, changed, tmp, python, progress)
+        if side_a is None:
+            return
+        pythons = {"baseline": side_a, "current": python}
         if revs["baseline"] == revs["current"]:
             cmp.confirm_notes.append(_same_commit_note(revs, changed))
         trees = {label: tmp / label for label in revs}
         try:
             _worktrees(repo, revs, trees)
-            ab, aa, seen = _rounds(cmp, trees, revs, pythons, node_ids, rounds, cpu, tmp, progress)
+            ab, aa, seen = _rounds(cmp, trees, revs, pythons, node_ids, rounds, cpu, tmp, progress, size)
         finally:
             remove_worktrees(repo, trees)
     if changed:

@@ -36,6 +36,7 @@ from typing import Any
 
 import scipy.stats
 
+from lbfgs_impl.tracking.quality import quality_changes
 from lbfgs_impl.tracking.report import render_report, version_changes  # noqa: F401  (re-exported)
 from lbfgs_impl.tracking.runs import (  # noqa: F401  (re-exported: the gate's public names)
     BenchmarkRun,
@@ -46,7 +47,12 @@ from lbfgs_impl.tracking.runs import (  # noqa: F401  (re-exported: the gate's p
     is_count,
     load_run,
 )
-from lbfgs_impl.tracking.signals import environment_difference, instruction_findings, nothing_changed
+from lbfgs_impl.tracking.signals import (
+    benchmark_environment_difference,
+    has_instruction_phase,
+    instruction_findings,
+    nothing_changed,
+)
 
 #: Below this many samples a side, a one-sided Mann-Whitney test cannot reach p < 0.05
 #: (3 vs 3 gives at best p = 0.05), so complete separation is required instead.
@@ -95,53 +101,6 @@ def instruction_change(
     """The instruction-count finding alone (rise or fall beyond the limit), for studies; ``None`` if none."""
     worse, better, _ = instruction_findings(name, base, cur, th)
     return next((f for f in worse + better if f.kind == "instructions"), None)
-
-
-def _quality_changes(
-    name: str, base: dict[str, Any], cur: dict[str, Any], th: Thresholds
-) -> tuple[list[Finding], list[Finding]]:
-    bi, ci = base.get("extra_info") or {}, cur.get("extra_info") or {}
-    worse: list[Finding] = []
-    better: list[Finding] = []
-    for key in ("n_iter", "n_fev"):
-        if isinstance(bi.get(key), int) and isinstance(ci.get(key), int) and bi[key] > 0:
-            ratio = ci[key] / bi[key]
-            if ratio > 1.0 + th.count_tolerance:
-                worse.append(
-                    Finding(name, key, bi[key], ci[key], ratio, f"up more than {th.count_tolerance:.0%}")
-                )
-            elif ratio < 1.0 - th.count_tolerance:
-                better.append(
-                    Finding(name, key, bi[key], ci[key], ratio, f"down more than {th.count_tolerance:.0%}")
-                )
-    if bi.get("solved") is True and ci.get("solved") is False:
-        worse.append(
-            Finding(name, "solved", True, False, None, "no longer solves the problem (suite's rule)")
-        )
-    elif bi.get("solved") is False and ci.get("solved") is True:
-        better.append(Finding(name, "solved", False, True, None, "solves the problem now"))
-    if bi.get("converged") is True and ci.get("converged") is False:
-        worse.append(
-            Finding(name, "converged", True, False, None, f"no longer converges: {ci.get('status', '')}")
-        )
-    elif bi.get("converged") is False and ci.get("converged") is True:
-        better.append(Finding(name, "converged", False, True, None, "converges now"))
-    for key in ("grad_inf_norm", "final_loss"):
-        b, c = bi.get(key, "absent"), ci.get(key, "absent")
-        if b == "absent" or c == "absent":
-            continue
-        if b is not None and c is None:  # None is how a NaN/inf is stored
-            worse.append(Finding(name, key, b, c, None, "became NaN/inf"))
-            continue
-        if b is None or c is None:
-            continue
-        b_eff, c_eff = max(abs(b), th.value_floor), max(abs(c), th.value_floor)
-        ratio = c_eff / b_eff
-        if ratio > th.quality_factor:
-            worse.append(Finding(name, key, b, c, ratio, f"worse by more than {th.quality_factor:g}x"))
-        elif ratio < 1.0 / th.quality_factor:
-            better.append(Finding(name, key, b, c, ratio, f"better by more than {th.quality_factor:g}x"))
-    return worse, better
 
 
 def _time_against(
@@ -199,22 +158,12 @@ def compare_runs(
     result.time_compared, result.time_baseline = tbase is not None, tbase
     ibase = instruction_baseline or baseline
     result.instruction_baseline = instruction_baseline
-    mismatch, env_notes = environment_difference(ibase, current)
-    result.environment_mismatch = mismatch
     instructions_stable: set[str] = set()
-    expected = 0
+    expected, mismatches, env_notes, no_time = 0, [], set(), []
     for name in common:
         base, cur = baseline.benchmarks[name], current.benchmarks[name]
-        ib = ibase.benchmarks.get(name, base)
-        worse, better, numeric = [], [], False
-        if mismatch and (ib.get("extra_info") or {}).get("instructions") is not None:
-            expected += 1
-            worse = [
-                Finding(name, "instructions not compared", None, None, None, f"not compared ({mismatch})")
-            ]
-        else:
-            worse, better, numeric = instruction_findings(name, ib, cur, th)
-            expected += bool(worse or better or numeric)
+        worse, better, numeric = _instructions(name, baseline, ibase, current, th, mismatches, env_notes)
+        expected += bool(worse or better or numeric)
         if numeric:
             result.instructions_compared += 1
             if not worse and not better:
@@ -224,13 +173,25 @@ def compare_runs(
             if change is not None:
                 change.time_only = name in instructions_stable
                 (worse if change.ratio > 1 else better).append(change)
-        q_worse, q_better = _quality_changes(name, base, cur, th)
+        elif tbase is not None:
+            no_time.append(name)
+        q_worse, q_better, q_compared = quality_changes(name, base, cur, th)
+        result.quality_compared += q_compared
         result.regressions.extend(worse + q_worse)
         result.improvements.extend(better + q_better)
+    result.environment_mismatch = "; ".join(dict.fromkeys(mismatches)) or None
+    if tbase is not None and no_time:
+        names = ", ".join(f"`{n}`" for n in no_time)
+        time_line += (
+            f"; compared for {len(common) - len(no_time)} of {len(common)} benchmark(s), "
+            f"not compared for {len(no_time)} absent from the wall-time baseline: {names}"
+        )
+    elif tbase is not None:
+        time_line += f"; compared for {len(common)} of {len(common)} benchmark(s)"
     _classify_noise(result, tbase)
-    result.signals = _signals(result, expected, time_line, env_notes)
-    if Path(baseline.path).resolve() == Path(current.path).resolve():  # the nightly's first night
-        first = "the run checked against itself (a first night): nothing to compare with yet"
+    result.signals = _signals(result, expected, time_line, sorted(env_notes))
+    if Path(baseline.path).resolve() == Path(current.path).resolve():  # a run checked against itself
+        first = "the run checked against itself: nothing to compare with"
         result.signals = [
             (name, how if name == "instructions" and not result.instructions_compared else first)
             for name, how in result.signals
@@ -239,6 +200,27 @@ def compare_runs(
             present = f"every count present ({result.instructions_compared}); {first}"
             result.signals[0] = ("instructions", present)
     return result
+
+
+def _instructions(name, baseline, ibase, current, th, mismatches, env_notes):
+    """One benchmark's instruction findings, from the baseline's counts or the re-count's (never a mix)."""
+    base = baseline.benchmarks[name]
+    if ibase is not baseline and name not in ibase.benchmarks:
+        if not has_instruction_phase(base.get("extra_info") or {}):
+            return [], [], False
+        rule = "not compared: the baseline's re-count has no result for it (its old counts are not used)"
+        return [Finding(name, "instructions not compared", None, None, None, rule)], [], False
+    ib = ibase.benchmarks[name]
+    info = ib.get("extra_info") or {}
+    if has_instruction_phase(info) and is_count(info.get("instructions")):
+        mismatch, notes = benchmark_environment_difference(name, ibase, current, info)
+        env_notes.update(notes)
+        if mismatch and is_count((current.benchmarks[name].get("extra_info") or {}).get("instructions")):
+            mismatches.append(mismatch)
+            source = " (the baseline's re-count)" if ibase is not baseline else ""
+            rule = f"not compared ({mismatch}){source}"
+            return [Finding(name, "instructions not compared", None, None, None, rule)], [], False
+    return instruction_findings(name, ib, current.benchmarks[name], th)
 
 
 MISSING_RULE = (
@@ -274,7 +256,8 @@ def _signals(
     result: Comparison, expected: int, time_line: str, env_notes: list[str]
 ) -> list[tuple[str, str]]:
     th = result.thresholds
-    if result.environment_mismatch:
+    mismatched = sum(f.kind == "instructions not compared" for f in result.regressions)
+    if result.environment_mismatch and not result.instructions_compared:
         instr = f"not compared ({result.environment_mismatch}) for {expected} benchmark(s)"
     elif result.instructions_compared:
         source = " (the baseline commit re-counted tonight)" if result.instruction_baseline else ""
@@ -283,8 +266,11 @@ def _signals(
             f"{th.instructions_spread_factor:g} x the baseline's repeat spread, "
             f"at least {th.instructions:.0%}, "
             f"at most {th.instructions_cap:.0%}; spread rise beyond max({th.spread_floor:.0%}, "
-            f"{th.spread_rise_factor:g} x the baseline's); thread-pool share band {th.share_band:.0%}"
+            f"{th.spread_rise_factor:g} x the baseline's); thread-pool share band {th.share_band:.0%} "
+            f"(3 x the baseline's range when larger, at most {th.share_band_cap:.0%})"
         )
+        if mismatched:
+            instr += f"; not compared for {mismatched} (see the findings)"
     elif expected:
         instr = f"not compared: counts missing for {expected} benchmark(s) (see the findings)"
     else:
@@ -294,9 +280,14 @@ def _signals(
     if result.time_compared:
         time_line += f"; threshold {th.threshold:.0%} and outside the noise (alpha={th.alpha:g})"
     quality = (
-        f"compared for {result.compared} benchmark(s): counts +{th.count_tolerance:.0%}, "
-        f"norms/losses {th.quality_factor:g}x"
+        f"compared for {result.quality_compared} of {result.compared} benchmark(s): "
+        f"counts +{th.count_tolerance:.0%}, norms/losses {th.quality_factor:g}x"
     )
+    if result.quality_compared < result.compared:
+        quality = (
+            f"not compared for {result.compared - result.quality_compared} of {result.compared} "
+            "benchmark(s) (see the findings); " + quality
+        )
     if result.missing:
         quality += f"; not compared for {len(result.missing)} benchmark(s) missing from the current run" + (
             " (accepted: --allow-missing)" if result.missing_allowed else ""

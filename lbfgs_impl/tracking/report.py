@@ -67,11 +67,18 @@ def _pin_text(pinning: Any) -> str:
 
 
 def _verdict(cmp: Comparison) -> str:
-    if not cmp.regressions:
+    worse, missing = cmp.worse(), cmp.not_compared()
+    gaps = ""
+    if missing:
+        kinds = ", ".join(sorted({f.kind for f in missing}))
+        gaps = f" **{len(missing)} signal(s) not compared** ({kinds}): this is not a pass."
+    if not worse:
+        if missing:
+            return f"**Not comparable.**{gaps} {cmp.compared} benchmark(s) in common."
         return f"**No regressions.** {cmp.compared} benchmark(s) compared."
-    fired = sorted({f.kind for f in cmp.regressions})
+    fired = sorted({f.kind for f in worse})
     return (
-        f"**{len(cmp.regressions)} regression(s)** Signals that fired: {', '.join(fired)}. "
+        f"**{len(worse)} regression(s)** Signals that fired: {', '.join(fired)}.{gaps} "
         f"{cmp.compared} benchmark(s) compared."
     )
 
@@ -85,11 +92,7 @@ def _machine_rows(cmp: Comparison) -> list[str]:
         ("python", bm.get("python_version"), cm.get("python_version")),
         ("pinning", _pin_text(cmp.baseline.pinning()), _pin_text(cmp.current.pinning())),
         ("valgrind", be.get("valgrind"), ce.get("valgrind")),
-        (
-            "valgrind flags",
-            " ".join(be.get("valgrind_flags") or []) or None,
-            " ".join(ce.get("valgrind_flags") or []) or None,
-        ),
+        ("valgrind flags", be.get("valgrind_flags"), ce.get("valgrind_flags")),
         ("counts: arch", be.get("arch"), ce.get("arch")),
         ("counts: OS/glibc image", be.get("os_image"), ce.get("os_image")),
     ]
@@ -135,6 +138,8 @@ def render_report(cmp: Comparison) -> str:
         lines += ["", "## Missing from the current run", "", why, ""] + [f"- `{n}`" for n in cmp.missing]
     if cmp.new:
         lines += ["", "## New in the current run", ""] + [f"- `{n}`" for n in cmp.new]
+    for title, body in cmp.sections:
+        lines += ["", f"## {title}", "", *body]
     lines += ["", "## Machines and versions", ""]
     if not cmp.time_compared:
         lines += [

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+#: The key under which the results store records the nightly's verdict on a night (``{"exit": 0, ...}``).
+GATE_KEY = "lbfgs_bench_gate"
+
 
 class DataError(Exception):
     """A file cannot be used (missing, not JSON, not pytest-benchmark, nothing in common)."""
@@ -30,7 +33,8 @@ class Thresholds:
       spread_rise_factor, spread_floor: a current spread above max(factor x baseline spread,
         floor) is a finding of its own.
       share_band: a thread-pool share that rises by more than max(this, 3 x the baseline's
-        per-process range of the share) is a finding.
+        per-process range of the share) is a finding...
+      share_band_cap: ...a band never wider than this, whatever the baseline's range.
     """
 
     threshold: float = 0.10
@@ -44,12 +48,17 @@ class Thresholds:
     spread_rise_factor: float = 3.0
     spread_floor: float = 0.02
     share_band: float = 0.05
+    share_band_cap: float = 0.10
 
     def instruction_limit(self, baseline_spread: float) -> float:
         """Relative change in instructions that counts: from the baseline's spread, floored and capped."""
         return min(
             self.instructions_cap, max(self.instructions, self.instructions_spread_factor * baseline_spread)
         )
+
+    def share_limit(self, baseline_range: float) -> float:
+        """The rise of the thread-pool share that counts: from the baseline's range, floored and capped."""
+        return min(self.share_band_cap, max(self.share_band, 3 * baseline_range))
 
     def spread_limit(self, baseline_spread: float) -> float:
         """The current spread above which the counts themselves became noisy."""
@@ -79,6 +88,9 @@ class BenchmarkRun:
     machine_info: dict[str, Any]
     commit_info: dict[str, Any]
     datetime: str | None
+    gate: dict[str, Any] | None = (
+        None  # the nightly's verdict on this run, when it came from the results store
+    )
 
     def versions(self) -> dict[str, Any]:
         for bench in self.benchmarks.values():
@@ -104,6 +116,19 @@ class BenchmarkRun:
             if "pinning" in bench.get("extra_info", {}):
                 return bench["extra_info"]["pinning"]
         return None
+
+
+#: Finding kinds that say a signal was not compared (exit 2 when nothing regressed), not that it got worse.
+NOT_COMPARED = frozenset(
+    {
+        "instructions not measured",
+        "instructions not compared",
+        "thread-pool share not measured",
+        "quality not measured",
+        "quality not compared",
+        "not run",
+    }
+)
 
 
 @dataclass
@@ -134,6 +159,7 @@ class Comparison:
     missing_allowed: bool = False  # --allow-missing: listed, not a regression
     new: list[str] = field(default_factory=list)
     compared: int = 0
+    quality_compared: int = 0
     time_compared: bool = True
     time_baseline: BenchmarkRun | None = None
     instruction_baseline: BenchmarkRun | None = None
@@ -141,6 +167,22 @@ class Comparison:
     environment_mismatch: str | None = None  # "valgrind X vs Y" when counts were not comparable
     signals: list[tuple[str, str]] = field(default_factory=list)  # (signal, compared how / why not)
     confirm_notes: list[str] = field(default_factory=list)
+    sections: list[tuple[str, list[str]]] = field(
+        default_factory=list
+    )  # (title, Markdown lines), e.g. series
+
+    def worse(self) -> list[Finding]:
+        """The findings that say something got worse (not the ones that say it was not compared)."""
+        return [f for f in self.regressions if f.kind not in NOT_COMPARED]
+
+    def not_compared(self) -> list[Finding]:
+        return [f for f in self.regressions if f.kind in NOT_COMPARED]
+
+    def exit_code(self) -> int:
+        """0 nothing found, 1 a regression, 2 a signal not compared (and nothing regressed)."""
+        if self.worse():
+            return 1
+        return 2 if self.not_compared() else 0
 
 
 def load_run(path: str | Path) -> BenchmarkRun:
@@ -159,9 +201,14 @@ def load_run(path: str | Path) -> BenchmarkRun:
         or not all(isinstance(b, dict) and "fullname" in b and "stats" in b for b in doc["benchmarks"])
     ):
         raise DataError(f"{p}: not a pytest-benchmark result file (no machine_info/benchmarks)")
+    names = [b["fullname"] for b in doc["benchmarks"]]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise DataError(f"{p}: benchmark(s) listed twice, which copy counts is unknown: {', '.join(twice)}")
     benchmarks = {b["fullname"]: b for b in doc["benchmarks"]}
+    gate = doc.get(GATE_KEY) if isinstance(doc.get(GATE_KEY), dict) else None
     return BenchmarkRun(
-        str(p), benchmarks, doc["machine_info"], doc.get("commit_info") or {}, doc.get("datetime")
+        str(p), benchmarks, doc["machine_info"], doc.get("commit_info") or {}, doc.get("datetime"), gate
     )
 
 

@@ -7,15 +7,17 @@
   its own band; a current spread beyond ``Thresholds.spread_limit`` is a finding of its own;
 * the thread-pool share subtracted from the compared figure (see
   :data:`lbfgs_impl.measure.callgrind.SCHEDULER_FUNCTIONS`) is compared too: a rise beyond
-  its band is a finding;
+  its band (capped, so a noisy baseline cannot open it wide) is a finding, and a share that
+  is missing, null or not a number on either side is a finding of its own;
 * counts are comparable only when valgrind's version, the tool flags, the architecture and
-  the OS/glibc image are the same (:func:`environment_difference`);
+  the OS/glibc image are the same, read for each benchmark (:func:`benchmark_environment_difference`);
 * wall time says nothing when the commit, the library versions and the machine are all the
   same (:func:`nothing_changed`).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from lbfgs_impl.tracking.runs import BenchmarkRun, Finding, Thresholds, is_count
@@ -55,10 +57,20 @@ def _share_text(info: dict[str, Any]) -> str:
     return f"total {total / 1e6:.3f} M, thread pool {share:.1%}"
 
 
+def is_share(x: Any) -> bool:
+    """A usable thread-pool share: a finite number in [0, 1] (not a bool, not None/NaN/text)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and 0.0 <= x <= 1.0
+
+
+def share_missing(info: dict[str, Any]) -> str:
+    if "instructions_thread_pool_share" not in info:
+        return "not recorded"
+    value = info["instructions_thread_pool_share"]
+    return "null" if value is None else f"not a share: {value!r}"
+
+
 def _share_range(info: dict[str, Any]) -> float:
-    samples = [
-        s for s in info.get("instructions_thread_pool_share_samples") or [] if isinstance(s, (int, float))
-    ]
+    samples = [s for s in info.get("instructions_thread_pool_share_samples") or [] if is_share(s)]
     return max(samples) - min(samples) if samples else 0.0
 
 
@@ -99,48 +111,76 @@ def instruction_findings(
         )
         worse.append(Finding(name, "instruction spread", bs, cs, None, rule, noise))
     bsh, csh = bi.get("instructions_thread_pool_share"), ci.get("instructions_thread_pool_share")
-    if isinstance(bsh, (int, float)) and isinstance(csh, (int, float)):
-        band = max(th.share_band, 3 * _share_range(bi))
-        if csh - bsh > band:
-            rule = (
-                f"thread-pool share {bsh:.1%} -> {csh:.1%}, up more than its band {band:.1%} "
-                f"(max({th.share_band:.0%}, 3 x the baseline's per-process range)): work moved into "
-                "XLA's scheduler, where the compared figure does not see it"
-            )
-            worse.append(Finding(name, "thread-pool share", bsh, csh, None, rule, noise))
+    if not (is_share(bsh) and is_share(csh)):
+        pairs = (("baseline", bi, bsh), ("current", ci, csh))
+        sides = [f"{side}: {share_missing(info)}" for side, info, v in pairs if not is_share(v)]
+        rule = (
+            "thread-pool share not measured ("
+            + "; ".join(sides)
+            + "): the work XLA's scheduler does is unseen"
+        )
+        worse.append(Finding(name, "thread-pool share not measured", bsh, csh, None, rule, noise))
+        return worse, better, True
+    band = th.share_limit(_share_range(bi))
+    if csh - bsh > band:
+        rule = (
+            f"thread-pool share {bsh:.1%} -> {csh:.1%}, up more than its band {band:.1%} "
+            f"(max({th.share_band:.0%}, 3 x the baseline's per-process range), at most "
+            f"{th.share_band_cap:.0%}): work moved into XLA's scheduler, where the compared figure "
+            "does not see it"
+        )
+        worse.append(Finding(name, "thread-pool share", bsh, csh, None, rule, noise))
     return worse, better, True
 
 
 def counts_environment(run: BenchmarkRun) -> dict[str, Any]:
-    """The ``instructions_meta`` of the first benchmark that has one (empty when none)."""
+    """What the run's counts were taken under, for the report: one value per key, or all values seen."""
+    seen: dict[str, list[str]] = {}
     for bench in run.benchmarks.values():
         meta = (bench.get("extra_info") or {}).get("instructions_meta")
-        if isinstance(meta, dict) and meta.get("valgrind"):
-            return meta
-    return {}
+        if isinstance(meta, dict):
+            for key, _ in ENVIRONMENT_KEYS:
+                value = meta.get(key)
+                text = " ".join(value) if isinstance(value, list) else value
+                if text and text not in seen.setdefault(key, []):
+                    seen[key].append(text)
+    return {key: " / ".join(values) for key, values in seen.items()}
 
 
-def environment_difference(baseline: BenchmarkRun, current: BenchmarkRun) -> tuple[str | None, list[str]]:
-    """``("valgrind X vs Y", notes)`` when the two runs' counts are not comparable, else ``(None, notes)``.
+def _environment(info: dict[str, Any], run: BenchmarkRun) -> dict[str, Any]:
+    """One benchmark's counting environment; the architecture falls back on the run's ``machine_info``."""
+    meta = info.get("instructions_meta")
+    env = dict(meta) if isinstance(meta, dict) else {}
+    if not env.get("arch") and run.machine_info.get("machine"):
+        env["arch"] = run.machine_info["machine"]
+        env["arch_from_machine_info"] = True
+    return env
 
-    valgrind's version and flags must be recorded and equal on both sides; the
-    architecture and OS/glibc image must be equal where both sides record them
-    (runs from before they were recorded compare on valgrind alone, and the notes say so).
+
+def benchmark_environment_difference(
+    name: str, baseline: BenchmarkRun, current: BenchmarkRun, base_info: dict[str, Any] | None = None
+) -> tuple[str | None, list[str]]:
+    """Why one benchmark's counts are not comparable (``"valgrind X vs Y"``), or ``(None, notes)``.
+
+    valgrind's version and flags must be recorded by both sides and equal; so must the
+    architecture (read from ``machine_info`` when a side predates the field) and the OS/glibc
+    image where both sides record it (the notes say when it was not checked).
     """
-    b, c = counts_environment(baseline), counts_environment(current)
-    if not b or not c:
-        return None, []
+    bi = base_info if base_info is not None else baseline.benchmarks[name].get("extra_info") or {}
+    b, c = _environment(bi, baseline), _environment(current.benchmarks[name].get("extra_info") or {}, current)
     notes: list[str] = []
     for key, label in ENVIRONMENT_KEYS:
         bv, cv = b.get(key), c.get(key)
-        if key in ("arch", "os_image") and (bv is None or cv is None):
+        if key == "os_image" and (bv is None or cv is None):
             notes.append(
                 f"{label} not recorded by the {'baseline' if bv is None else 'current run'}; not checked"
             )
             continue
+        if not bv or not cv:
+            return f"{label} not recorded by the {'baseline' if not bv else 'current run'}", notes
         if bv != cv:
             show = (lambda v: " ".join(v)) if key == "valgrind_flags" else str
-            return f"{label} {show(bv) if bv else '?'} vs {show(cv) if cv else '?'}", notes
+            return f"{label} {show(bv)} vs {show(cv)}", notes
     return None, notes
 
 

@@ -102,8 +102,8 @@ def check(tmp_path: Path, base: dict, cur: dict, *extra: str) -> int:
     ],
     ids=["skipped", "failed", "text", "nan"],
 )
-def test_a_missing_count_is_a_finding_and_exits_1(tmp_path, capsys, run_doc, edits, reason):
-    assert check(tmp_path, counted(run_doc), counted(run_doc, **edits)) == 1
+def test_a_missing_count_is_a_finding_and_exits_2(tmp_path, capsys, run_doc, edits, reason):
+    assert check(tmp_path, counted(run_doc), counted(run_doc, **edits)) == 2  # not comparable, not a pass
     out = capsys.readouterr().out
     regressions = out.split("## Regressions")[1].split("## Improvements")[0]
     assert f"`{SLOWED}` | instructions not measured |" in regressions
@@ -112,7 +112,7 @@ def test_a_missing_count_is_a_finding_and_exits_1(tmp_path, capsys, run_doc, edi
 
 def test_every_benchmark_without_counts_is_named(tmp_path, capsys, run_doc):
     cur = copy.deepcopy(run_doc)  # the current run lost its instruction phase entirely
-    assert check(tmp_path, counted(run_doc), cur) == 1
+    assert check(tmp_path, counted(run_doc), cur) == 2
     out = capsys.readouterr().out
     steady = [b["fullname"] for b in run_doc["benchmarks"] if "test_steady" in b["fullname"]]
     for name in steady:
@@ -207,27 +207,27 @@ def test_a_share_move_inside_its_band_is_not_flagged(tmp_path, run_doc):
         ("os_image", "Ubuntu 24.04, glibc 2.39", "not compared (OS/glibc image Debian"),
     ],
 )
-def test_counts_from_another_environment_are_not_compared_and_exit_1(
+def test_counts_from_another_environment_are_not_compared_and_exit_2(
     tmp_path, capsys, run_doc, key, value, says
 ):
     cur = counted(run_doc)
     for b in cur["benchmarks"]:
         if "instructions_meta" in b["extra_info"]:
             b["extra_info"]["instructions_meta"][key] = value
-    assert check(tmp_path, counted(run_doc), cur) == 1
+    assert check(tmp_path, counted(run_doc), cur) == 2
     out = capsys.readouterr().out
     assert f"`{SLOWED}` | instructions not compared |" in out and says in out
     assert f"| {'valgrind' if key == 'valgrind' else 'valgrind flags'} |" in out  # the machine table names it
 
 
-def test_confirm_that_cannot_re_count_says_not_compared_and_exits_1(tmp_path, capsys, run_doc):
+def test_confirm_that_cannot_re_count_says_not_compared_and_exits_2(tmp_path, capsys, run_doc):
     cur = counted(run_doc)
     for b in cur["benchmarks"]:
         if "instructions_meta" in b["extra_info"]:
             b["extra_info"]["instructions_meta"]["valgrind"] = "valgrind-3.22.0"
     not_a_repo = tmp_path / "empty"
     not_a_repo.mkdir()
-    assert check(tmp_path, counted(run_doc), cur, "--confirm", "--repo", str(not_a_repo)) == 1
+    assert check(tmp_path, counted(run_doc), cur, "--confirm", "--repo", str(not_a_repo)) == 2
     out = capsys.readouterr().out
     assert "Instruction counts not compared (valgrind valgrind-3.19.0 vs valgrind-3.22.0); re-counting" in out
 

@@ -12,6 +12,13 @@ import pytest
 from lbfgs_impl.cli import main
 from lbfgs_impl.tracking.regressions import compare_runs, load_run
 
+META = {
+    "valgrind": "valgrind-3.19.0",
+    "valgrind_flags": ["--tool=callgrind", "--instr-atstart=no"],
+    "arch": "x86_64",
+    "os_image": "Debian GNU/Linux 12 (bookworm), glibc 2.36",
+    "skipped": None,
+}
 DATA = Path(__file__).resolve().parents[1] / "data" / "quick-run.json"
 SLOWED = "perf/test_lbfgs_perf.py::test_steady[rosenbrock-100-optax_while]"
 STATS_KEYS_SCALED = (
@@ -152,10 +159,10 @@ def test_a_missing_benchmark_is_a_regression_and_a_new_one_is_listed(tmp_path, c
     extra["fullname"] = extra["fullname"].replace("rosenbrock-100", "rosenbrock-1000")
     doc["benchmarks"].append(extra)
     current = write(tmp_path, "cur.json", doc)
-    assert main(["check-regressions", str(DATA), current]) == 1  # nothing of it was compared tonight
+    assert main(["check-regressions", str(DATA), current]) == 2  # nothing of it was compared tonight
     out = capsys.readouterr().out
     assert f"| `{gone['fullname']}` | not run | none | none | - |" in out
-    assert "Signals that fired: not run." in out
+    assert "**Not comparable.** **1 signal(s) not compared** (not run): this is not a pass." in out
     assert "not compared for 1 benchmark(s) missing from the current run" in out
     assert (
         "## Missing from the current run\n\nEach is a regression above" in out
@@ -235,6 +242,8 @@ def with_instructions(doc: dict, *, spread: float = 0.002, scale: dict[str, floa
             base = 1e6 * (10 + i)
             b["extra_info"]["instructions"] = base * (scale or {}).get(b["fullname"], 1.0)
             b["extra_info"]["instructions_spread"] = spread
+            b["extra_info"]["instructions_thread_pool_share"] = 0.25
+            b["extra_info"]["instructions_meta"] = dict(META)
     return doc
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lbfgs_impl.measure.instructions import unavailable_reason
-from lbfgs_impl.tracking.runs import load_run, machine_key_of
+from lbfgs_impl.tracking.runs import load_run
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"
@@ -45,9 +45,13 @@ def test_workflow_shape():
     assert "permissions: {}" in text and "fetch-depth: 0" in text
     assert "bash scripts/nightly.sh" in text and "performance-regression" in text
     assert "asv publish" in text
-    # wall-time baselines are cached per CPU model (logical CPUs, arch): the key names the machine
-    assert "this_machine_key()" in text
-    assert text.count("perf-walltime-${{ runner.os }}-${{ steps.machine.outputs.key }}-") == 3
+    # the history is a git branch, never an Actions cache (evicted after 7 days unused)
+    assert "actions/cache" not in text and "RESULTS_BRANCH: benchmark-results" in text
+    assert text.count("contents: write") == 2 and "persist-credentials: false" in text
+    # one issue per outcome, titled by the script; a failing perf suite is not a regression
+    assert "cat .nightly/issue-title.txt" in text and '[ "$RC" = 1 ] && label=performance-regression' in text
+    # the asv site is published with GitHub Pages
+    assert "actions/deploy-pages@" in text and "pages: write" in text and "asv-results .asv/results" in text
     assert "${{ github.event" not in text
     for line in text.splitlines():
         if "uses:" in line:
@@ -88,7 +92,7 @@ def _scratch_repo(root: Path) -> Path:
 
 
 def _night(repo: Path, out: Path, **extra: str) -> dict:
-    env = dict(os.environ)
+    env = dict(os.environ, RESULTS_REMOTE=str(out.parent / "results.git"))
     env["PATH"] = os.pathsep.join([str(BIN), env["PATH"]])
     env["PYTHONPATH"] = os.pathsep.join([str(repo), str(ROOT / "tests" / "plugins")])
     # The nightly's default path (instruction counts on), on one steady benchmark of the quick grid.
@@ -100,15 +104,38 @@ def _night(repo: Path, out: Path, **extra: str) -> dict:
     proc = subprocess.run(
         ["bash", "scripts/nightly.sh"], cwd=repo, env=env, capture_output=True, text=True, timeout=1500
     )
-    report, current = out / "report.md", out / "current.json"
+    report, current, title = out / "report.md", out / "current.json", out / "issue-title.txt"
     return {
         "rc": proc.returncode,
         "stdout": proc.stdout,
         "log": proc.stdout[-3000:] + proc.stderr[-3000:],
         "report": report.read_text() if report.exists() else "",
-        "files": {p.name: p.read_bytes() for p in sorted(out.rglob("*.json"))},
+        "title": title.read_text().strip() if title.exists() else "",
+        "stored": _stored(out.parent / "results.git"),
         "current": json.loads(current.read_text()) if current.exists() else None,
     }
+
+
+def _stored(bare: Path) -> dict[str, dict]:
+    """The results store's nights by path (``machine-id/NNNN_*.json``)."""
+    ls = ["git", "-C", str(bare), "ls-tree", "-r", "--name-only", "benchmark-results"]
+    names = subprocess.run(ls, capture_output=True, text=True).stdout.split()
+    show = ["git", "-C", str(bare), "show"]
+    return {
+        n: json.loads(subprocess.run([*show, f"benchmark-results:{n}"], capture_output=True).stdout)
+        for n in names
+    }
+
+
+def _restore_other_model(bare: Path, work: Path) -> None:
+    """Edit every stored night to come from another CPU model (one commit on the store's branch)."""
+    _git(work.parent, "clone", "-q", "--branch", "benchmark-results", str(bare), str(work))
+    for path in work.rglob("0*.json"):
+        doc = json.loads(path.read_text())
+        doc["machine_info"]["cpu"].update(OTHER_MODEL)
+        path.write_text(json.dumps(doc))
+    _git(work, "commit", "-qam", "nights from another CPU model")
+    _git(work, "push", "-q", "origin", "HEAD:refs/heads/benchmark-results")
 
 
 @pytest.fixture(scope="module")
@@ -124,18 +151,12 @@ def nights(tmp_path_factory) -> dict[str, dict]:
         pytest.skip(f"the nightly's default path counts instructions: {REASON}")
     root = tmp_path_factory.mktemp("nightly")
     repo, out = _scratch_repo(root), root / "out"
+    subprocess.run(["git", "init", "-q", "--bare", str(root / "results.git")], check=True)
     result = {"seed": _night(repo, out)}
-    key = load_run(out / "current.json").machine_key()
-    result["key"] = key
+    result["key"] = load_run(out / "current.json").machine_key()
     result["noise"] = _night(repo, out, LBFGS_BENCH_SLOWDOWN="optax_loop:4", CONFIRM="0")
-    other = machine_key_of(OTHER_MODEL)
-    for path in (out / "baseline.json", out / "baselines" / f"{key}.json"):
-        doc = json.loads(path.read_text())
-        doc["machine_info"]["cpu"].update(OTHER_MODEL)
-        path.write_text(json.dumps(doc))
-    (out / "baselines" / f"{key}.json").rename(out / "baselines" / f"{other}.json")
-    result["other"] = other
-    result["other_before"] = (out / "baselines" / f"{other}.json").read_bytes()
+    _restore_other_model(root / "results.git", root / "edit")
+    result["edited"] = _stored(root / "results.git")
     result["unseen"] = _night(repo, out)
     sys.path.insert(0, str(ROOT / "scripts" / "study"))
     import extra_gradient
@@ -147,11 +168,12 @@ def nights(tmp_path_factory) -> dict[str, dict]:
 
 
 @pytest.mark.slow
-def test_first_night_counts_instructions_and_becomes_the_baseline(nights):
+def test_first_night_has_no_baseline_loudly_and_seeds_the_store(nights):
     seed = nights["seed"]
-    assert seed["rc"] == 0, seed["log"]
-    assert "this run becomes the baseline" in seed["stdout"]
-    assert {"baseline.json", f"{nights['key']}.json", "current.json"} <= set(seed["files"])
+    assert seed["rc"] == 2, seed["log"]  # never a green first night
+    assert seed["title"] == "Nightly benchmarks: no baseline (this night seeds the history)"
+    ((path, stored),) = seed["stored"].items()
+    assert path.split("/")[1].startswith("0001_") and stored["lbfgs_bench_gate"]["baseline"] is True
     (bench,) = seed["current"]["benchmarks"]
     info = bench["extra_info"]
     assert bench["name"] == SELECTED and len(bench["stats"]["data"]) >= 10
@@ -177,30 +199,37 @@ def test_an_unchanged_night_slowed_by_its_machine_does_not_alert(nights):
 
 
 @pytest.mark.slow
-def test_a_night_on_an_unseen_cpu_model_seeds_its_baseline_and_keeps_the_others(nights):
-    unseen, key, other = nights["unseen"], nights["key"], nights["other"]
+def test_a_night_on_an_unseen_cpu_model_compares_counts_not_time(nights):
+    unseen = nights["unseen"]
     assert unseen["rc"] == 0, unseen["log"]
-    assert f"no wall-time baseline for {key} yet" in unseen["stdout"]
     assert "| wall time | not compared: no wall-time baseline for this machine" in unseen["report"]
     assert "| instructions | compared for 1 of 1 benchmark(s)" in unseen["report"]
-    assert unseen["files"][f"{other}.json"] == nights["other_before"]  # the other model's, untouched
-    assert json.loads(unseen["files"][f"{key}.json"]) == unseen["current"]  # this model's, seeded
+    assert len(unseen["stored"]) == 3
+    earlier = {k: v for k, v in unseen["stored"].items() if k in nights["edited"]}
+    assert earlier == nights["edited"]  # every night kept, the earlier ones untouched
 
 
 @pytest.mark.slow
-def test_a_real_change_alerts_on_instructions_and_keeps_the_baselines(nights):
-    changed, key = nights["changed"], nights["key"]
+def test_a_real_change_alerts_on_instructions_and_is_no_baseline(nights):
+    changed = nights["changed"]
     assert changed["rc"] == 1, changed["log"]
+    assert changed["title"] == "Nightly benchmarks: performance regression"
     regressions = changed["report"].split("## Regressions")[1].split("## Improvements")[0]
-    assert f"{SELECTED}` | instructions |" in regressions
-    assert "the baselines are kept" in changed["stdout"]
-    assert changed["files"][f"{key}.json"] == nights["unseen"]["files"][f"{key}.json"]
-    assert changed["files"]["baseline.json"] == nights["unseen"]["files"]["baseline.json"]
+    assert f"{SELECTED}` | instructions" in regressions
+    newest = changed["stored"][max(changed["stored"])]
+    assert newest["lbfgs_bench_gate"] == {
+        "exit": 1,
+        "baseline": False,
+        "outcome": changed["title"],
+        "seed": False,
+    }
 
 
 def test_nightly_refuses_an_unwritable_directory_before_running_anything():
     target = "/proc/lbfgs-bench-nightly"
-    env = dict(os.environ, NIGHTLY_DIR=target, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    env = dict(
+        os.environ, NIGHTLY_DIR=target, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", RESULTS_REMOTE="."
+    )
     proc = subprocess.run(
         ["bash", "scripts/nightly.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
