@@ -45,14 +45,23 @@ OUT = ROOT / "docs" / "data" / "mutation" / "mutation.json"
 
 _TRACKING = ("tests/tracking/test_gate_boundaries.py", "tests/tracking/test_gate_trust.py")
 _TRACKING_MORE = ("tests/tracking/test_regressions.py", "tests/tracking/test_confirm.py")
-_MGH = ("tests/problems/test_mgh_start_values.py", "tests/problems/test_mgh.py")
+_MGH = (
+    "tests/problems/test_mgh_start_values.py",
+    "tests/problems/test_mgh_published.py::test_value_at_the_standard_start_matches_minpack",
+    "tests/problems/test_mgh.py::test_value_at_the_standard_start",
+    "tests/problems/test_mgh.py::test_penalty_1_at_n4_is_e_minus_5",
+    "tests/problems/test_mgh.py::test_gulf_uses_a_minus_sign",
+    "tests/problems/test_mgh.py::test_bad_dimensions_are_refused",
+)
+_MGH_MORE = ("tests/problems/test_mgh_published.py", "tests/problems/test_mgh.py")
 _COUNTS = (
     "tests/measure/test_recorded_count.py",
     "tests/measure/test_callgrind_share.py",
     "tests/measure/test_attribution.py",
 )
 
-#: module -> (the tiny-tier test files run for each of its mutants, the slower ones run for survivors)
+#: module -> (the tiny-tier tests run for each of its mutants, the slower ones run for survivors);
+#: files, or pytest node ids where a file's other tests take minutes
 MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "lbfgs_impl/solvers/base.py": (
         ("tests/solvers/test_stop_boundary.py", "tests/solvers/test_counting_path.py"),
@@ -86,8 +95,8 @@ MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "lbfgs_impl/tracking/signals.py": (_TRACKING, _TRACKING_MORE),
     "lbfgs_impl/tracking/runs.py": (_TRACKING, _TRACKING_MORE),
-    "lbfgs_impl/problems/mgh_residuals.py": (_MGH, ("tests/problems/test_mgh_published.py",)),
-    "lbfgs_impl/problems/mgh.py": (_MGH, ("tests/problems/test_mgh_published.py",)),
+    "lbfgs_impl/problems/mgh_residuals.py": (_MGH, _MGH_MORE),
+    "lbfgs_impl/problems/mgh.py": (_MGH, _MGH_MORE),
 }
 
 _COMPARE_SWAPS: dict[type, type] = {
@@ -275,8 +284,29 @@ def _package_copy() -> Path:
     return tmp
 
 
+def _record_run(doc: dict[str, Any]) -> None:
+    """Which command ran, when, on what: kept beside the results it produced."""
+    import platform
+    import subprocess
+
+    import jax
+
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
+    doc.setdefault("runs", []).append(
+        {
+            "command": "python scripts/mutation.py " + " ".join(sys.argv[1:]),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "commit": head.strip() or None,
+            "python": platform.python_version(),
+            "jax": jax.__version__,
+            "machine": f"{platform.machine()}, {os.cpu_count()} logical CPUs",
+        }
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     doc = _load(args.out)
+    _record_run(doc)
     done = {(r["module"], r["index"]) for r in doc["results"]}
     modules = args.module or list(MODULES)
     copy = _package_copy()
@@ -324,6 +354,7 @@ def run(args: argparse.Namespace) -> int:
 def rerun_survivors(args: argparse.Namespace) -> int:
     """Survivors again, against their module's second test set; the outcome is kept as ``second``."""
     doc = _load(args.out)
+    _record_run(doc)
     copy = _package_copy()
     log = copy / "pytest.log"
     try:
