@@ -78,7 +78,11 @@ MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("tests/measure/test_instructions.py",),
     ),
     "lbfgs_impl/measure/attribution.py": (
-        ("tests/measure/test_attribution_rules.py", "tests/measure/test_attribution.py"),
+        (
+            "tests/measure/test_attribution_rules.py",
+            "tests/measure/test_attribution_dumps.py",
+            "tests/measure/test_attribution.py",
+        ),
         ("tests/commands/test_explain_findings.py",),
     ),
     "lbfgs_impl/profiles.py": (

@@ -55,6 +55,7 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "_dl_lookup_symbol_x"),
         ("/lib/libc-2.31.so", "memcpy"),
         ("/lib/libm-2.31.so", "__ieee754_log"),
+        ("libc.so.6", "memset"),  # an object named without a folder
     ],
     "other": [
         ("/usr/lib/libstdc++.so.6.0.30", "operator new(unsigned long)"),
