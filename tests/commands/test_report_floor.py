@@ -69,6 +69,8 @@ def test_without_a_count_a_probe_of_ten_picks_n_for_the_target(stubbed):
     stubbed["per"] = 1e-12  # fast ones: never over MAX_COUNT
     assert floor.evaluation_floor("rosenbrock", 4, repeats=1)["evaluations_timed"] == floor.MAX_COUNT
     assert floor.MAX_COUNT == 1_000_000  # the documented range: 10 to 10^6
+    # a probe faster than the clock can say counts as 1 ns an evaluation, not as free
+    assert floor.evaluation_floor("rosenbrock", 4, repeats=1, target_s=1e-4)["evaluations_timed"] == 100_000
 
 
 def test_a_timing_waits_for_the_result():
