@@ -49,3 +49,18 @@ def test_the_two_percent_floor_decides_with_a_tiny_spread(factor, kind):
     for f in worse + better:
         assert f.ratio == pytest.approx(factor)
         assert "limit 2.0% = 3 x the baseline's spread, at least 2%, at most 5%" in f.rule
+
+
+@pytest.mark.parametrize(("rise", "flagged"), [(0.10, False), (0.40, True)])
+def test_the_share_band_widens_with_the_baselines_per_process_range(rise, flagged):
+    """Band = max(5%, 3 x the baseline's range): a range of 0.10 makes it 30%."""
+    base = info(1e7)
+    base["extra_info"].update(
+        instructions_thread_pool_share=0.20, instructions_thread_pool_share_samples=[0.15, 0.20, 0.25]
+    )
+    cur = info(1e7)
+    cur["extra_info"]["instructions_thread_pool_share"] = 0.20 + rise
+    worse, _, _ = instruction_findings(NAME, base, cur, Thresholds())
+    assert [f.kind for f in worse] == (["thread-pool share"] if flagged else [])
+    if flagged:
+        assert "up more than its band 30.0%" in worse[0].rule
