@@ -43,7 +43,11 @@ from typing import Any, NamedTuple
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "data" / "mutation" / "mutation.json"
 
-_TRACKING = ("tests/tracking/test_gate_boundaries.py", "tests/tracking/test_gate_trust.py")
+_TRACKING = (
+    "tests/tracking/test_gate_boundaries.py",
+    "tests/tracking/test_runs_model.py",
+    "tests/tracking/test_gate_trust.py",
+)
 _TRACKING_MORE = ("tests/tracking/test_regressions.py", "tests/tracking/test_confirm.py")
 _MGH = (
     "tests/problems/test_mgh_start_values.py",
