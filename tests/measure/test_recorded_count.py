@@ -83,3 +83,22 @@ def test_a_repeat_without_its_solve_dump_or_result_is_an_error_not_a_count(tmp_p
         "repeat 1: no result; valgrind log ends: l1 | l2 | the end",
     ]
     assert instruction_fields(c)["instructions"] is None
+
+
+def test_names_written_without_compression_are_read_as_they_are():
+    from lbfgs_impl.measure.callgrind import self_cost_by_function
+
+    text = f"events: Ir\nfn=main\n0 5\n+1 2\nfn={POOL}\n0 3\nfn=(7) {XLA}\n0 1\nfn=(7)\n0 4\ntotals: 15\n"
+    assert self_cost_by_function(text) == {"main": 7, POOL: 3, XLA: 5}
+
+
+def test_only_client_request_dumps_with_a_total_are_read(tmp_path):
+    from lbfgs_impl.measure.callgrind import Dump, read_dumps
+
+    _dump(tmp_path / "callgrind.out.1", "j0:solve", 5, 3, 2)
+    (tmp_path / "callgrind.out").write_text("desc: Trigger: Program termination\nevents: Ir\ntotals: 99\n")
+    (tmp_path / "callgrind.out.2").write_text(
+        "desc: Trigger: Client Request: j1:solve\nevents: Ir\nfn=a\n0 1\n"
+    )
+    assert read_dumps(tmp_path) == {"j0:solve": Dump(10, 2, 0, 3)}  # the cut-off one is not a count
+    assert Dump(0, 0).share == 0.0 and Dump(0, 0).net == 0
