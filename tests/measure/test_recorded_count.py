@@ -88,7 +88,7 @@ def test_a_repeat_without_its_solve_dump_or_result_is_an_error_not_a_count(tmp_p
 def test_names_written_without_compression_are_read_as_they_are():
     from lbfgs_impl.measure.callgrind import self_cost_by_function
 
-    text = f"events: Ir\nfn=main\n0 5\n+1 2\nfn={POOL}\n0 3\nfn=(7) {XLA}\n0 1\nfn=(7)\n0 4\ntotals: 15\n"
+    text = f"events: Ir\nfn=main\n0 5\n+1 2\n+2\nfn={POOL}\n0 3\nfn=(7) {XLA}\n0 1\nfn=(7)\n0 4\ntotals: 15\n"
     assert self_cost_by_function(text) == {"main": 7, POOL: 3, XLA: 5}
 
 
@@ -97,8 +97,14 @@ def test_only_client_request_dumps_with_a_total_are_read(tmp_path):
 
     _dump(tmp_path / "callgrind.out.1", "j0:solve", 5, 3, 2)
     (tmp_path / "callgrind.out").write_text("desc: Trigger: Program termination\nevents: Ir\ntotals: 99\n")
-    (tmp_path / "callgrind.out.2").write_text(
-        "desc: Trigger: Client Request: j1:solve\nevents: Ir\nfn=a\n0 1\n"
-    )
+    cut_off = "desc: Trigger: Client Request: j1:solve\nevents: Ir\nfn=a\n0 1\n"  # no totals line
+    (tmp_path / "callgrind.out.2").write_text(cut_off)
     assert read_dumps(tmp_path) == {"j0:solve": Dump(10, 2, 0, 3)}  # the cut-off one is not a count
     assert Dump(0, 0).share == 0.0 and Dump(0, 0).net == 0
+
+
+def test_thread_pool_code_at_exactly_one_percent_is_setup_not_a_renamed_scheduler():
+    from lbfgs_impl.measure.callgrind import Dump
+
+    assert Dump(total=1000, scheduler=0, pool_like=10, xla=5).problem is None
+    assert Dump(total=1000, scheduler=0, pool_like=11, xla=5).problem.startswith("the thread-pool filter")
