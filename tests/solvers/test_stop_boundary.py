@@ -71,3 +71,13 @@ def test_the_observer_is_called_once_per_iteration_with_the_accepted_iterate(sci
 def _start():
     p = make_problem("rosenbrock", 6)
     return p.x0, p.data
+
+
+def test_scipys_status_follows_the_common_rule(scipy_runs):
+    prepared, plain, _, _ = scipy_runs
+    done = prepared.result(plain)
+    assert done.converged and done.status == "converged: ||g||_inf <= gtol=1e-05"
+    short = get_solver("scipy").prepare(make_problem("rosenbrock", 6), SolverConfig(maxiter=3))
+    stopped = short.result(short.run())
+    assert (stopped.converged, stopped.n_iter) == (False, 3)
+    assert stopped.status == "not converged: maxiter=3 reached"
