@@ -68,7 +68,11 @@ _COUNTS = (
 #: files, or pytest node ids where a file's other tests take minutes
 MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "lbfgs_impl/solvers/base.py": (
-        ("tests/solvers/test_stop_boundary.py", "tests/solvers/test_counting_path.py"),
+        (
+            "tests/solvers/test_stop_boundary.py",
+            "tests/solvers/test_solver_flags.py",
+            "tests/solvers/test_counting_path.py",
+        ),
         ("tests/solvers/test_solvers.py",),
     ),
     "lbfgs_impl/solvers/scipy_lbfgsb.py": (

@@ -9,6 +9,7 @@ sign in the suite shows even where f* = 0. Two sizes each.
 from __future__ import annotations
 
 import math
+import re
 
 import jax
 import numpy as np
@@ -102,3 +103,15 @@ def test_value_at_the_start_matches_the_paper(name, n):
     p = make_problem(name, n)
     value = float(np.asarray(jax.jit(p.objective)(p.x0, p.data)))
     assert value == pytest.approx(BY_HAND[name](n), rel=1e-12, abs=1e-300)
+
+
+def test_a_minimum_published_for_one_size_is_that_of_the_default_size():
+    from lbfgs_impl.problems import mgh
+
+    checked = 0
+    for name, spec in mgh.SPECS.items():
+        for label, _ in spec.known_minima:
+            if m := re.search(r"n=(\d+)", label):
+                assert spec.default_n == int(m.group(1)), (name, label)
+                checked += 1
+    assert checked >= 1
