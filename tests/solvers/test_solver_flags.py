@@ -31,3 +31,14 @@ def test_a_peer_whose_package_is_missing_says_so_and_is_not_prepared():
     with pytest.raises(SolverUnavailable, match=r"^missing: no_such_package_for_lbfgs_bench is not"):
         Missing().prepare(make_problem("quadratic", 3), SolverConfig())
     assert get_solver("scipy").unavailable_reason() is None
+
+
+def test_an_outcome_without_its_count_says_so_and_the_result_counts():
+    from lbfgs_impl.problems import make_problem
+    from lbfgs_impl.solvers import SolverConfig
+
+    prepared = get_solver("jax_scipy_bfgs").prepare(make_problem("quadratic", 3), SolverConfig())
+    raw = prepared.run()
+    assert prepared.outcome(raw).n_fev == -1  # documented: no extra solve, no count
+    done = prepared.result(raw)
+    assert done.converged and done.n_fev >= done.n_iter >= 1
