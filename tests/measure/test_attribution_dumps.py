@@ -62,3 +62,8 @@ def test_kept_dumps_pairs_each_solve_dump_with_its_task_and_result(tmp_path):
         ("optax_while/quadratic-5", 0, "callgrind.out.4", {"n_iter": 4}),
     ]
     assert [d.path.name for d in kept_dumps(tmp_path, "compile")] == ["callgrind.out.2"]
+
+
+def test_an_empty_dump_has_no_shares():
+    att = attribute("events: Ir\n")
+    assert att.total == 0 and set(att.shares.values()) == {0.0}
