@@ -115,3 +115,20 @@ def test_a_minimum_published_for_one_size_is_that_of_the_default_size():
                 assert spec.default_n == int(m.group(1)), (name, label)
                 checked += 1
     assert checked >= 1
+
+
+#: x0 from the paper (f(x0) alone cannot see a sign flip that its squares hide)
+X0 = {
+    "mgh_penalty_1": lambda n: [float(j) for j in range(1, n + 1)],
+    "mgh_penalty_2": lambda n: [0.5] * n,
+    "mgh_variably_dimensioned": lambda n: [1.0 - j / n for j in range(1, n + 1)],
+    "mgh_trigonometric": lambda n: [1.0 / n] * n,
+    "mgh_discrete_boundary_value": lambda n: _t_grid(n)[2],
+    "mgh_discrete_integral_equation": lambda n: _t_grid(n)[2],
+}
+
+
+@pytest.mark.parametrize("n", [4, 10])
+@pytest.mark.parametrize("name", sorted(X0))
+def test_the_start_is_the_papers(name, n):
+    np.testing.assert_allclose(np.asarray(make_problem(name, n).x0), X0[name](n), rtol=1e-15, atol=0)
