@@ -131,4 +131,4 @@ X0 = {
 @pytest.mark.parametrize("n", [4, 10])
 @pytest.mark.parametrize("name", sorted(X0))
 def test_the_start_is_the_papers(name, n):
-    np.testing.assert_allclose(np.asarray(make_problem(name, n).x0), X0[name](n), rtol=1e-15, atol=0)
+    np.testing.assert_allclose(np.asarray(make_problem(name, n).x0), X0[name](n), rtol=1e-14, atol=0)
