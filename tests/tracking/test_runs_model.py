@@ -33,3 +33,22 @@ def test_every_benchmark_in_common_is_counted_as_compared():
     run = load_run(DATA)
     cmp = compare_runs(run, load_run(DATA))
     assert cmp.compared == len(run.benchmarks) and cmp.regressions == []
+
+
+def test_the_librarys_thresholds_are_the_commands_defaults():
+    import argparse
+
+    from lbfgs_impl.commands.check_regressions import add_arguments
+    from lbfgs_impl.tracking.runs import Thresholds
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["b.json", "c.json"])
+    th = Thresholds()
+    assert (th.threshold, th.alpha, th.count_tolerance, th.quality_factor) == (
+        args.threshold,
+        args.alpha,
+        args.count_tolerance,
+        args.quality_factor,
+    )
+    assert (th.instructions, th.instructions_cap) == (args.instructions_threshold, args.instructions_cap)
