@@ -15,8 +15,11 @@ PAGE = "results/mutation.md"
 
 
 def _final(r: dict[str, Any]) -> str:
-    """killed, killed by the module's other tiny-tier tests, timeout, survived, or error."""
-    if r["status"] == "survived" and (r.get("second") or {}).get("status") in ("killed", "timeout"):
+    """killed, killed by the module's other tiny-tier tests, timeout, survived, or error.
+
+    A timeout of the slower tests is not a kill: on a loaded machine it says nothing of the mutant.
+    """
+    if r["status"] == "survived" and (r.get("second") or {}).get("status") == "killed":
         return "killed_second"
     return r["status"]
 
@@ -47,8 +50,9 @@ def render(doc: dict[str, Any], reasons: dict[str, str]) -> str:
         "How the mutants are made and run: [Mutation testing](../explanation/mutation-testing.md).",
         "A mutant is *killed* when a test of its module fails, *killed (other tests)* when it passed the",
         "module's mapped tests but failed one of the module's slower tiny-tier test files, *timeout* when",
-        "the tests ran past the limit (counted as killed). The survival rate is what survived every test",
-        "run over the mutants run (errors, if any, are left out and counted).",
+        "the mapped tests ran past the limit (counted as killed; a timeout of the slower files is not).",
+        "The survival rate is what survived every test run over the mutants run (errors, if any, are",
+        "left out and counted). A sampled module's rate is that of its sample.",
         "",
         "## Runs",
         "",
