@@ -132,3 +132,12 @@ X0 = {
 @pytest.mark.parametrize("name", sorted(X0))
 def test_the_start_is_the_papers(name, n):
     np.testing.assert_allclose(np.asarray(make_problem(name, n).x0), X0[name](n), rtol=1e-14, atol=0)
+
+
+def test_extended_powell_singular_away_from_its_start_and_minimum():
+    # x0 = (3, -1, 0, 1) and x* = 0 both have x3 = 0, which hides the third residual's 2 x3
+    p = make_problem("mgh_extended_powell_singular", 4)
+    a, b, c, d = 1.0, 2.0, 3.0, 4.0
+    by_hand = (a + 10 * b) ** 2 + 5 * (c - d) ** 2 + (b - 2 * c) ** 4 + 10 * (a - d) ** 4  # 441+5+256+810
+    value = float(np.asarray(jax.jit(p.objective)(np.array([a, b, c, d]), p.data)))
+    assert value == pytest.approx(by_hand, rel=1e-14) and by_hand == 1512.0
