@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from lbfgs_impl.profiles import SUCCESS_TOL, profile, ratios, solved, tau_grid
+from lbfgs_impl.profiles import SUCCESS_TOL, near, profile, ratios, solved, success_rule_text, tau_grid
 
 # Three problems, three solvers (costs in any unit). Worked out by hand:
 #   p1: a=1, b=2, c=4  -> ratios 1, 2, 4
@@ -59,3 +59,27 @@ def test_uneven_tables_are_refused():
 )
 def test_success_rule(value, f_star, f0, expected):
     assert solved(value, f_star, f0) is expected
+
+
+def test_ratios_on_a_table_that_is_not_square():
+    r = ratios({"a": [2.0, 4.0, 6.0], "b": [1.0, 8.0, 3.0]})  # two solvers, three problems
+    np.testing.assert_array_equal(r["a"], [2.0, 1.0, 2.0])
+    np.testing.assert_array_equal(r["b"], [1.0, 2.0, 1.0])
+
+
+def test_success_needs_the_gap_relative_to_the_start_with_a_nonzero_minimum():
+    # f* = 100, f(x0) = 101: the relative test allows 1e-5 of the distance 1, not of 201
+    assert solved(100.0 + 0.5e-5, 100.0, 101.0) is True
+    assert solved(100.0 + 5e-5, 100.0, 101.0) is False
+
+
+def test_near_a_minimum_is_two_sided_and_absolute_below_one():
+    assert near(1.5e-5, 0.0) is False and near(0.5e-5, 0.0) is True
+    assert near(-0.5e-5, 0.0) is True and near(-1.5e-5, 0.0) is False
+    assert near(1000.0 + 5e-3, 1000.0) is True and near(1000.0 + 2e-2, 1000.0) is False
+
+
+def test_the_rule_in_words():
+    text = "f - f* <= 1e-05 (f(x0) - f*) and f - f* <= 1e-05 max(1, |f*|), f finite"
+    assert success_rule_text() == text
+    assert success_rule_text(1e-3).startswith("f - f* <= 0.001 (f(x0) - f*)")

@@ -1,0 +1,66 @@
+"""The instruction gate at its edges: a count of 0 or below is not measured, and the 2% floor itself."""
+
+from __future__ import annotations
+
+import pytest
+
+from lbfgs_impl.tracking.runs import Thresholds, is_count
+from lbfgs_impl.tracking.signals import instruction_findings
+
+NAME = "perf/test_lbfgs_perf.py::test_steady[rosenbrock-100-optax_while]"
+
+
+def info(count, spread: float = 0.0005) -> dict:
+    return {"extra_info": {"instructions": count, "instructions_spread": spread}}
+
+
+@pytest.mark.parametrize("bad", [0, 0.0, -1, -5e6])
+@pytest.mark.parametrize("side", ["baseline", "current"])
+def test_a_count_of_zero_or_below_is_not_measured_never_an_improvement(bad, side):
+    base, cur = (info(bad), info(1e7)) if side == "baseline" else (info(1e7), info(bad))
+    worse, better, compared = instruction_findings(NAME, base, cur, Thresholds())
+    assert better == [] and compared is False
+    assert [f.kind for f in worse] == ["instructions not measured"]
+    assert worse[0].ratio is None
+    assert worse[0].rule == f"instructions not measured: {side}: non-numeric count {bad!r}"
+
+
+def test_is_count_takes_only_finite_positive_numbers():
+    assert [is_count(x) for x in (1, 0.5, 1e12)] == [True, True, True]
+    assert [is_count(x) for x in (0, -1, float("nan"), float("inf"), True, None, "7")] == [False] * 7
+
+
+@pytest.mark.parametrize(
+    ("factor", "kind"),
+    [
+        (1.023, "regression"),  # +2.3%, tiny spread: above the 2% floor
+        (1.019, None),  # +1.9%: inside it
+        (0.977, "improvement"),  # -2.3%
+        (0.981, None),  # -1.9%
+    ],
+)
+def test_the_two_percent_floor_decides_with_a_tiny_spread(factor, kind):
+    th = Thresholds()
+    assert th.instruction_limit(0.0005) == 0.02  # the floor, not 3 x the spread
+    worse, better, compared = instruction_findings(NAME, info(1e7), info(1e7 * factor), th)
+    assert compared is True
+    assert [f.kind for f in worse] == (["instructions"] if kind == "regression" else [])
+    assert [f.kind for f in better] == (["instructions"] if kind == "improvement" else [])
+    for f in worse + better:
+        assert f.ratio == pytest.approx(factor)
+        assert "limit 2.0% = 3 x the baseline's spread, at least 2%, at most 5%" in f.rule
+
+
+@pytest.mark.parametrize(("rise", "flagged"), [(0.10, False), (0.40, True)])
+def test_the_share_band_widens_with_the_baselines_per_process_range(rise, flagged):
+    """Band = max(5%, 3 x the baseline's range): a range of 0.10 makes it 30%."""
+    base = info(1e7)
+    base["extra_info"].update(
+        instructions_thread_pool_share=0.20, instructions_thread_pool_share_samples=[0.15, 0.20, 0.25]
+    )
+    cur = info(1e7)
+    cur["extra_info"]["instructions_thread_pool_share"] = 0.20 + rise
+    worse, _, _ = instruction_findings(NAME, base, cur, Thresholds())
+    assert [f.kind for f in worse] == (["thread-pool share"] if flagged else [])
+    if flagged:
+        assert "up more than its band 30.0%" in worse[0].rule
