@@ -63,14 +63,32 @@ def _set_affinity_all_threads(cpus: set[int]) -> None:
             os.sched_setaffinity(tid, cpus)
 
 
-def jax_backend_initialized() -> bool:
-    """Whether XLA's CPU client (and its thread pool) already exists."""
+def backend_state_missing() -> str | None:
+    """Why :func:`jax_backend_initialized` cannot tell on this JAX (``"missing: ..."``), else None.
+
+    It reads JAX's private ``jax._src.xla_bridge.backends_are_initialized``; no public API says
+    whether the backend has started without starting it.
+    """
     try:
         from jax._src import xla_bridge
 
-        return bool(xla_bridge.backends_are_initialized())
-    except (ImportError, AttributeError):  # private API moved: assume the worst
+        xla_bridge.backends_are_initialized  # noqa: B018 (the attribute is the question)
+    except (ImportError, AttributeError) as exc:
+        return f"missing: jax._src.xla_bridge.backends_are_initialized ({type(exc).__name__}: {exc})"
+    return None
+
+
+def jax_backend_initialized() -> bool:
+    """Whether XLA's CPU client (and its thread pool) already exists.
+
+    Where this JAX lacks the private API (:func:`backend_state_missing` says why) the answer is
+    True: assume the worst, so pinning is recorded as late and the callgrind pool refuses to fork.
+    """
+    if backend_state_missing() is not None:
         return True
+    from jax._src import xla_bridge
+
+    return bool(xla_bridge.backends_are_initialized())
 
 
 @contextlib.contextmanager
@@ -104,6 +122,7 @@ def pinned(cpu: int | None = -1) -> Iterator[dict[str, Any]]:
             "cpus": [target],
             "method": "os.sched_setaffinity (all threads)",
             "after_jax_init": late,
+            "after_jax_init_missing": backend_state_missing(),  # why "late" is a guess, if it is
             "cpus_before": sorted(before),
         }
     finally:

@@ -1,7 +1,15 @@
-"""XLA's cost analysis comes from private jaxlib APIs: on the running versions each cost figure is
-either present and equal to what JAX's public API reports, or carries ``missing: <reason>``."""
+"""Figures fed by JAX's private APIs: on the running versions each is either right or says
+``missing: <reason>``, and a missing API is reported, never a silent None.
+
+XLA's cost analysis of a computation (``measure/hlo.py``), whether JAX's backend has started
+(``measure/timing.py``: pinning's ``after_jax_init``), and the fresh caches of a first call
+(``commands/report/first_call.py``).
+"""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -9,7 +17,8 @@ import pytest
 
 from lbfgs_impl.commands.explain.document import section_static
 from lbfgs_impl.commands.explain.static import static_extra_info, static_figures, value_and_grad_summary
-from lbfgs_impl.measure import hlo
+from lbfgs_impl.commands.report import first_call
+from lbfgs_impl.measure import hlo, timing
 from lbfgs_impl.problems import make_problem
 from lbfgs_impl.solvers import SolverConfig, get_solver
 
@@ -71,3 +80,39 @@ def test_a_missing_api_reaches_explains_figures_and_document(monkeypatch):
     page = "\n".join(section_static(doc))
     assert page.count(reason) == 2  # the solver's row and the value_and_grad line
     assert "0 flops" not in page
+
+
+def test_backend_state_is_right_or_says_why_missing():
+    reason = timing.backend_state_missing()
+    jnp.ones(2).block_until_ready()  # this process has a backend now
+    with timing.pinned() as record:
+        pass
+    assert record["after_jax_init"] is True
+    assert record["after_jax_init_missing"] == reason
+    if reason is not None:
+        assert reason.startswith("missing: ")
+        return
+    code = "from lbfgs_impl.measure.timing import jax_backend_initialized as f; import jax; print(f())"
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert fresh.stdout.split() == ["False"]  # imported, not started: the private API tells them apart
+
+
+def test_backend_state_without_the_private_api_says_why(monkeypatch):
+    from jax._src import xla_bridge
+
+    monkeypatch.delattr(xla_bridge, "backends_are_initialized")
+    reason = timing.backend_state_missing()
+    assert reason and reason.startswith("missing: jax._src.xla_bridge.backends_are_initialized")
+    assert timing.jax_backend_initialized() is True  # the stated fallback: assume the worst
+    with timing.pinned() as record:
+        assert record["after_jax_init"] is True and record["after_jax_init_missing"] == reason
+
+
+def test_first_call_without_the_private_api_is_a_missing_line(monkeypatch):
+    from jax._src import compilation_cache
+
+    monkeypatch.delattr(compilation_cache, "reset_cache")
+    with pytest.raises(
+        RuntimeError, match=r"^missing: this JAX lacks jax._src.compilation_cache.reset_cache"
+    ):
+        first_call._first_call_in_child({"cache_dir": None})
