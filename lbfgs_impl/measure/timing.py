@@ -64,26 +64,17 @@ def _set_affinity_all_threads(cpus: set[int]) -> None:
 
 
 def backend_state_missing() -> str | None:
-    """Why :func:`jax_backend_initialized` cannot tell on this JAX (``"missing: ..."``), else None.
-
-    It reads JAX's private ``jax._src.xla_bridge.backends_are_initialized``; no public API says
-    whether the backend has started without starting it.
-    """
+    """Why :func:`jax_backend_initialized` cannot tell on this JAX (``"missing: ..."``), else None."""
     try:
-        from jax._src import xla_bridge
-
-        xla_bridge.backends_are_initialized  # noqa: B018 (the attribute is the question)
-    except (ImportError, AttributeError) as exc:
+        from jax._src.xla_bridge import backends_are_initialized  # noqa: F401
+    except ImportError as exc:  # the module or the name is gone
         return f"missing: jax._src.xla_bridge.backends_are_initialized ({type(exc).__name__}: {exc})"
-    return None
+    return None  # private, like every way to ask without starting a backend
 
 
 def jax_backend_initialized() -> bool:
-    """Whether XLA's CPU client (and its thread pool) already exists.
-
-    Where this JAX lacks the private API (:func:`backend_state_missing` says why) the answer is
-    True: assume the worst, so pinning is recorded as late and the callgrind pool refuses to fork.
-    """
+    """Whether XLA's CPU client (and its thread pool) already exists; True where this JAX cannot
+    tell (:func:`backend_state_missing`): pinning is then recorded late, the callgrind pool won't fork."""
     if backend_state_missing() is not None:
         return True
     from jax._src import xla_bridge
