@@ -89,8 +89,9 @@ class StaticHLOCost(StaticHLO):
 
     def setup(self, figures, solver, case):
         super().setup(figures, solver, case)
-        if figures[solver, case]["hlo"]["iteration"]["flops"] is None:
-            raise NotImplementedError("XLA's cost analysis is not available here")
+        iteration = figures[solver, case]["hlo"]["iteration"]
+        if iteration["flops"] is None:
+            raise NotImplementedError(iteration.get("cost_missing") or "missing: XLA's cost analysis")
 
     def track_iteration_body_flops(self, figures, solver, case):
         return figures[solver, case]["hlo"]["iteration"]["flops"]

@@ -17,9 +17,14 @@ the module re-rooted at that body, as XLA reports it (nested loops counted once)
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+#: ``(flops, bytes accessed)`` of a computation, or the reason it is missing (``"missing: ..."``)
+Cost = tuple[float | None, float | None] | str
 
 #: opcodes that produce no thunk (naming, tuples, constants folded into the executable)
 FREE_OPCODES = frozenset(
@@ -113,6 +118,7 @@ class BodySummary:
       copy_sources: ``copy`` ops by what they copy (the operand's name up to its first dot:
         ``constant``, ``get-tuple-element`` (loop-carried state), ``fusion``, ...).
       flops, bytes_accessed: XLA's cost analysis of this body (``None`` where unavailable).
+      cost_missing: why ``flops`` is ``None`` (``"missing: <reason>"``); ``None`` when present.
     """
 
     name: str
@@ -124,6 +130,7 @@ class BodySummary:
     copy_sources: dict[str, int] = field(default_factory=dict)
     flops: float | None = None
     bytes_accessed: float | None = None
+    cost_missing: str | None = None
 
 
 def count_kernels(instructions: list[Instruction]) -> dict[str, int]:
@@ -163,6 +170,7 @@ class HloSummary:
       line_search: the data-dependent loop nested in the iteration, if any.
       fixed_loops: loops with a known trip count nested in the iteration.
       flops, bytes_accessed: XLA's cost analysis of the whole executable.
+      cost_missing: why ``flops`` is ``None`` (``"missing: <reason>"``); ``None`` when present.
     """
 
     total_kernels: int
@@ -171,6 +179,7 @@ class HloSummary:
     fixed_loops: list[BodySummary] = field(default_factory=list)
     flops: float | None = None
     bytes_accessed: float | None = None
+    cost_missing: str | None = None
 
     def kernels_per_iteration(self, line_search_steps: float) -> dict[str, float]:
         """At least the kernels one iteration executes: its body, ``trip x`` each fixed loop, ``steps x``
@@ -214,14 +223,31 @@ def _body(name: str, comps: dict[str, list[Instruction]], loop: Instruction | No
     return summary
 
 
-def summarize(text: str, *, loop: bool, cost: Any = None) -> HloSummary:
+NO_COST = "missing: no cost analysis was asked for"
+
+
+def _fill_cost(
+    target: HloSummary | BodySummary, cost: Callable[[str, str], Cost], text: str, name: str
+) -> None:
+    found = cost(text, name)
+    if isinstance(found, str):
+        target.cost_missing = found
+        return
+    target.flops, target.bytes_accessed = found
+    if target.flops is None:
+        target.cost_missing = "missing: XLA's cost analysis reported no flops"
+
+
+def summarize(text: str, *, loop: bool, cost: Callable[[str, str], Cost] | None = None) -> HloSummary:
     """Static figures of an executable's HLO text.
 
     Args:
       text: ``compiled.as_text()``.
       loop: whether the solve's iterations are a ``while`` in ``ENTRY`` (one-executable solves);
         otherwise ``ENTRY`` itself is one iteration (a jitted step or an evaluation).
-      cost: optional ``callable(text, computation name) -> (flops, bytes)`` filling in XLA's cost analysis.
+      cost: optional ``callable(text, computation name) -> (flops, bytes) or "missing: <reason>"``
+        filling in XLA's cost analysis (:func:`xla_cost_or_reason`); without it every
+        ``cost_missing`` says so.
     """
     entry, comps = parse_hlo(text)
     fusion_bodies = {
@@ -241,10 +267,14 @@ def summarize(text: str, *, loop: bool, cost: Any = None) -> HloSummary:
     searches = [b for w, b in nested if w.trip_count is None]
     line_search = max(searches, key=lambda b: b.kernels) if searches else None
     summary = HloSummary(total, iteration, line_search, [b for w, b in nested if w.trip_count is not None])
-    if cost is not None:
-        summary.flops, summary.bytes_accessed = cost(text, entry)
-        for body in [iteration, *([line_search] if line_search else []), *summary.fixed_loops]:
-            body.flops, body.bytes_accessed = cost(text, body.name)
+    bodies = [iteration, *([line_search] if line_search else []), *summary.fixed_loops]
+    if cost is None:
+        for target in [summary, *bodies]:
+            target.cost_missing = NO_COST
+        return summary
+    _fill_cost(summary, cost, text, entry)
+    for body in bodies:
+        _fill_cost(body, cost, text, body.name)
     return summary
 
 
@@ -254,19 +284,58 @@ def reroot(text: str, computation: str) -> str:
     return re.sub(rf"^(%{re.escape(computation)} \()", r"ENTRY \1", text, count=1, flags=re.M)
 
 
-def xla_cost(text: str, computation: str) -> tuple[float | None, float | None]:
-    """XLA's cost analysis (flops, bytes accessed) of ``computation`` as the module's entry.
+@functools.cache
+def cost_api() -> tuple[Callable[[str], Any], Callable[[Any], dict[str, float]]] | str:
+    """This jaxlib's ``(module from HLO text, XLA cost analysis of a module)``, or why it has none.
 
-    Uses jaxlib's ``hlo_module_from_text`` and ``hlo_module_cost_analysis``
-    (private APIs); ``(None, None)`` where they are missing or refuse the text.
+    Both are private jaxlib APIs (nothing public parses HLO text). Tried in order: jaxlib >= 0.7
+    (``jaxlib._hlo.hlo_module_from_text``, ``jax._src.lib._jax.hlo_module_cost_analysis``), then
+    older jaxlib (the same two functions on ``jax._src.lib.xla_client._xla``). Where neither is
+    there, the reason (``"missing: ..."``) is what every cost figure reports instead of a number.
     """
+    import jax
+
+    client = jax.devices("cpu")[0].client
+    tried = []
     try:
-        import jax
         from jax._src.lib import _jax
         from jaxlib import _hlo
 
-        module = _hlo.hlo_module_from_text(reroot(text, computation))
-        analysis = _jax.hlo_module_cost_analysis(jax.devices("cpu")[0].client, module)
-    except Exception:  # a private API: absent or changed means "not available"
-        return None, None
+        new_api = (_hlo.hlo_module_from_text, _jax.hlo_module_cost_analysis)
+    except (ImportError, AttributeError) as exc:
+        tried.append(f"jaxlib._hlo/jax._src.lib._jax ({type(exc).__name__}: {exc})")
+    else:
+        return new_api[0], lambda module: new_api[1](client, module)
+    try:
+        from jax._src.lib import xla_client
+
+        old_api = (xla_client._xla.hlo_module_from_text, xla_client._xla.hlo_module_cost_analysis)
+    except (ImportError, AttributeError) as exc:
+        tried.append(f"jax._src.lib.xla_client._xla ({type(exc).__name__}: {exc})")
+    else:
+        return old_api[0], lambda module: old_api[1](client, module)
+    return f"missing: this jaxlib has no HLO-text cost analysis; tried {'; '.join(tried)}"
+
+
+def xla_cost_or_reason(text: str, computation: str) -> Cost:
+    """XLA's cost analysis ``(flops, bytes accessed)`` of ``computation`` as the module's entry.
+
+    ``"missing: <reason>"`` where this jaxlib lacks the private API (:func:`cost_api`) or XLA
+    refuses the text; never a silent ``None``.
+    """
+    api = cost_api()
+    if isinstance(api, str):
+        return api
+    from_text, analyse = api
+    try:
+        analysis = analyse(from_text(reroot(text, computation)))
+    except Exception as exc:  # XLA's parser or cost analysis rejected the module
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return f"missing: XLA's cost analysis failed ({type(exc).__name__}: {first[:200]})"
     return analysis.get("flops"), analysis.get("bytes accessed")
+
+
+def xla_cost(text: str, computation: str) -> tuple[float | None, float | None]:
+    """:func:`xla_cost_or_reason` as numbers only: ``(None, None)`` where it gives a reason."""
+    found = xla_cost_or_reason(text, computation)
+    return (None, None) if isinstance(found, str) else found

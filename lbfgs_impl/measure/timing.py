@@ -63,14 +63,23 @@ def _set_affinity_all_threads(cpus: set[int]) -> None:
             os.sched_setaffinity(tid, cpus)
 
 
-def jax_backend_initialized() -> bool:
-    """Whether XLA's CPU client (and its thread pool) already exists."""
+def backend_state_missing() -> str | None:
+    """Why :func:`jax_backend_initialized` cannot tell on this JAX (``"missing: ..."``), else None."""
     try:
-        from jax._src import xla_bridge
+        from jax._src.xla_bridge import backends_are_initialized  # noqa: F401
+    except ImportError as exc:  # the module or the name is gone
+        return f"missing: jax._src.xla_bridge.backends_are_initialized ({type(exc).__name__}: {exc})"
+    return None  # private, like every way to ask without starting a backend
 
-        return bool(xla_bridge.backends_are_initialized())
-    except (ImportError, AttributeError):  # private API moved: assume the worst
+
+def jax_backend_initialized() -> bool:
+    """Whether XLA's CPU client (and its thread pool) already exists; True where this JAX cannot
+    tell (:func:`backend_state_missing`): pinning is then recorded late, the callgrind pool won't fork."""
+    if backend_state_missing() is not None:
         return True
+    from jax._src import xla_bridge
+
+    return bool(xla_bridge.backends_are_initialized())
 
 
 @contextlib.contextmanager
@@ -104,6 +113,7 @@ def pinned(cpu: int | None = -1) -> Iterator[dict[str, Any]]:
             "cpus": [target],
             "method": "os.sched_setaffinity (all threads)",
             "after_jax_init": late,
+            "after_jax_init_missing": backend_state_missing(),  # why "late" is a guess, if it is
             "cpus_before": sorted(before),
         }
     finally:

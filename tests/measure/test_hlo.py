@@ -57,7 +57,8 @@ def test_kernel_counts_match_a_hand_count_from_as_text(text):
         hand = _hand_count(lines)
         for op, n in hand.items():
             assert got.by_kind[op] == n, (got.name, op)
-        assert got.by_kind["fusion"] > 0
+        # kernels run in the body (fusions) or, on older XLA (the line search), in its conditionals' branches
+        assert got.by_kind["fusion"] > 0 or got.branch_kernels[1] > 0
         assert sum(got.copy_sources.values()) == got.by_kind["copy"]
     # the two-loop recursion: loops with XLA's known trip count = memory size
     assert [b.trip_count for b in summary.fixed_loops] == [10, 10]

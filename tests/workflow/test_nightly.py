@@ -25,20 +25,6 @@ def tool(name: str) -> str:
     return path
 
 
-def test_workflow_matches_the_github_schema():
-    proc = subprocess.run(
-        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
-def test_workflow_passes_zizmor_offline():
-    proc = subprocess.run([tool("zizmor"), "--offline", str(WORKFLOW)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
 def test_workflow_shape():
     text = WORKFLOW.read_text()
     assert "schedule:" in text and "workflow_dispatch:" in text

@@ -82,6 +82,19 @@ def section_top(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _cost_cell(figures: dict[str, Any]) -> str:
+    """``flops / bytes``, or the recorded reason they are missing (older records: ``n/a``)."""
+    if figures.get("flops") is None:
+        return figures.get("cost_missing") or "n/a"
+    return f"{figures['flops']:,.0f} / {figures['bytes_accessed']:,.0f}"
+
+
+def _cost_text(figures: dict[str, Any]) -> str:
+    if figures.get("flops") is None:
+        return f"flops and bytes {figures.get('cost_missing') or 'missing'}"
+    return f"{figures['flops']:,.0f} flops, {figures['bytes_accessed']:,.0f} bytes"
+
+
 def section_static(doc: dict[str, Any]) -> list[str]:
     st = doc["static"]
     vg = st["value_and_grad"]
@@ -103,7 +116,7 @@ def section_static(doc: dict[str, Any]) -> list[str]:
         it, ls = s["hlo"]["iteration"], s["hlo"]["line_search"]
         k = it["by_kind"]
         fixed = ", ".join(f"{b['trip_count']}x{b['kernels']}" for b in s["hlo"]["fixed_loops"]) or "-"
-        flops = f"{it['flops']:,.0f} / {it['bytes_accessed']:,.0f}" if it["flops"] is not None else "n/a"
+        flops = _cost_cell(it)
         lines.append(
             f"| {solver} | {s['kind']} | {it['kernels']} ({k['fusion']}/{k['copy']}/{k['custom-call']}/"
             f"{k['other-op']}) | {ls['kernels'] if ls else '-'} | {fixed} | "
@@ -113,8 +126,8 @@ def section_static(doc: dict[str, Any]) -> list[str]:
     vit = vg["iteration"]
     lines += [
         "",
-        f"One `value_and_grad` of the problem: {vit['kernels']} kernels, "
-        f"{vg['flops'] or 0:,.0f} flops, {vg['bytes_accessed'] or 0:,.0f} bytes (XLA's cost analysis).",
+        f"One `value_and_grad` of the problem: {vit['kernels']} kernels, {_cost_text(vg)} "
+        "(XLA's cost analysis).",
         "",
         "![kernels per iteration](explain_kernels.png)",
         "",

@@ -6,7 +6,7 @@ from typing import Any
 
 import jax
 
-from lbfgs_impl.measure.hlo import HloSummary, summarize, xla_cost
+from lbfgs_impl.measure.hlo import HloSummary, summarize, xla_cost_or_reason
 from lbfgs_impl.problems import Problem
 from lbfgs_impl.solvers import SolverConfig, get_solver
 
@@ -38,7 +38,7 @@ def _executable(prepared: Any) -> tuple[Any, str] | None:
 def value_and_grad_summary(problem: Problem) -> HloSummary:
     """Static figures of one jitted value_and_grad of the problem (the unit of the floor)."""
     compiled = jax.jit(jax.value_and_grad(problem.objective)).lower(problem.x0, problem.data).compile()
-    return summarize(compiled.as_text(), loop=False, cost=xla_cost)
+    return summarize(compiled.as_text(), loop=False, cost=xla_cost_or_reason)
 
 
 def solver_static(
@@ -77,7 +77,7 @@ def static_figures(prepared: Any, result: Any) -> dict[str, Any] | None:
     if found is None:
         return None
     compiled, kind = found
-    summary = summarize(compiled.as_text(), loop=kind == "one_executable", cost=xla_cost)
+    summary = summarize(compiled.as_text(), loop=kind == "one_executable", cost=xla_cost_or_reason)
     iters = max(result.n_iter, 1)
     evals = result.n_fev / iters
     if kind == "callback":
@@ -105,7 +105,8 @@ def static_extra_info(figures: dict[str, Any] | None) -> dict[str, Any]:
     ``hlo_kernels_per_iteration`` (at least; nested loops at their trip count), the
     kernels of the iteration body and of the line-search body (None where the line
     search runs in Python or the solver has none inside XLA), the host dispatches
-    per iteration and XLA's flops of one iteration body.
+    per iteration and XLA's flops of one iteration body (with, where that is None,
+    ``hlo_iteration_flops_missing``: why).
     """
     if figures is None:
         return {"hlo_kernels_per_iteration": None}
@@ -117,4 +118,5 @@ def static_extra_info(figures: dict[str, Any] | None) -> dict[str, Any]:
         "hlo_line_search_kernels": line_search["kernels"] if line_search else None,
         "hlo_dispatches_per_iteration": figures["dispatches_per_iteration"],
         "hlo_iteration_flops": hlo["iteration"].get("flops"),
+        "hlo_iteration_flops_missing": hlo["iteration"].get("cost_missing"),
     }

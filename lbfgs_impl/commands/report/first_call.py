@@ -78,9 +78,18 @@ def _fork_server() -> Any:
 def _first_call_in_child(spec: dict[str, Any]) -> dict[str, Any]:
     """Runs in the forked child: configure the persistent cache, pin, time one first call."""
     import jax
-    from jax._src import compilation_cache, xla_bridge
 
-    if xla_bridge.backends_are_initialized():
+    try:  # private: nothing public resets the in-memory caches or says whether a backend exists
+        from jax._src import compilation_cache, xla_bridge
+
+        reset_cache, started = compilation_cache.reset_cache, xla_bridge.backends_are_initialized
+    except (ImportError, AttributeError) as exc:  # the parent records this line as the variant's error
+        raise RuntimeError(
+            "missing: this JAX lacks jax._src.compilation_cache.reset_cache or "
+            f"jax._src.xla_bridge.backends_are_initialized, so no first call can be made fresh ({exc})"
+        ) from exc
+
+    if started():
         raise RuntimeError("the fork server had started a JAX backend: its children are not fresh")
     cache_dir = spec["cache_dir"]
     jax.config.update("jax_enable_compilation_cache", cache_dir is not None)
@@ -88,7 +97,7 @@ def _first_call_in_child(spec: dict[str, Any]) -> dict[str, Any]:
         jax.config.update("jax_compilation_cache_dir", cache_dir)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
-    compilation_cache.reset_cache()
+    reset_cache()
 
     from lbfgs_impl.measure.timing import count_compilations, pinned
     from lbfgs_impl.problems import make_problem
