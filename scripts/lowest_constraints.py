@@ -56,10 +56,13 @@ def declared_requirements(pyproject: dict, root_extra: str = ROOT_EXTRA) -> list
 
 
 def floor_of(req: Requirement) -> str:
-    """The version in the requirement's single ``>=`` clause (each dependency must declare one)."""
-    floors = [spec.version for spec in req.specifier if spec.operator == ">="]
+    """The version in the requirement's single ``>=`` clause (each dependency must declare one).
+
+    A tool pinned exactly (``==``, as the linters CI runs are) is its own floor.
+    """
+    floors = [spec.version for spec in req.specifier if spec.operator in (">=", "==")]
     if len(floors) != 1:
-        raise SystemExit(f"{req}: declare exactly one '>=' floor (found {len(floors)})")
+        raise SystemExit(f"{req}: declare exactly one '>=' floor or '==' pin (found {len(floors)})")
     return floors[0]
 
 
