@@ -132,3 +132,16 @@ def test_cli_exit_codes(tmp_path, capsys):
     site = _fake_site(tmp_path)
     assert asv_site.main([str(site)]) == 0
     assert "1 page(s)" in capsys.readouterr().out
+
+
+def test_installed_package_carries_every_vendored_file():
+    """pyproject's package-data globs (the nightly installs the project, not an editable checkout)."""
+    import tomllib
+
+    package = VENDOR_DIR.parents[1]
+    patterns = tomllib.loads((package.parent / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["lbfgs_impl"]
+    shipped = {p for pattern in patterns for p in package.glob(pattern) if p.is_file()}
+    vendored = {p for p in VENDOR_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    assert vendored and vendored <= shipped, sorted(map(str, vendored - shipped))
