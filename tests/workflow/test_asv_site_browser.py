@@ -37,7 +37,7 @@ pytestmark = [
     ),
 ]
 
-# Records, for every flot plot drawn, its placeholder's id and the number of points of each series.
+# Records, for every flot plot drawn, its placeholder's id and the [x, y] points of each series.
 PROBE = """<script>
 (function () {
   var out = document.createElement("pre");
@@ -49,7 +49,7 @@ PROBE = """<script>
       plot.hooks.draw.push(function (plot) {
         draws.push({placeholder: plot.getPlaceholder().attr("id") || "",
                     series: plot.getData().map(function (s) {
-                      return s.data.filter(function (p) { return p && p[1] !== null; }).length; })});
+                      return s.data.filter(function (p) { return p && p[1] !== null; }); })});
         out.textContent = JSON.stringify(draws);
       });
     }});
@@ -108,7 +108,13 @@ def published(tmp_path_factory) -> dict:
     vendored = work / "vendored"
     shutil.copytree(work / "html", vendored)
     assert vendor_site(vendored) == [vendored / "index.html"]
-    return {"work": work, "commits": commits, "plain": plain, "vendored": vendored}
+    recorded = {}  # commit -> the value asv saved for the one grid point
+    for path in (work / "results" / "testbox").glob("*-existing-*.json"):
+        saved = json.loads(path.read_text())
+        recorded[saved["commit_hash"]] = saved["results"][BENCHMARK][0]
+    assert set(recorded) == set(commits) and all(len(v) == 1 for v in recorded.values()), recorded
+    values = [recorded[c][0] for c in commits]  # in commit order (the dates increase)
+    return {"work": work, "commits": commits, "values": values, "plain": plain, "vendored": vendored}
 
 
 @contextlib.contextmanager
@@ -173,7 +179,10 @@ def test_history_graph_shows_one_point_per_recorded_commit_offline(published, tm
     main = [d for d in draws if d.get("placeholder") == "main-graph"]
     assert main, draws
     # the smoke grid: one solver on the seed case, so one series, with a point for each of the 3 commits
-    assert main[-1]["series"] == [len(published["commits"])], draws
+    (points,) = main[-1]["series"]
+    assert len(points) == len(published["commits"]) == 3, draws
+    assert len({x for x, _ in points}) == 3  # three places on the commit axis
+    assert [y for _, y in sorted(points)] == published["values"]  # the values asv recorded, in order
     assert "dependencies of airspeed velocity failed to load" not in dom
 
 
