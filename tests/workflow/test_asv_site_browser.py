@@ -27,6 +27,21 @@ from lbfgs_impl.tracking.asv_site import vendor_site
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _unusable_reason() -> str | None:
+    """Why this machine cannot run the test, or None (a snap wrapper without snapd, say, fails here)."""
+    if CHROMIUM is None:
+        return "chromium is not installed (Debian: apt-get install chromium)"
+    try:
+        proc = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{CHROMIUM} --version failed: {exc}"
+    if proc.returncode != 0:
+        return f"{CHROMIUM} --version exited {proc.returncode}: {(proc.stdout + proc.stderr).strip()[-300:]}"
+    return None
+
+
 BENCHMARK = "lbfgs.Quality.track_iterations"
 DATES = ["2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z"]
 
@@ -74,6 +89,9 @@ def _git(repo: Path, *args: str, date: str | None = None) -> str:
 @pytest.fixture(scope="module")
 def published(tmp_path_factory) -> dict:
     """asv results for three commits of a throwaway repository, and the two sites published from them."""
+    unusable = _unusable_reason()
+    if unusable:
+        pytest.skip(unusable)
     work = tmp_path_factory.mktemp("asv_site")
     repo = work / "repo"
     shutil.copytree(ROOT / "benchmarks", repo / "benchmarks", ignore=shutil.ignore_patterns("__pycache__"))
