@@ -4,7 +4,9 @@ A throwaway git repository with this repository's benchmarks and three commits (
 by asv (one cheap benchmark, the smoke grid's seed case, once per commit), published with ``asv publish``,
 made offline by :func:`lbfgs_impl.tracking.asv_site.vendor_site`, and served from localhost to Chromium
 with every name lookup failing, so any CDN request fails. An observer registered as a flot plugin (in
-the test's copy of the page only) writes what each plot drew into the page, which ``--dump-dom`` returns.
+the test's copy of the page only) writes what each plot drew into the page, which ``--dump-dom`` returns;
+a screenshot checks that the series is on screen. ``LBFGS_BENCH_KEEP_SCREENSHOT=<folder>`` keeps the
+pictures for a look.
 """
 
 from __future__ import annotations
@@ -64,7 +66,8 @@ PROBE = """<script>
       plot.hooks.draw.push(function (plot) {
         draws.push({placeholder: plot.getPlaceholder().attr("id") || "",
                     series: plot.getData().map(function (s) {
-                      return s.data.filter(function (p) { return p && p[1] !== null; }); })});
+                      return s.data.filter(function (p) { return p && p[1] !== null; }); }),
+                    colors: plot.getData().map(function (s) { return s.color; })});
         out.textContent = JSON.stringify(draws);
       });
     }});
@@ -216,14 +219,45 @@ def test_without_the_vendored_scripts_the_page_cannot_load_offline(published, tm
     assert "lbfgs-probe" not in dom
 
 
-def test_screenshot_of_the_offline_graph(published, tmp_path):
+def _screenshot(site: Path, tmp_path: Path, name: str):
+    from PIL import Image
+
+    shot = tmp_path / f"{name}.png"
+    with _serve(site) as base:
+        _chromium(f"{base}/index.html#{BENCHMARK}", tmp_path / f"profile-{name}", f"--screenshot={shot}")
+    keep = os.environ.get("LBFGS_BENCH_KEEP_SCREENSHOT")  # a folder to look at the pictures in
+    if keep:
+        shutil.copy(shot, Path(keep) / shot.name)
+    return Image.open(shot).convert("RGB")
+
+
+def _pixels(image) -> dict[tuple[int, int, int], int]:
+    """How many pixels of each colour the image has."""
+    return {color: n for n, color in image.getcolors(maxcolors=image.width * image.height)}
+
+
+def _rgb(color: str) -> tuple[int, int, int]:
+    """flot's ``"rgb(r,g,b)"`` (or ``"#rrggbb"``) as a pixel value."""
+    found = re.fullmatch(r"rgb\((\d+),\s*(\d+),\s*(\d+)\)", color.strip())
+    if found:
+        return tuple(int(v) for v in found.groups())
+    assert re.fullmatch(r"#[0-9a-fA-F]{6}", color), color
+    return tuple(int(color[i : i + 2], 16) for i in (1, 3, 5))
+
+
+def test_screenshot_shows_the_series_drawn_offline(published, tmp_path):
+    """The pixels, not only flot's data: the series' colour is on screen, and absent without the copies."""
     site = tmp_path / "site"
     shutil.copytree(published["vendored"], site)
-    shot = tmp_path / "graph.png"
+    _with_probe(site)
     with _serve(site) as base:
-        _chromium(f"{base}/index.html#{BENCHMARK}", tmp_path / "profile", f"--screenshot={shot}")
-    data = shot.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
-    keep = os.environ.get("LBFGS_BENCH_KEEP_SCREENSHOT")
-    if keep:
-        shutil.copy(shot, keep)
+        dom = _chromium(f"{base}/index.html#{BENCHMARK}", tmp_path / "profile", "--dump-dom")
+    main = [d for d in _draws(dom) if d.get("placeholder") == "main-graph"]
+    (color,) = main[-1]["colors"]
+    rgb = _rgb(color)
+    shown = _screenshot(site, tmp_path, "vendored")
+    control = _screenshot(published["plain"], tmp_path, "cdn-only")
+    assert shown.size == control.size == (1280, 900)
+    count = _pixels(shown).get(rgb, 0)
+    assert count >= 20, f"{count} pixels of the series colour {color}"  # three point markers and the line
+    assert _pixels(control).get(rgb, 0) == 0
