@@ -31,6 +31,8 @@ def test_workflow_shape():
     assert "permissions: {}" in text and "fetch-depth: 0" in text
     assert "bash scripts/nightly.sh" in text and "performance-regression" in text
     assert "asv publish" in text
+    # the published site serves its scripts itself (tests/workflow/test_asv_site_browser.py opens it offline)
+    assert "asv publish\n          python -m lbfgs_impl.tracking.asv_site .asv/html" in text
     # the history is a git branch, never an Actions cache (evicted after 7 days unused)
     assert "actions/cache" not in text and "RESULTS_BRANCH: benchmark-results" in text
     assert text.count("contents: write") == 2 and "persist-credentials: false" in text
