@@ -16,7 +16,15 @@ DATA = ROOT / "docs" / "data" / "pitfalls"
 
 
 @pytest.fixture(scope="module")
-def generator():
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@pytest.fixture(scope="module")
+def generator(monkeypatch_module):
+    # the generators share scripts/docs_pages/_common.py, which regen_docs.py puts on the path
+    monkeypatch_module.syspath_prepend(str(ROOT / "scripts" / "docs_pages"))
     spec = importlib.util.spec_from_file_location(
         "pitfalls_page", ROOT / "scripts" / "docs_pages" / "pitfalls.py"
     )

@@ -54,7 +54,7 @@ def test_the_python_example_of_the_plugins_page_runs_as_written(capsys):
     """The first ``python`` block of docs/howto/plugins.md, run as it stands."""
     page = (REPO / "docs" / "howto" / "plugins.md").read_text()
     code = re.search(r"```python\n(.*?)```", page, re.S).group(1)
-    assert len(code.strip().splitlines()) <= 10
+    assert len([line for line in code.splitlines() if line.strip()]) <= 10  # blank lines as ruff formats them
     exec(compile(code, "docs/howto/plugins.md", "exec"), {"__name__": "__plugins_example__"})
     table = capsys.readouterr().out
     assert [line.split("|")[1].strip() for line in table.splitlines()[2:]] == [
