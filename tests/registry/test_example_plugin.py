@@ -25,6 +25,7 @@ def run(example_python, example_env):
     return run
 
 
+@pytest.mark.slow  # installs the example into an environment of its own (~20 s) and runs it
 def test_list_shows_the_plugin_with_its_distribution(run):
     proc = run("-m", "lbfgs_impl", "list", "--json")
     assert proc.returncode == 0, proc.stderr
@@ -43,6 +44,7 @@ def test_list_shows_the_plugin_with_its_distribution(run):
     assert re.search(r"example_gd\s+entry point of lbfgs-bench-example 0\.1\.0", text), text
 
 
+@pytest.mark.slow
 def test_compare_runs_the_plugin_beside_scipy(run, tmp_path):
     out = tmp_path / "compare.json"
     proc = run(

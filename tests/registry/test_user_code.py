@@ -24,6 +24,7 @@ USER_MODULE = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # three solvers' first calls in a process of its own (~45 s)
 def test_compare_runs_the_seed_variants_on_a_users_module_to_the_same_minimum(tmp_path):
     """``lbfgs-bench compare --problem mymodule:f --n 50``, the module outside the repository."""
     (tmp_path / "mymodule.py").write_text(USER_MODULE)
@@ -50,6 +51,7 @@ def test_compare_runs_the_seed_variants_on_a_users_module_to_the_same_minimum(tm
     assert doc["meta"]["problem"]["origin"] and "f_star" not in doc["meta"]["problem"]
 
 
+@pytest.mark.slow  # the page's example times three solvers (~35 s)
 def test_the_python_example_of_the_plugins_page_runs_as_written(capsys):
     """The first ``python`` block of docs/howto/plugins.md, run as it stands."""
     page = (REPO / "docs" / "howto" / "plugins.md").read_text()
