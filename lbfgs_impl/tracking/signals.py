@@ -57,6 +57,10 @@ def _share_text(info: dict[str, Any]) -> str:
     return f"total {total / 1e6:.3f} M, thread pool {share:.1%}"
 
 
+def _is_spread(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
+
+
 def is_share(x: Any) -> bool:
     """A usable thread-pool share: a finite number in [0, 1] (not a bool, not None/NaN/text)."""
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and 0.0 <= x <= 1.0
@@ -86,6 +90,11 @@ def instruction_findings(
         sides = [f"baseline: {why_missing(bi)}"] if not is_count(b) else []
         sides += [f"current: {why_missing(ci)}"] if not is_count(c) else []
         rule = "instructions not measured: " + "; ".join(sides)
+        return [Finding(name, "instructions not measured", b, c, None, rule)], [], False
+    spreads = [(side, info.get("instructions_spread")) for side, info in (("baseline", bi), ("current", ci))]
+    bad = [f"{side}: repeat spread {v!r}" for side, v in spreads if v is not None and not _is_spread(v)]
+    if bad:
+        rule = "instructions not measured: " + "; ".join(bad) + " (not a finite number >= 0)"
         return [Finding(name, "instructions not measured", b, c, None, rule)], [], False
     bs, cs = float(bi.get("instructions_spread") or 0.0), float(ci.get("instructions_spread") or 0.0)
     limit, ratio = th.instruction_limit(bs), c / b

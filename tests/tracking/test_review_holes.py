@@ -1,0 +1,84 @@
+"""Doctored copies of a real perf file (tests/data/quick-run.json) that the gate must not read as a pass.
+
+Exit codes: 0 nothing found, 1 a regression, 2 not comparable (or bad input), 3 an internal error.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_gate_trust import SLOWED, bench, check, clean, counted
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "quick-run.json"
+
+
+@pytest.fixture
+def run_doc() -> dict:
+    return json.loads(DATA.read_text())
+
+
+def _regressions(out: str) -> str:
+    return out.split("## Regressions")[1].split("## Improvements")[0]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("median", float("nan")), ("median", None), ("median", "0.1"), ("median", 0.0), ("q1", float("nan"))],
+    ids=["median-nan", "median-null", "median-text", "median-zero", "q1-nan-no-samples"],
+)
+@pytest.mark.parametrize("side", ["baseline", "current"])
+def test_an_unusable_time_figure_is_not_compared_never_a_pass(tmp_path, capsys, run_doc, key, value, side):
+    """A median (or, without samples, a quartile) that is not a finite positive number: exit 2, named."""
+    doctored = clean(run_doc, "b" * 40)
+    stats = bench(doctored, SLOWED)["stats"]
+    stats["data"] = []  # so that the quartiles decide
+    stats[key] = value
+    base, cur = (doctored, clean(run_doc)) if side == "baseline" else (clean(run_doc), doctored)
+    assert check(tmp_path, base, cur) == 2
+    out = capsys.readouterr().out
+    assert f"`{SLOWED}` | time not measured |" in _regressions(out)
+    assert "compared for 11 of 12 benchmark(s)" in out
+
+
+def test_nan_samples_are_not_a_significant_slowdown(tmp_path, capsys, run_doc):
+    """Samples that are NaN give the rank test p=nan: not a regression (exit 1) but not measured (exit 2)."""
+    cur = clean(run_doc, "b" * 40)
+    stats = bench(cur, SLOWED)["stats"]
+    stats["median"] *= 2
+    stats["data"] = [float("nan")] * len(stats["data"])
+    assert check(tmp_path, clean(run_doc), cur) == 2
+    out = capsys.readouterr().out
+    assert f"`{SLOWED}` | time not measured |" in _regressions(out)
+    assert "p=nan" not in out
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "abc", -1.0])
+def test_an_unusable_current_spread_is_not_a_quiet_count(tmp_path, capsys, run_doc, value):
+    """A repeat spread that is NaN/text/negative cannot pass the spread rule silently (nor crash: exit 3)."""
+    base, cur = clean(counted(run_doc)), clean(counted(run_doc, instructions_spread=value), "b" * 40)
+    assert check(tmp_path, base, cur) == 2
+    out = capsys.readouterr().out
+    assert f"`{SLOWED}` | instructions not measured |" in _regressions(out)
+    assert "spread" in _regressions(out)
+
+
+@pytest.mark.parametrize(
+    ("edit", "what"),
+    [
+        (lambda d: d.update(machine_info=None), "machine_info"),
+        (lambda d: d["machine_info"].update(cpu="x"), "machine_info"),
+        (lambda d: d.update(commit_info="x"), "commit_info"),
+        (lambda d: bench(d, SLOWED).update(extra_info="x"), "extra_info"),
+        (lambda d: bench(d, SLOWED).update(stats=None), "stats"),
+        (lambda d: bench(d, SLOWED).update(fullname=["a"]), "fullname"),
+    ],
+    ids=["machine-null", "cpu-text", "commit-text", "extra-text", "stats-null", "fullname-list"],
+)
+def test_a_malformed_file_is_bad_input_not_an_internal_error(tmp_path, capsys, run_doc, edit, what):
+    cur = clean(run_doc, "b" * 40)
+    edit(cur)
+    assert check(tmp_path, clean(run_doc), cur) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and what in err
