@@ -116,6 +116,16 @@ def _short(run: BenchmarkRun) -> str:
     return commit[:10] if isinstance(commit, str) else Path(run.path).name
 
 
+def _same_run(a: BenchmarkRun, b: BenchmarkRun) -> bool:
+    """Two files of one run: same time stamp, commit, machine and results (raw samples included)."""
+    return (a.datetime, a.commit_info, a.machine_info, a.benchmarks) == (
+        b.datetime,
+        b.commit_info,
+        b.machine_info,
+        b.benchmarks,
+    )
+
+
 def load_history(path: str | Path, current: BenchmarkRun | None) -> tuple[list[BenchmarkRun], BenchmarkRun]:
     """The past nights (oldest first) and tonight: ``current``, or the newest file of the history."""
     machine = machine_id(current.machine_info) if current is not None else None
@@ -124,6 +134,8 @@ def load_history(path: str | Path, current: BenchmarkRun | None) -> tuple[list[B
         here = Path(current.path).resolve()
         files = [f for f in files if f.resolve() != here]
     runs = [load_run(f) for f in files]
+    if current is not None:  # tonight saved in the history too (--benchmark-autosave) is not a night
+        runs = [run for run in runs if not _same_run(run, current)]
     if current is None:
         if not runs:
             raise NoBaseline(f"no baseline: the history {path} holds no night")

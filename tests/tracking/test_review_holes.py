@@ -82,3 +82,16 @@ def test_a_malformed_file_is_bad_input_not_an_internal_error(tmp_path, capsys, r
     assert check(tmp_path, clean(run_doc), cur) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and what in err
+
+
+def test_tonights_own_run_saved_in_the_history_is_not_last_night(tmp_path, capsys, run_doc):
+    """With --benchmark-autosave tonight is in the storage folder too: it must not be its own baseline."""
+    from test_history import history_check, night, store
+
+    for k in range(1, 4):
+        store(tmp_path / "history", k, night(run_doc, k, 1.0))
+    tonight = night(run_doc, 9, 1.0)
+    bench(tonight, SLOWED)["extra_info"]["n_iter"] *= 2
+    store(tmp_path / "history", 4, tonight)  # the same run, under the storage's name
+    assert history_check(tmp_path / "history", tonight, tmp_path) == 1
+    assert f"`{SLOWED}` | n_iter |" in _regressions(capsys.readouterr().out)
