@@ -95,3 +95,11 @@ def test_tonights_own_run_saved_in_the_history_is_not_last_night(tmp_path, capsy
     store(tmp_path / "history", 4, tonight)  # the same run, under the storage's name
     assert history_check(tmp_path / "history", tonight, tmp_path) == 1
     assert f"`{SLOWED}` | n_iter |" in _regressions(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("factor", ["inf", "nan", "1"])
+def test_a_quality_factor_that_can_never_fire_is_bad_input(tmp_path, capsys, run_doc, factor):
+    """--quality-factor inf would pass any loss or gradient norm that stays finite."""
+    assert check(tmp_path, clean(run_doc), clean(run_doc, "b" * 40), "--quality-factor", factor) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--quality-factor must be a finite number > 1" in err[0]
