@@ -103,3 +103,13 @@ def test_a_quality_factor_that_can_never_fire_is_bad_input(tmp_path, capsys, run
     assert check(tmp_path, clean(run_doc), clean(run_doc, "b" * 40), "--quality-factor", factor) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--quality-factor must be a finite number > 1" in err[0]
+
+
+def test_a_history_holding_only_tonights_own_run_has_no_baseline(tmp_path, capsys, run_doc):
+    """Its only night is tonight (autosave): no baseline (exit 2), never a green first night."""
+    from test_history import history_check, night, store
+
+    tonight = night(run_doc, 9, 1.0)
+    store(tmp_path / "history", 1, tonight)
+    assert history_check(tmp_path / "history", tonight, tmp_path) == 2
+    assert "no baseline" in capsys.readouterr().err
