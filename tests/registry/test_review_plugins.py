@@ -52,3 +52,24 @@ def test_a_float64_objective_and_an_integer_start_are_accepted():
     f.x0 = [1, 2, 3]
     problem = user_problem(f, "user", None, {}, "mod:f")
     assert problem.x0.dtype == jnp.float64 and list(np.asarray(problem.x0)) == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize(
+    "n_iter", [2.5, -1, True, np.array([3])], ids=["float", "negative", "bool", "shape-1"]
+)
+def test_a_host_solver_whose_n_iter_is_not_a_count_fails_its_row(n_iter):
+    """As for a jittable solve: the iterations figure is an integer scalar >= 0, never truncated or cast."""
+    from lbfgs_impl.solvers import SolveState, host_solver
+    from lbfgs_impl.solvers.base import SolverConfig
+
+    def f(x):
+        return jnp.sum((x - 1.0) ** 2)
+
+    @host_solver("odd_count", "returns the start and an odd n_iter")
+    def odd(value_and_grad, x0, config):
+        value_and_grad(x0)
+        return SolveState(x0 + 1.0, n_iter)
+
+    prepared = odd.prepare(user_problem(f, "user", 3, {}, "mod:f"), SolverConfig())
+    with pytest.raises(ValueError, match=r"n_iter .* expected an integer >= 0"):
+        prepared.result(prepared.run())
