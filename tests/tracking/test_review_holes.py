@@ -113,3 +113,12 @@ def test_a_history_holding_only_tonights_own_run_has_no_baseline(tmp_path, capsy
     store(tmp_path / "history", 1, tonight)
     assert history_check(tmp_path / "history", tonight, tmp_path) == 2
     assert "no baseline" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("key", ["n_iter", "n_fev"])
+def test_a_count_that_rises_from_zero_is_a_regression(tmp_path, capsys, run_doc, key):
+    """A baseline count of 0 (the start already solved it) has no ratio: a rise from it still counts."""
+    base, cur = clean(run_doc), clean(run_doc, "b" * 40)
+    bench(base, SLOWED)["extra_info"][key] = 0
+    assert check(tmp_path, base, cur) == 1
+    assert f"`{SLOWED}` | {key} |" in _regressions(capsys.readouterr().out)
