@@ -22,6 +22,7 @@ series and names the first commit of every step; it informs, it does not alert.
 from __future__ import annotations
 
 import copy
+import datetime
 import itertools
 import re
 from dataclasses import replace
@@ -202,6 +203,15 @@ def series_findings(cmp: Comparison, reference: BenchmarkRun, used: dict[str, li
     cmp.sections.append(("Series: tonight against the reference", body))
 
 
+def _when(run: BenchmarkRun) -> datetime.datetime | None:
+    """When the run started (pytest-benchmark's ISO time stamp), None when absent or unreadable."""
+    try:
+        when = datetime.datetime.fromisoformat(str(run.datetime))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=datetime.UTC)
+
+
 def check_series(
     history: str | Path,
     current_path: str | None,
@@ -228,6 +238,11 @@ def check_series(
             "none accepted as a baseline"
         )
     last = good[-1]
+    if _when(current) and _when(last) and _when(current) < _when(last):
+        raise DataError(
+            f"tonight's run ({current.datetime}) is older than the history's last night "
+            f"{Path(last.path).name} ({last.datetime}): every change would read backwards"
+        )
     if time_baseline is None:
         same = [run for run in good if run.machine() == current.machine()]
         time_baseline = same[-1] if same else None

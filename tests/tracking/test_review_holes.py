@@ -122,3 +122,18 @@ def test_a_count_that_rises_from_zero_is_a_regression(tmp_path, capsys, run_doc,
     bench(base, SLOWED)["extra_info"][key] = 0
     assert check(tmp_path, base, cur) == 1
     assert f"`{SLOWED}` | {key} |" in _regressions(capsys.readouterr().out)
+
+
+def test_tonight_older_than_the_last_night_is_bad_input(tmp_path, capsys, run_doc):
+    """An old run checked against a newer night reads every change backwards (a regression as a fix)."""
+    from test_history import history_check, night, store
+
+    for k, day in ((1, "03"), (2, "04")):
+        doc = night(run_doc, k, 1.0)
+        doc["datetime"] = f"2026-12-{day}T02:00:00.000000+00:00"
+        store(tmp_path / "history", k, doc)
+    tonight = night(run_doc, 9, 1.0)
+    tonight["datetime"] = "2026-12-01T02:00:00.000000+00:00"
+    assert history_check(tmp_path / "history", tonight, tmp_path) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "older than" in err[0] and "0002_" in err[0]
