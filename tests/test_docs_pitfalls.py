@@ -16,15 +16,11 @@ DATA = ROOT / "docs" / "data" / "pitfalls"
 
 
 @pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
+def generator():
+    import sys
 
-
-@pytest.fixture(scope="module")
-def generator(monkeypatch_module):
-    # the generators share scripts/docs_pages/_common.py, which regen_docs.py puts on the path
-    monkeypatch_module.syspath_prepend(str(ROOT / "scripts" / "docs_pages"))
+    if str(ROOT / "scripts" / "docs_pages") not in sys.path:  # its shared helpers (_common.py)
+        sys.path.insert(0, str(ROOT / "scripts" / "docs_pages"))
     spec = importlib.util.spec_from_file_location(
         "pitfalls_page", ROOT / "scripts" / "docs_pages" / "pitfalls.py"
     )
@@ -71,3 +67,18 @@ def test_the_reports_numbers_stand_beside_each_reproduction_from_the_data(page, 
             assert f"| {seconds(m['seconds'])} | {m['n_iter']} | {ratio:.3g}x |" in line
     for row in doc["rows"]:
         assert row["what_went_wrong"].replace("|", "\\|") in md
+
+
+def test_a_row_recorded_twice_is_refused_not_read_from_its_first_copy(generator, tmp_path):
+    """Two rows with one key: which one the page's figures come from would be unknown."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data)
+    doc = json.loads((data / "pitfalls.json").read_text())
+    twin = json.loads(json.dumps(doc["rows"][-1]))
+    twin["seconds"] *= 2
+    doc["rows"].insert(0, twin)
+    (data / "pitfalls.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=f"recorded twice: {twin['key']}"):
+        generator.generate(data, tmp_path / "docs")

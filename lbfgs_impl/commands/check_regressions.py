@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import traceback
 
@@ -234,8 +235,8 @@ def _check(args: argparse.Namespace) -> int:
     from lbfgs_impl.tracking.confirm import ConfirmationError, confirm_time_regressions
     from lbfgs_impl.tracking.regressions import hold_time_only, render_report
 
-    if not args.quality_factor > 1.0:
-        raise UsageError(f"--quality-factor must be > 1, got {args.quality_factor}")
+    if not 1.0 < args.quality_factor < math.inf:
+        raise UsageError(f"--quality-factor must be a finite number > 1, got {args.quality_factor}")
     baseline, current, time_baseline, comparison, thresholds = _load(args)
     if args.confirm and comparison.environment_mismatch:
         comparison = _recount(args, baseline, current, time_baseline, thresholds, comparison)

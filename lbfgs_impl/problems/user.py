@@ -10,7 +10,7 @@ What ``--problem module:attr`` (and a ``lbfgs_bench.problems`` entry point) may 
 * a :class:`~lbfgs_impl.problems.Problem` itself.
 
 Every such problem is checked before anything is timed: the objective traces at ``x0``,
-returns a float scalar and is finite there; ``x0`` has shape ``(n,)``. What fails is one
+returns a float64 scalar, leaks no tracer and is finite there; ``x0`` has shape ``(n,)``. What fails is one
 line (:class:`~lbfgs_impl.registry.PluginError`).
 """
 
@@ -63,8 +63,8 @@ def _start(f: Any, n: int | None, what: str) -> jax.Array:
             raise PluginError(f"{what}: a function needs a dimension (--n) or an x0 attribute")
         return jnp.zeros(n, dtype=jnp.float64)
     x0 = np.asarray(x0)
-    if x0.ndim != 1 or not np.issubdtype(x0.dtype, np.number):
-        raise PluginError(f"{what}: x0 must be a 1-D array of numbers, got {x0.dtype}{list(x0.shape)}")
+    if x0.ndim != 1 or not (np.issubdtype(x0.dtype, np.integer) or np.issubdtype(x0.dtype, np.floating)):
+        raise PluginError(f"{what}: x0 must be a 1-D array of real numbers, got {x0.dtype}{list(x0.shape)}")
     if n is not None and x0.shape != (n,):
         raise PluginError(f"{what}: its x0 has shape {list(x0.shape)}, which does not match --n {n}")
     return jnp.asarray(x0, dtype=jnp.float64)
@@ -99,17 +99,22 @@ def user_problem(obj: Any, name: str, n: int | None, params: dict[str, Any], wha
 
 
 def check_objective(problem: Problem, what: str) -> None:
-    """The objective traces at ``x0``, returns a float scalar and is finite there; else one line."""
+    """The objective traces at ``x0`` leaking no tracer, returns a finite float64 scalar; else one line."""
     try:
-        out = jax.eval_shape(problem.objective, problem.x0, problem.data)
+        with jax.checking_leaks():
+            out = jax.eval_shape(problem.objective, problem.x0, problem.data)
     except Exception as exc:
+        if str(exc).startswith("Leaked trace"):  # a tracer kept past its trace fails every later call
+            raise PluginError(
+                f"{what}: the objective leaks a tracer (it keeps a traced value, e.g. in a global cache)"
+            ) from None
         raise PluginError(f"{what}: the objective does not trace at x0: {one_line(exc)}") from None
     shape, dtype = getattr(out, "shape", None), getattr(out, "dtype", None)
     if shape != ():
         got = f"shape {list(shape)}" if shape is not None else type(out).__name__
         raise PluginError(f"{what}: the objective returns {got}, expected a scalar")
-    if not jnp.issubdtype(dtype, jnp.floating):
-        raise PluginError(f"{what}: the objective returns {dtype}, expected a float scalar")
+    if dtype != jnp.float64:  # the suite solves in float64 (and compares with SciPy there)
+        raise PluginError(f"{what}: the objective returns {dtype}, expected a float64 scalar")
     value = float(jax.jit(problem.objective)(problem.x0, problem.data))
     if not np.isfinite(value):
         raise PluginError(

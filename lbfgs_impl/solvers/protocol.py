@@ -112,8 +112,13 @@ class _HostPrepared:
             raise ValueError(
                 f"solver {name!r} returned x of {x.dtype}{list(x.shape)}, expected float[{self.problem.n}]"
             )
+        count = np.asarray(state.n_iter)
+        if count.shape != () or not np.issubdtype(count.dtype, np.integer) or count < 0:
+            raise ValueError(
+                f"solver {name!r} returned n_iter {state.n_iter!r}, expected an integer >= 0 (a scalar)"
+            )
         value, grad = self._value_and_grad(x.astype(np.float64), self.problem.data)  # the suite's own figures
-        value, gnorm, n_iter = float(value), float(np.max(np.abs(np.asarray(grad)))), int(state.n_iter)
+        value, gnorm, n_iter = float(value), float(np.max(np.abs(np.asarray(grad)))), int(count)
         converged, status = stop_status(value, gnorm, n_iter, self.config)
         if not converged and n_iter < self.config.maxiter and np.isfinite(value):
             status = f"{status} ({name} status {int(getattr(state, 'code', 0))})"

@@ -22,6 +22,7 @@ series and names the first commit of every step; it informs, it does not alert.
 from __future__ import annotations
 
 import copy
+import datetime
 import itertools
 import re
 from dataclasses import replace
@@ -116,6 +117,16 @@ def _short(run: BenchmarkRun) -> str:
     return commit[:10] if isinstance(commit, str) else Path(run.path).name
 
 
+def _same_run(a: BenchmarkRun, b: BenchmarkRun) -> bool:
+    """Two files of one run: same time stamp, commit, machine and results (raw samples included)."""
+    return (a.datetime, a.commit_info, a.machine_info, a.benchmarks) == (
+        b.datetime,
+        b.commit_info,
+        b.machine_info,
+        b.benchmarks,
+    )
+
+
 def load_history(path: str | Path, current: BenchmarkRun | None) -> tuple[list[BenchmarkRun], BenchmarkRun]:
     """The past nights (oldest first) and tonight: ``current``, or the newest file of the history."""
     machine = machine_id(current.machine_info) if current is not None else None
@@ -124,6 +135,8 @@ def load_history(path: str | Path, current: BenchmarkRun | None) -> tuple[list[B
         here = Path(current.path).resolve()
         files = [f for f in files if f.resolve() != here]
     runs = [load_run(f) for f in files]
+    if current is not None:  # tonight saved in the history too (--benchmark-autosave) is not a night
+        runs = [run for run in runs if not _same_run(run, current)]
     if current is None:
         if not runs:
             raise NoBaseline(f"no baseline: the history {path} holds no night")
@@ -190,6 +203,15 @@ def series_findings(cmp: Comparison, reference: BenchmarkRun, used: dict[str, li
     cmp.sections.append(("Series: tonight against the reference", body))
 
 
+def _when(run: BenchmarkRun) -> datetime.datetime | None:
+    """When the run started (pytest-benchmark's ISO time stamp), None when absent or unreadable."""
+    try:
+        when = datetime.datetime.fromisoformat(str(run.datetime))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=datetime.UTC)
+
+
 def check_series(
     history: str | Path,
     current_path: str | None,
@@ -216,6 +238,11 @@ def check_series(
             "none accepted as a baseline"
         )
     last = good[-1]
+    if _when(current) and _when(last) and _when(current) < _when(last):
+        raise DataError(
+            f"tonight's run ({current.datetime}) is older than the history's last night "
+            f"{Path(last.path).name} ({last.datetime}): every change would read backwards"
+        )
     if time_baseline is None:
         same = [run for run in good if run.machine() == current.machine()]
         time_baseline = same[-1] if same else None

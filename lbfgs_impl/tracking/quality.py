@@ -73,7 +73,9 @@ def quality_changes(
 
 
 def _count(name, key, b, c, th, worse, better) -> None:
-    if b <= 0:
+    if b <= 0:  # no ratio: any rise from zero is more than the tolerance
+        if c > 0:
+            worse.append(Finding(name, key, b, c, math.inf, "up from 0"))
         return
     ratio = c / b
     if ratio > 1.0 + th.count_tolerance:

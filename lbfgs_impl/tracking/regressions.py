@@ -65,6 +65,29 @@ def _noise(stats: dict[str, Any]) -> float:
     return (stats.get("iqr") or 0.0) / median if median else math.inf
 
 
+def _time_value(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
+
+
+def time_unusable(base: dict[str, Any], cur: dict[str, Any]) -> str | None:
+    """Why the figures :func:`time_change` would read (medians; samples, or else quartiles) are unusable."""
+    sides = (("baseline", base["stats"]), ("current", cur["stats"]))
+    for side, stats in sides:
+        median = stats.get("median")
+        if not (_time_value(median) and median > 0):
+            return f"the {side}'s median is {median!r}, not a finite positive number"
+    if all(stats.get("data") for _, stats in sides):
+        for side, stats in sides:
+            data = stats["data"]
+            if not isinstance(data, list) or not all(_time_value(x) for x in data):
+                return f"a raw sample of the {side} is not a finite number"
+        return None
+    for side, stats in sides:
+        if not all(_time_value(stats.get(q)) for q in ("q1", "q3")):
+            return f"no raw samples, and the {side}'s quartiles are {stats.get('q1')!r}/{stats.get('q3')!r}"
+    return None
+
+
 def time_change(name: str, base: dict[str, Any], cur: dict[str, Any], th: Thresholds) -> Finding | None:
     """The wall-time finding for one benchmark (a pytest-benchmark entry each side), if any."""
     bs, cs = base["stats"], cur["stats"]
@@ -159,7 +182,7 @@ def compare_runs(
     ibase = instruction_baseline or baseline
     result.instruction_baseline = instruction_baseline
     instructions_stable: set[str] = set()
-    expected, mismatches, env_notes, no_time = 0, [], set(), []
+    expected, mismatches, env_notes, no_time, no_figure = 0, [], set(), [], []
     for name in common:
         base, cur = baseline.benchmarks[name], current.benchmarks[name]
         worse, better, numeric = _instructions(name, baseline, ibase, current, th, mismatches, env_notes)
@@ -168,7 +191,11 @@ def compare_runs(
             result.instructions_compared += 1
             if not worse and not better:
                 instructions_stable.add(name)
-        if tbase is not None and name in tbase.benchmarks:
+        unusable = time_unusable(tbase.benchmarks[name], cur) if tbase and name in tbase.benchmarks else None
+        if unusable:
+            worse.append(Finding(name, "time not measured", None, None, None, f"not compared: {unusable}"))
+            no_figure.append(name)
+        elif tbase is not None and name in tbase.benchmarks:
             change = time_change(name, tbase.benchmarks[name], cur, th)
             if change is not None:
                 change.time_only = name in instructions_stable
@@ -180,14 +207,14 @@ def compare_runs(
         result.regressions.extend(worse + q_worse)
         result.improvements.extend(better + q_better)
     result.environment_mismatch = "; ".join(dict.fromkeys(mismatches)) or None
+    if tbase is not None:
+        timed = len(common) - len(no_time) - len(no_figure)
+        time_line += f"; compared for {timed} of {len(common)} benchmark(s)"
     if tbase is not None and no_time:
         names = ", ".join(f"`{n}`" for n in no_time)
-        time_line += (
-            f"; compared for {len(common) - len(no_time)} of {len(common)} benchmark(s), "
-            f"not compared for {len(no_time)} absent from the wall-time baseline: {names}"
-        )
-    elif tbase is not None:
-        time_line += f"; compared for {len(common)} of {len(common)} benchmark(s)"
+        time_line += f", not compared for {len(no_time)} absent from the wall-time baseline: {names}"
+    if no_figure:
+        time_line += f", not compared for {len(no_figure)} whose figures are unusable (see the findings)"
     _classify_noise(result, tbase)
     result.signals = _signals(result, expected, time_line, sorted(env_notes))
     if Path(baseline.path).resolve() == Path(current.path).resolve():  # a run checked against itself

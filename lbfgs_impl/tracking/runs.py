@@ -127,6 +127,7 @@ NOT_COMPARED = frozenset(
         "quality not measured",
         "quality not compared",
         "not run",
+        "time not measured",
     }
 )
 
@@ -201,6 +202,9 @@ def load_run(path: str | Path) -> BenchmarkRun:
         or not all(isinstance(b, dict) and "fullname" in b and "stats" in b for b in doc["benchmarks"])
     ):
         raise DataError(f"{p}: not a pytest-benchmark result file (no machine_info/benchmarks)")
+    bad = _malformed(doc)
+    if bad:
+        raise DataError(f"{p}: not a usable pytest-benchmark result file: {bad}")
     names = [b["fullname"] for b in doc["benchmarks"]]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -210,6 +214,21 @@ def load_run(path: str | Path) -> BenchmarkRun:
     return BenchmarkRun(
         str(p), benchmarks, doc["machine_info"], doc.get("commit_info") or {}, doc.get("datetime"), gate
     )
+
+
+def _malformed(doc: dict[str, Any]) -> str | None:
+    """What in a pytest-benchmark document has the wrong type (read later without checks), or None."""
+    info = doc["machine_info"]
+    if not isinstance(info, dict) or not isinstance(info.get("cpu") or {}, dict):
+        return "machine_info (or its cpu) is not an object"
+    if not isinstance(doc.get("commit_info") or {}, dict):
+        return "commit_info is not an object"
+    for b in doc["benchmarks"]:
+        if not isinstance(b["fullname"], str):
+            return f"a fullname is not text: {b['fullname']!r}"
+        if not isinstance(b["stats"], dict) or not isinstance(b.get("extra_info") or {}, dict):
+            return f"{b['fullname']}: stats/extra_info is not an object"
+    return None
 
 
 def is_count(x: Any) -> bool:

@@ -57,6 +57,21 @@ def _share_text(info: dict[str, Any]) -> str:
     return f"total {total / 1e6:.3f} M, thread pool {share:.1%}"
 
 
+def _is_spread(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
+
+
+def _spread_unusable(name: str, bi: dict[str, Any], ci: dict[str, Any]) -> Finding | None:
+    """A repeat spread recorded as NaN/inf/text/negative on either side (absent is 0: older files)."""
+    spreads = [(side, info.get("instructions_spread")) for side, info in (("baseline", bi), ("current", ci))]
+    bad = [f"{side}: repeat spread {v!r}" for side, v in spreads if v is not None and not _is_spread(v)]
+    if not bad:
+        return None
+    rule = "instructions not measured: " + "; ".join(bad) + " (not a finite number >= 0)"
+    b, c = bi.get("instructions"), ci.get("instructions")
+    return Finding(name, "instructions not measured", b, c, None, rule)
+
+
 def is_share(x: Any) -> bool:
     """A usable thread-pool share: a finite number in [0, 1] (not a bool, not None/NaN/text)."""
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and 0.0 <= x <= 1.0
@@ -87,6 +102,8 @@ def instruction_findings(
         sides += [f"current: {why_missing(ci)}"] if not is_count(c) else []
         rule = "instructions not measured: " + "; ".join(sides)
         return [Finding(name, "instructions not measured", b, c, None, rule)], [], False
+    if unusable := _spread_unusable(name, bi, ci):
+        return [unusable], [], False
     bs, cs = float(bi.get("instructions_spread") or 0.0), float(ci.get("instructions_spread") or 0.0)
     limit, ratio = th.instruction_limit(bs), c / b
     noise = f"spread {bs:.2%} / {cs:.2%}; {_share_text(bi)} / {_share_text(ci)}"

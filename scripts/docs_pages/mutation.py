@@ -44,6 +44,11 @@ def render(doc: dict[str, Any], reasons: dict[str, str]) -> str:
     by_module: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in results:
         by_module[r["module"]].append(r)
+    keys = [f"{r['module']}:{r['index']}" for r in results]
+    if twice := sorted({k for k in keys if keys.count(k) > 1}):
+        raise ValueError(f"mutant(s) recorded twice, which record counts is unknown: {', '.join(twice)}")
+    if mixed := sorted(m for m, rs in by_module.items() if len({r["total_sites"] for r in rs}) > 1):
+        raise ValueError(f"records of one module disagree on its mutation sites: {', '.join(mixed)}")
     out = [
         GENERATED_NOTE.format(page="mutation").rstrip("\n"),
         "# Mutation run: results",

@@ -38,10 +38,11 @@ REPRODUCTIONS = {
 
 
 def _load(data_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    return (
-        json.loads((data_dir / "pitfalls.json").read_text()),
-        json.loads((data_dir / "article.json").read_text()),
-    )
+    doc = json.loads((data_dir / "pitfalls.json").read_text())
+    keys = [r["key"] for r in doc["rows"]]
+    if twice := sorted({k for k in keys if keys.count(k) > 1}):
+        raise ValueError(f"pitfall row(s) recorded twice: {', '.join(twice)}")
+    return doc, json.loads((data_dir / "article.json").read_text())
 
 
 def _measurement(doc: dict[str, Any], kind: str, key: str) -> dict[str, Any]:

@@ -83,7 +83,7 @@ def _refused(capsys, tmp_path, *args: str) -> str:
     ("attr", "n", "message"),
     [
         ("vector", "5", "returns shape [5], expected a scalar"),
-        ("integer", "5", "returns int64, expected a float scalar"),
+        ("integer", "5", "returns int64, expected a float64 scalar"),
         ("nan_at_start", "5", "is nan at x0"),
         ("short_start", "5", "x0 has shape [3], which does not match --n 5"),
         ("not_callable", "5", "int is not callable"),
