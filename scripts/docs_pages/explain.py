@@ -13,7 +13,7 @@ import io
 import tempfile
 from pathlib import Path
 
-from _common import load_json, machine, versions, write_text
+from _common import adopt_figures, load_json, machine, versions, write_text
 
 PAGE = "explain"
 SOURCES = ("lbfgs_impl/commands/explain/command.py", "lbfgs_impl/measure/attribution.py")
@@ -30,12 +30,8 @@ def generate(data_dir: Path, docs_dir: Path) -> list[Path]:
         if write_all(doc, Path(tmp)) != 0:
             raise RuntimeError("explain: the outputs could not be written")
         text = (Path(tmp) / "explain.md").read_text()
-        for path in sorted(Path(tmp).glob("*.png")):
-            target = docs_dir / "figures" / path.name  # already named explain_*.png
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(path.read_bytes())
-            written.append(target)
-            text = text.replace(f"]({path.name})", f"](../figures/{target.name})")
+        text, figures = adopt_figures(list(Path(tmp).glob("*.png")), docs_dir, text)  # named explain_*.png
+        written += figures
     lines = text.split("\n")
     title = next((i for i, line in enumerate(lines) if line.startswith("# ")), None)
     intro = [

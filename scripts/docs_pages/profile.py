@@ -11,7 +11,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from _common import load_json, machine, versions, write_text
+from _common import adopt_figures, load_json, machine, versions, write_text
 
 PAGE = "profile"
 SOURCES = (
@@ -44,12 +44,9 @@ def generate(data_dir: Path, docs_dir: Path) -> list[Path]:
     with tempfile.TemporaryDirectory() as tmp:
         outputs = write_outputs(run, Path(tmp))
         text = (Path(tmp) / "profile.md").read_text()
-        for path in sorted((p for p in outputs if p.suffix == ".png"), key=lambda p: p.name):
-            target = docs_dir / "figures" / path.name  # already named profile_*.png
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(path.read_bytes())
-            written.append(target)
-            text = text.replace(f"]({path.name})", f"](../figures/{target.name})")
+        pngs = [p for p in outputs if p.suffix == ".png"]  # already named profile_*.png
+        text, figures = adopt_figures(pngs, docs_dir, text)
+        written += figures
     lines = text.split("\n")
     title = next((i for i, line in enumerate(lines) if line.startswith("# ")), None)
     intro = [

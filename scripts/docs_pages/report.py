@@ -13,7 +13,7 @@ import io
 import tempfile
 from pathlib import Path
 
-from _common import load_json, machine, versions, write_text
+from _common import adopt_figures, load_json, machine, versions, write_text
 
 PAGE = "report"
 #: what its figures are drawn by, beside lbfgs_impl/plots (the page's text is compared byte for byte)
@@ -54,12 +54,8 @@ def generate(data_dir: Path, docs_dir: Path) -> list[Path]:
             text = text.replace("[explain/explain.md](explain/explain.md)", "`explain/explain.md`")
             for path in (Path(tmp) / "explain").glob("*.png"):
                 text = text.replace(f"](explain/{path.name})", f"]({path.name})")
-        for path in sorted(drawn, key=lambda p: p.name):
-            target = docs_dir / "figures" / f"{PAGE}_{path.name}"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(path.read_bytes())
-            written.append(target)
-            text = text.replace(f"]({path.name})", f"](../figures/{target.name})")
+        text, figures = adopt_figures(list(drawn), docs_dir, text, name=lambda path: f"{PAGE}_{path.name}")
+        written += figures
     lines = text.split("\n")
     # the command's title becomes the page's; its sections stay where they are
     title = next((i for i, line in enumerate(lines) if line.startswith("# ")), None)
