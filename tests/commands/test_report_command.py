@@ -14,6 +14,7 @@ from lbfgs_impl.commands.report import stages
 from lbfgs_impl.commands.report.build import build_report
 from lbfgs_impl.commands.report.document import crossovers
 from lbfgs_impl.commands.report.plans import TINY
+from lbfgs_impl.solvers import SolverConfig
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FIGURES = {
@@ -105,7 +106,14 @@ def test_tiny_report_json_holds_every_stage_and_the_machine(tiny_report):
             g["converged_members"] == g["converged_sequential_jit"] == r["B"]
             for g, r in zip(got, batch, strict=True)
         )
-        assert all(g["same_iterations_vmap_vs_sequential"] >= 1 and g["vmap_s"] > 0 for g in got)
+        # how many members took as many iterations vmapped as alone is a finding, not an invariant: XLA
+        # compiles the batched loop into other kernels, whose rounding may differ in the last bit, and
+        # L-BFGS on Rosenbrock turns that into a few iterations more or fewer (on jax 0.4.38 none of
+        # the members matched, though every one converged both ways)
+        for g, r in zip(got, batch, strict=True):
+            assert 0 <= g["same_iterations_vmap_vs_sequential"] <= r["B"]
+            assert 1 <= g["member_iterations_min"] <= g["member_iterations_max"] < SolverConfig().maxiter
+            assert g["vmap_s"] > 0 and g["sequential_jit_s"] > 0
     # scaling timed each compiled first call's solve TINY.steady_repeats times (no budget in this plan)
     assert all(r["steady_samples"] == TINY.steady_repeats for r in scaling)
     # robustness: one traced solve per (problem, solver), nothing timed, the suite's rule applied

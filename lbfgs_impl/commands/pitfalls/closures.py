@@ -57,11 +57,16 @@ def jax_log() -> Iterator[list[str]]:
 
 
 def _tidy(line: str) -> str:
-    """One log message on one line, file paths shortened to the package, cut at :data:`LOG_CHARS`."""
+    """One log message on one line, file paths shortened to the package, cut to :data:`LOG_CHARS` in
+    the middle: a cache miss's explanation ends with JAX's hint ("maybe the function is being
+    re-defined repeatedly"), after a function's repr that can run long (a ``functools.partial``)."""
     text = " / ".join(part.strip() for part in line.splitlines() if part.strip())
     text = re.sub(r"/\S*?/(site-packages/|dist-packages/)", "", text)
     text = re.sub(r"/\S*?/(lbfgs_impl/)", r"\1", text)
-    return text if len(text) <= LOG_CHARS else text[: LOG_CHARS - 3] + "..."
+    if len(text) <= LOG_CHARS:
+        return text
+    tail = 150  # the hint and the id/definition before it
+    return text[: LOG_CHARS - tail - 3] + "..." + text[-tail:]
 
 
 def log_summary(lines: list[str]) -> dict[str, Any]:

@@ -48,8 +48,11 @@ def batched(
     the same B points for the three, each timed ``repeats`` times (median). A
     vmapped while_loop runs until its last member stops. Per member, the
     iterations and convergence of all three are kept, so a reader can check
-    that they solved the same problems (same start: same iteration count for
-    the sequential and vmapped optax_while). ``peers``: see :func:`_batch_peer`.
+    that they solved the same problems. The same start need not take the same
+    iterations vmapped and alone: XLA compiles the batched loop into other
+    kernels, whose last-bit rounding may differ and grow over hundreds of
+    iterations (``same_iterations_vmap_vs_sequential`` counts the members that
+    matched). ``peers``: see :func:`_batch_peer`.
     """
     problem = make_problem("rosenbrock", n)
     config = SolverConfig()
