@@ -48,3 +48,17 @@ def adopt_figures(drawn: list[Path], docs_dir: Path, text: str, name: Any = None
         written.append(target)
         text = text.replace(f"]({path.name})", f"](../figures/{target.name})")
     return text, written
+
+
+def command_page(page: str, text: str, heading: str, intro: str, untitled_heading: str | None = None) -> str:
+    """A command's own Markdown as a results page: its first ``# `` title becomes ``heading`` followed by
+    ``intro`` (a paragraph naming the command, machine and versions), under the generated note; a text
+    without a title gets ``untitled_heading`` (default ``heading``) on top."""
+    lines = text.split("\n")
+    title = next((i for i, line in enumerate(lines) if line.startswith("# ")), None)
+    block = ["", intro, ""]
+    if title is None:
+        lines = [untitled_heading or heading, *block, *lines]
+    else:
+        lines = [*lines[:title], heading, *block, *lines[title + 1 :]]
+    return GENERATED_NOTE.format(page=page) + "\n".join(lines).rstrip("\n") + "\n"
