@@ -13,6 +13,12 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "docs" / "data" / "mutation"
 
 
+@pytest.fixture(autouse=True)
+def _generators_on_path(monkeypatch):
+    # the generators share scripts/docs_pages/_common.py, which regen_docs.py puts on the path
+    monkeypatch.syspath_prepend(str(ROOT / "scripts" / "docs_pages"))
+
+
 def _mutation():
     path = ROOT / "scripts" / "docs_pages" / "mutation.py"
     spec = importlib.util.spec_from_file_location("docs_pages_mutation", path)
