@@ -43,7 +43,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lbfgs_impl.measure.timing import median
-from lbfgs_impl.tracking.runs import BenchmarkRun, Comparison, Finding
+from lbfgs_impl.tracking.runs import BenchmarkRun, Comparison, Finding, short_commit
 
 #: Packages whose baseline version the A side gets back when the two runs differ.
 PINNABLE = ("jax", "jaxlib", "optax", "scipy", "numpy")
@@ -211,7 +211,7 @@ def _baseline_python(cmp: Comparison, changed: dict, tmp: Path, python: str, pro
 def _same_commit_note(revs: dict[str, str], changed: dict) -> str:
     """Same commit, different library versions (identical versions never get this far)."""
     upgrade = ", ".join(f"{k} {b} -> {c}" for k, (b, c) in changed.items())
-    commit = revs["current"][:10]
+    commit = short_commit(revs["current"])
     return f"Both runs are of commit {commit}: what reproduces came with the upgrade of {upgrade}."
 
 
@@ -224,7 +224,7 @@ def _rounds(cmp, trees, revs, pythons, node_ids, rounds, cpu, tmp, progress, siz
     for r in range(rounds):
         fastest: dict[str, dict[str, float]] = {}
         for label, side in order:
-            progress(f"confirm round {r + 1}/{rounds}: {label} ({revs[side][:10]})")
+            progress(f"confirm round {r + 1}/{rounds}: {label} ({short_commit(revs[side])})")
             out = tmp / f"{label}-{r}.json"
             fastest[label], seen[side], failed = rerun_benchmarks(
                 trees[side], node_ids, out, cpu=cpu, python=pythons[side], size=size
@@ -288,12 +288,13 @@ def _verdict(f: Finding, ab: list[float], aa: list[float], limit: float) -> bool
 def _identical(cmp: Comparison, commit: str) -> None:
     """A and B would be the same commit with the same versions: a re-run can only measure noise."""
     cmp.confirm_notes.append(
-        f"Both runs are of commit {commit[:10]} with the same library versions: an A/B re-run would "
+        f"Both runs are of commit {short_commit(commit)} with the same library versions: an A/B re-run would "
         "compare identical code, so none was run and no time finding is confirmed."
     )
     for f in [f for f in cmp.regressions if f.kind == "time"]:
         cmp.regressions.remove(f)
-        f.confirmation = f"not reproduced: identical code on both sides (commit {commit[:10]}, same versions)"
+        label = short_commit(commit)
+        f.confirmation = f"not reproduced: identical code on both sides (commit {label}, same versions)"
         cmp.unconfirmed.append(f)
 
 

@@ -36,6 +36,7 @@ from lbfgs_impl.tracking.runs import (
     Thresholds,
     is_count,
     load_run,
+    short_commit,
 )
 
 STORAGE_FILE = re.compile(r"^(\d{4})_.*\.json$")
@@ -114,7 +115,7 @@ def _counted(bench: dict[str, Any]) -> bool:
 
 def _short(run: BenchmarkRun) -> str:
     commit = run.commit_info.get("id")
-    return commit[:10] if isinstance(commit, str) else Path(run.path).name
+    return short_commit(commit, Path(run.path).name)
 
 
 def _same_run(a: BenchmarkRun, b: BenchmarkRun) -> bool:

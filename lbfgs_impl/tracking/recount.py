@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lbfgs_impl.tracking.confirm import ConfirmationError, output_tail, remove_worktrees, run_git
-from lbfgs_impl.tracking.runs import BenchmarkRun, DataError, load_run
+from lbfgs_impl.tracking.runs import BenchmarkRun, DataError, load_run, short_commit
 
 
 def counted_benchmarks(run: BenchmarkRun) -> list[str]:
@@ -47,7 +47,7 @@ def recount_baseline(
         trees = {"baseline": tree}
         try:
             run_git(repo, "worktree", "add", "--detach", str(tree), rev)
-            progress(f"re-counting the instructions of {len(node_ids)} benchmark(s) at {rev[:10]}")
+            progress(f"re-counting the instructions of {len(node_ids)} benchmark(s) at {short_commit(rev)}")
             env = dict(os.environ)
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), env.get("PYTHONPATH")]))
             cmd = [python, "-m", "pytest", *node_ids, "-q", "-p", "no:cacheprovider", "--perf-size", size]
@@ -56,12 +56,14 @@ def recount_baseline(
             proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)
             if proc.returncode != 0:
                 tail = output_tail(proc.stdout + proc.stderr)
-                raise ConfirmationError(f"re-count at {rev[:10]} failed (exit {proc.returncode}): {tail}")
+                label = short_commit(rev)
+                raise ConfirmationError(f"re-count at {label} failed (exit {proc.returncode}): {tail}")
             try:
                 run = load_run(out)
             except DataError as exc:
-                raise ConfirmationError(f"re-count at {rev[:10]} wrote no usable result: {exc}") from None
+                label = short_commit(rev)
+                raise ConfirmationError(f"re-count at {label} wrote no usable result: {exc}") from None
         finally:
             remove_worktrees(repo, trees)
-    run.path = f"{rev[:10]} re-counted tonight"
+    run.path = f"{short_commit(rev)} re-counted tonight"
     return run

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lbfgs_impl.tracking.runs import BenchmarkRun, Comparison, Finding
+from lbfgs_impl.tracking.runs import BenchmarkRun, Comparison, Finding, short_commit
 from lbfgs_impl.tracking.signals import counts_environment
 
 
@@ -43,7 +43,7 @@ def _table(findings: list[Finding], with_confirmation: bool = False) -> list[str
 
 def _run_label(run: BenchmarkRun) -> str:
     commit = run.commit_info.get("id")
-    short = commit[:10] if isinstance(commit, str) else "unknown commit"
+    short = short_commit(commit)
     dirty = " (dirty)" if run.commit_info.get("dirty") else ""
     return f"`{run.path}`: {short}{dirty}, {run.datetime or 'unknown time'}"
 

@@ -79,6 +79,13 @@ def this_machine_key() -> str:
     return machine_key_of(cpuinfo.get_cpu_info())
 
 
+def short_commit(commit: object, missing: str = "unknown commit") -> str:
+    """A commit id for a person: a git hash to 10 digits, any other label (``unversioned``) whole."""
+    if not isinstance(commit, str) or not commit:
+        return missing
+    return commit[:10] if re.fullmatch(r"[0-9a-f]{11,64}", commit) else commit
+
+
 @dataclass
 class BenchmarkRun:
     """One file: its benchmarks by full name, plus where and how it ran."""
