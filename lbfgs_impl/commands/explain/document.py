@@ -95,33 +95,46 @@ def _cost_text(figures: dict[str, Any]) -> str:
     return f"{figures['flops']:,.0f} flops, {figures['bytes_accessed']:,.0f} bytes"
 
 
+def _branches(body: dict[str, Any] | None) -> str:
+    """Kernels of each branch of each conditional of a body (``a/b`` per conditional), ``-`` if none."""
+    if not body or not body.get("conditionals"):
+        return "-"
+    return ", ".join("/".join(str(b["kernels"]) for b in c["branches"]) for c in body["conditionals"])
+
+
 def section_static(doc: dict[str, Any]) -> list[str]:
     st = doc["static"]
     vg = st["value_and_grad"]
     lines = [
         "## What XLA runs per iteration (static, from the optimised HLO)",
         "",
-        "Kernels: fusions + custom calls + copies + unfused ops of a computation (each one thunk on "
-        "XLA:CPU); flops/bytes: XLA's cost analysis of that computation (nested loops counted once, as "
-        "XLA does). Kernels per iteration = the iteration's body + trip count x each fixed-trip loop "
-        "(the two-loop recursion) + line-search passes x the line-search body, each with its condition "
-        "and the smaller branch of each conditional: a lower bound.",
+        "Kernels: fusions + small calls + custom calls + copies + unfused ops of a computation (each one "
+        "thunk on XLA:CPU; a call XLA marks `xla_cpu_small_call` is compiled, loops and all, into one "
+        "kernel); flops/bytes: XLA's cost analysis of that computation (nested loops counted once, as "
+        "XLA does). Branches: the kernels each branch of a conditional runs (its loops included, in that "
+        "branch only), per conditional. Kernels per iteration = the iteration's body + each fixed-trip "
+        "loop (the two-loop recursion) at its trip count + line-search passes x the line-search body, "
+        "each with its condition and the cheapest branch of each conditional: a lower bound.",
         "",
-        "| solver | how | iteration body kernels (fusion/copy/custom/other) | line-search body kernels "
-        "| fixed loops (trip x kernels) | kernels per iteration | flops / bytes per iteration body "
-        "| evaluations per iteration | dispatches per iteration |",
-        "|---|---|---:|---:|---|---:|---:|---:|---:|",
+        "| solver | how | iteration body kernels (fusion/small call/copy/custom/other) | branches "
+        "| line-search body kernels | line-search branches | fixed loops (trip x kernels) "
+        "| kernels per iteration | flops / bytes per iteration body | evaluations per iteration "
+        "| dispatches per iteration |",
+        "|---|---|---:|---|---:|---|---|---:|---:|---:|---:|",
     ]
     for solver, s in st["solvers"].items():
+        if "error" in s:
+            lines.append(f"| {solver} | failed: {s['error']} |" + " |" * 9)
+            continue
         it, ls = s["hlo"]["iteration"], s["hlo"]["line_search"]
         k = it["by_kind"]
-        fixed = ", ".join(f"{b['trip_count']}x{b['kernels']}" for b in s["hlo"]["fixed_loops"]) or "-"
+        fixed = ", ".join(f"{b['trip_count']}x{b.get('once', b['kernels'])}" for b in s["hlo"]["fixed_loops"])
         flops = _cost_cell(it)
         lines.append(
-            f"| {solver} | {s['kind']} | {it['kernels']} ({k['fusion']}/{k['copy']}/{k['custom-call']}/"
-            f"{k['other-op']}) | {ls['kernels'] if ls else '-'} | {fixed} | "
-            f"{s['kernels_per_iteration_total']:,.0f} | {flops} | {s['evaluations_per_iteration']:.2f} | "
-            f"{s['dispatches_per_iteration']:.3g} |"
+            f"| {solver} | {s['kind']} | {it['kernels']} ({k['fusion']}/{k.get('small-call', 0)}/{k['copy']}/"
+            f"{k['custom-call']}/{k['other-op']}) | {_branches(it)} | {ls['kernels'] if ls else '-'} | "
+            f"{_branches(ls)} | {fixed or '-'} | {s['kernels_per_iteration_total']:,.0f} | {flops} | "
+            f"{s['evaluations_per_iteration']:.2f} | {s['dispatches_per_iteration']:.3g} |"
         )
     vit = vg["iteration"]
     lines += [

@@ -81,7 +81,7 @@ def static_figures(prepared: Any, result: Any) -> dict[str, Any] | None:
     iters = max(result.n_iter, 1)
     evals = result.n_fev / iters
     if kind == "callback":
-        parts = {"evaluations": evals * (summary.iteration.kernels + summary.iteration.branch_kernels[0])}
+        parts = {"evaluations": evals * summary.iteration.once}
         dispatches = evals
     else:
         parts = summary.kernels_per_iteration(evals)
