@@ -110,6 +110,7 @@ def explain(
     from lbfgs_impl.commands.explain.runner import measure_callgrind
     from lbfgs_impl.commands.explain.static import KINDS, solver_static, value_and_grad_summary
     from lbfgs_impl.measure.attribution import CATEGORIES
+    from lbfgs_impl.measure.environment import collect_meta
     from lbfgs_impl.problems import make_problem
 
     label = f"{problem_name}(n={n})"
@@ -133,8 +134,13 @@ def explain(
     static = {"value_and_grad": value_and_grad_summary(problem).to_dict(), "solvers": {}, "kinds": KINDS}
     for name in solvers:
         progress(f"{label}: static figures of {name}")
-        static["solvers"][name] = solver_static(name, problem, config, (compiled or {}).get(name))
+        try:
+            static["solvers"][name] = solver_static(name, problem, config, (compiled or {}).get(name))
+        except Exception as exc:  # one solver that fails is a recorded outcome, not the end of explain
+            static["solvers"][name] = {"solver": name, "error": f"{type(exc).__name__}: {exc}"}
+            progress(f"{label}: {name} failed: {static['solvers'][name]['error']}")
     return {
+        "meta": collect_meta(),
         "problem": problem_name,
         "n": n,
         "config": config._asdict(),
@@ -155,7 +161,7 @@ def write_all(doc: dict[str, Any], outdir: Path) -> int:
     from lbfgs_impl.plots import explain as plots
 
     title = f"{doc['problem']} n={doc['n']}"
-    kernels = {s: v["kernels_per_iteration"] for s, v in doc["static"]["solvers"].items()}
+    kernels = {s: v["kernels_per_iteration"] for s, v in doc["static"]["solvers"].items() if "error" not in v}
     plots.kernels(kernels, f"kernels XLA executes per iteration: {title}", outdir / "explain_kernels.png")
     categories = outdir / "explain_categories.png"
     if "skipped" not in doc["callgrind"]:

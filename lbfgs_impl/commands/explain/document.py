@@ -155,17 +155,36 @@ def section_floor(doc: dict[str, Any]) -> list[str]:
     fl = cg["floor"]
     lines = ["## The arithmetic floor", ""]
     if fl["evaluation"] is None or fl["algebra"] is None:
-        return [*lines, "The floor's probes failed; see `errors` in explain.json.", ""]
+        return [*lines, "The floor's probes failed; their errors are listed under Errors below.", ""]
+    repeats = (
+        f"each the difference of {fl['probe_repetitions'][1]} and {fl['probe_repetitions'][0]} dependent "
+        "repetitions in one jitted loop, divided by their difference"
+    )
+    arithmetic = "counts" in fl  # older explain.json files counted everything the probes ran
+    if arithmetic:
+        lines.append(
+            f"One value_and_grad inside XLA: {fl['evaluation']:,.0f} instructions of arithmetic; one L-BFGS "
+            f"two-loop recursion (m = {doc['config']['memory_size']}, the 1/(s.y) kept from earlier "
+            f"iterations): {fl['algebra']:,.0f} ({repeats}). Arithmetic = the instructions of XLA-generated "
+            "code and XLA library kernels only: the probes' own runtime dispatch (each thunk of their "
+            "loops, run one by one) and the copies of their loop-carried state are left out; with them "
+            f"a repetition cost {fl['evaluation_whole']:,.0f} and {fl['algebra_whole']:,.0f} instructions. "
+            "Floor per iteration = evaluations per iteration x one evaluation + one recursion; a solver's "
+            "own arithmetic is its instructions in the same two categories."
+        )
+    else:
+        lines.append(
+            f"One value_and_grad inside XLA: {fl['evaluation']:,.0f} instructions; one L-BFGS two-loop "
+            f"recursion (m = {doc['config']['memory_size']}, the 1/(s.y) kept from earlier iterations): "
+            f"{fl['algebra']:,.0f} ({repeats}: no dispatch from Python, the probes' own runtime dispatch and "
+            "copies included). Floor per iteration = evaluations per iteration x one evaluation + one "
+            "recursion."
+        )
     lines += [
-        f"One value_and_grad inside XLA: {fl['evaluation']:,.0f} instructions; one L-BFGS two-loop "
-        f"recursion (m = {doc['config']['memory_size']}, the 1/(s.y) kept from earlier iterations): "
-        f"{fl['algebra']:,.0f} (each the difference of "
-        f"{fl['probe_repetitions'][1]} and {fl['probe_repetitions'][0]} dependent repetitions in one "
-        "jitted loop, divided by their difference: no dispatch). Floor per iteration = evaluations per "
-        "iteration x one evaluation + one recursion.",
         "",
-        "| solver | evaluations per iteration | floor per iteration | measured per iteration | x floor |",
-        "|---|---:|---:|---:|---:|",
+        "| solver | evaluations per iteration | floor per iteration | measured per iteration | x floor |"
+        + (" its arithmetic per iteration | arithmetic x floor |" if arithmetic else ""),
+        "|---|---:|---:|---:|---:|" + ("---:|---:|" if arithmetic else ""),
     ]
     dense = []
     for solver, part in cg["solvers"].items():
@@ -173,9 +192,14 @@ def section_floor(doc: dict[str, Any]) -> list[str]:
         if f:
             mark = " (L-BFGS floor)" if _solver_flag(solver, "dense_hessian") else ""
             dense += [solver] if mark else []
+            own = (
+                f" {f['arithmetic_per_iteration']:,.0f} | {f['arithmetic_times_floor']:.2f} |"
+                if arithmetic
+                else ""
+            )
             lines.append(
                 f"| {solver} | {f['evaluations_per_iteration']:.2f} | {f['per_iteration']:,.0f} | "
-                f"{part['net_per_iteration']:,.0f} | {f['times_floor']:.1f}{mark} |"
+                f"{part['net_per_iteration']:,.0f} | {f['times_floor']:.1f}{mark} |{own}"
             )
     if dense:
         lines += [
@@ -235,8 +259,11 @@ def findings(doc: dict[str, Any]) -> list[str]:
                     f"({part['n_fev']:,} evaluations for {part['n_iter']:,} iterations): the kernels per "
                     "iteration undercount and the instructions per kernel overcount by about that ratio."
                 )
+    out += [f"**{what}** failed: {message} (see Errors)." for what, message in errors(doc)]
     out += _comparisons(cg["solvers"])
     for solver, s in st.items():
+        if "error" in s:
+            continue
         it = s["hlo"]["iteration"]
         if it["kernels"] and it["by_kind"]["copy"] >= 0.25 * it["kernels"]:
             ranked = sorted(it["copy_sources"].items(), key=lambda kv: -kv[1])
@@ -267,6 +294,26 @@ def _comparisons(parts: dict[str, Any]) -> list[str]:
     return out
 
 
+def errors(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(what, first line of its error)`` of every solver or probe that failed, static part first."""
+    out = [
+        (f"{name} (static figures)", s["error"])
+        for name, s in doc["static"]["solvers"].items()
+        if "error" in s
+    ]
+    for task, messages in doc["callgrind"].get("errors", {}).items():
+        out += [(f"{task} (callgrind)", m) for m in messages]
+    return [(what, (message.strip().splitlines() or [""])[0]) for what, message in out]
+
+
+def section_errors(doc: dict[str, Any]) -> list[str]:
+    found = errors(doc)
+    if not found:
+        return []
+    lines = ["## Errors", "", "What failed; everything else in this document was measured without it.", ""]
+    return [*lines, *(f"- {what}: {message}" for what, message in found), ""]
+
+
 def render(doc: dict[str, Any]) -> str:
     """The whole explain.md."""
     lines = [
@@ -280,7 +327,7 @@ def render(doc: dict[str, Any]) -> str:
     ]
     lines += [f"- {s}" for s in findings(doc)]
     lines.append("")
-    for section in (section_categories, section_floor, section_static, section_top):
+    for section in (section_errors, section_categories, section_floor, section_static, section_top):
         lines += section(doc)
     lines += section_rules()
     return "\n".join(lines)

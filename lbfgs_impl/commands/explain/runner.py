@@ -23,13 +23,50 @@ def probe_tasks(problem: str, n: int, config: SolverConfig) -> list[InstructionT
     ]
 
 
-def _per_repetition(report: Any, kind: str, problem: str, n: int) -> float | None:
-    """Instructions of one probe repetition: (count at 2K - count at K) / K, dispatch cancelled."""
-    lo = report.get(probe_name(kind, 1), problem, n)
-    hi = report.get(probe_name(kind, 2), problem, n)
-    if lo is None or hi is None or not (lo.ok and hi.ok):
-        return None
-    return (hi.median - lo.median) / PROBE_REPEATS
+#: the categories that are arithmetic: code XLA generated for the kernels, and the precompiled library
+#: kernels it calls instead (:data:`lbfgs_impl.measure.attribution.CATEGORIES`). What a probe's loop
+#: costs besides (the runtime running its thunks one by one, the copies of its loop-carried state,
+#: memcpy in libc) is left out: the floor is the arithmetic, not the probe's own dispatch.
+ARITHMETIC = ("xla_generated", "xla_kernels")
+
+
+def arithmetic(by_category: dict[str, int | float]) -> float:
+    """The instructions of :data:`ARITHMETIC` in one dump's (or one iteration's) counts by category."""
+    return float(sum(by_category.get(k, 0) for k in ARITHMETIC))
+
+
+def _per_repetition(dumps: dict[str, Any], kind: str, problem: str, n: int, config: SolverConfig) -> dict:
+    """One probe repetition: (count at 2K - count at K) / K, of the arithmetic (``instructions``) and of
+    everything callgrind counted but the scheduler (``whole``); anything outside the repeated loop cancels."""
+    lo = dumps.get(InstructionTask(probe_name(kind, 1), problem, n, config).key)
+    hi = dumps.get(InstructionTask(probe_name(kind, 2), problem, n, config).key)
+    if lo is None or hi is None or "error" in lo.result or "error" in hi.result:
+        return {"instructions": None, "whole": None}
+    a, b = (attribute(d.path.read_text(encoding="utf-8", errors="replace"), top=0) for d in (lo, hi))
+    return {
+        "instructions": (arithmetic(b.by_category) - arithmetic(a.by_category)) / PROBE_REPEATS,
+        "whole": ((b.total - b.by_category["scheduler"]) - (a.total - a.by_category["scheduler"]))
+        / PROBE_REPEATS,
+    }
+
+
+def floor_of(dumps: dict[str, Any], problem: str, n: int, config: SolverConfig) -> dict[str, Any]:
+    """The floor from the probes' kept dumps (task key -> :class:`~lbfgs_impl.measure.attribution.KeptDump`).
+
+    ``evaluation``/``algebra``: the arithmetic of one repetition (None where a probe failed);
+    ``evaluation_whole``/``algebra_whole``: everything one repetition cost, the probe's dispatch and
+    copies included (what the floor was before it counted the arithmetic only).
+    """
+    evaluation = _per_repetition(dumps, EVALUATION, problem, n, config)
+    algebra = _per_repetition(dumps, ALGEBRA, problem, n, config)
+    return {
+        "evaluation": evaluation["instructions"],
+        "algebra": algebra["instructions"],
+        "evaluation_whole": evaluation["whole"],
+        "algebra_whole": algebra["whole"],
+        "counts": "arithmetic: " + " + ".join(ARITHMETIC),
+        "probe_repetitions": [PROBE_REPEATS, 2 * PROBE_REPEATS],
+    }
 
 
 def measure_callgrind(
@@ -65,18 +102,22 @@ def measure_callgrind(
     if report.skipped:
         return {"skipped": f"instruction counts unavailable: {report.skipped}"}
     errors = {key: c.errors for key, c in report.counts.items() if c.errors}
-    floor = {
-        "evaluation": _per_repetition(report, EVALUATION, problem, n),
-        "algebra": _per_repetition(report, ALGEBRA, problem, n),
-        "probe_repetitions": [PROBE_REPEATS, 2 * PROBE_REPEATS],
-    }
     by_task = {d.task: d for d in kept_dumps(dump_dir)}
+    floor = floor_of(by_task, problem, n, config)
     out: dict[str, Any] = {}
     for task in tasks:
         dump = by_task.get(task.key)
-        if dump is None:
+        if dump is None or "error" in dump.result:  # a failed child: its error is in ``errors``
+            if dump is not None and not errors.get(task.key):
+                errors[task.key] = [str(dump.result["error"])]
             continue
-        out[task.solver] = _solver_part(dump, top, floor)
+        try:
+            out[task.solver] = _solver_part(dump, top, floor)
+        except Exception as exc:  # a dump that cannot be read sinks this solver only
+            errors.setdefault(task.key, []).append(f"reading its dump: {type(exc).__name__}: {exc}")
+    for task in tasks:
+        if task.solver not in out and not errors.get(task.key):
+            errors[task.key] = ["no dump was kept for this solve"]
     return {"meta": report.meta, "solvers": out, "floor": floor, "errors": errors}
 
 
@@ -98,9 +139,12 @@ def _solver_part(dump: Any, top: int, floor: dict[str, Any]) -> dict[str, Any]:
     }
     if floor["evaluation"] is not None and floor["algebra"] is not None:
         per_iter_floor = evals * floor["evaluation"] + floor["algebra"]
+        own = arithmetic(part["per_iteration"])
         part["floor"] = {
             "evaluations_per_iteration": evals,
             "per_iteration": per_iter_floor,
             "times_floor": (net / iters) / per_iter_floor if per_iter_floor > 0 else None,
+            "arithmetic_per_iteration": own,
+            "arithmetic_times_floor": own / per_iter_floor if per_iter_floor > 0 else None,
         }
     return part
