@@ -134,3 +134,40 @@ def test_the_floor_section_says_what_it_counts(tmp_path, arithmetic):
     assert ("2,600 instructions of arithmetic" in md) == arithmetic
     assert ("with them a repetition cost 3,600 and 36,400 instructions" in md) == arithmetic
     assert ("copies included" in md) == (not arithmetic)
+
+
+SIZES = (2_000, 4_000)
+
+
+@pytest.fixture(scope="module")
+def floors(tmp_path_factory):
+    """The floor counted under callgrind at two sizes (the four probes each: one counting run)."""
+    from lbfgs_impl.commands.explain.runner import PLUGIN, probe_tasks
+    from lbfgs_impl.measure.attribution import kept_dumps
+    from lbfgs_impl.measure.instructions import measure_instructions, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"instruction counts unavailable: {reason}")
+    out = {}
+    for n in SIZES:
+        dump_dir = tmp_path_factory.mktemp(f"floor-{n}")
+        report = measure_instructions(
+            probe_tasks("rosenbrock", n, CONFIG), repeats=1, plugins=[PLUGIN], keep_dumps=dump_dir
+        )
+        assert report.skipped is None and not any(c.errors for c in report.counts.values())
+        out[n] = floor_of({d.task: d for d in kept_dumps(dump_dir)}, "rosenbrock", n, CONFIG)
+    return out
+
+
+@pytest.mark.slow
+def test_the_floor_grows_with_the_arithmetic_and_the_probes_dispatch_does_not(floors):
+    """Rosenbrock's evaluation and the two-loop recursion are O(n): their arithmetic doubles with n.
+    What the probes' loops add besides (mostly dispatching a fixed number of thunks; the copies of
+    their loop state grow with n) grows by less, so it is not in the floor."""
+    small, large = (floors[n] for n in SIZES)
+    for part in ("evaluation", "algebra"):
+        assert 0 < small[part] < small[f"{part}_whole"]
+        assert large[part] / small[part] == pytest.approx(2.0, rel=0.03), part
+        dispatch = (small[f"{part}_whole"] - small[part], large[f"{part}_whole"] - large[part])
+        assert dispatch[1] / dispatch[0] < large[part] / small[part], part
