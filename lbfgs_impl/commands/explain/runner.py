@@ -28,11 +28,14 @@ def probe_tasks(problem: str, n: int, config: SolverConfig) -> list[InstructionT
 #: costs besides (the runtime running its thunks one by one, the copies of its loop-carried state,
 #: memcpy in libc) is left out: the floor is the arithmetic, not the probe's own dispatch.
 ARITHMETIC = ("xla_generated", "xla_kernels")
+#: a solver's own arithmetic: the same, and the compiled numerical code SciPy's solver runs instead
+#: (its Fortran L-BFGS-B and BLAS); zero for the solvers that run inside XLA
+SOLVER_ARITHMETIC = (*ARITHMETIC, "scipy_lbfgsb", "blas_lapack")
 
 
-def arithmetic(by_category: dict[str, int | float]) -> float:
-    """The instructions of :data:`ARITHMETIC` in one dump's (or one iteration's) counts by category."""
-    return float(sum(by_category.get(k, 0) for k in ARITHMETIC))
+def arithmetic(by_category: dict[str, int | float], keys: tuple[str, ...] = ARITHMETIC) -> float:
+    """The instructions of ``keys`` in one dump's (or one iteration's) counts by category."""
+    return float(sum(by_category.get(k, 0) for k in keys))
 
 
 def _per_repetition(dumps: dict[str, Any], kind: str, problem: str, n: int, config: SolverConfig) -> dict:
@@ -139,7 +142,7 @@ def _solver_part(dump: Any, top: int, floor: dict[str, Any]) -> dict[str, Any]:
     }
     if floor["evaluation"] is not None and floor["algebra"] is not None:
         per_iter_floor = evals * floor["evaluation"] + floor["algebra"]
-        own = arithmetic(part["per_iteration"])
+        own = arithmetic(part["per_iteration"], SOLVER_ARITHMETIC)
         part["floor"] = {
             "evaluations_per_iteration": evals,
             "per_iteration": per_iter_floor,
