@@ -121,7 +121,8 @@ class BodySummary:
       by_kind: counts of ``fusion``, ``custom-call``, ``copy``, ``other-op`` and the control ops
         ``while``, ``conditional``, ``call``.
       trip_count: XLA's known trip count of the loop this is the body of (``None``: data-dependent).
-      condition_kernels: kernels of the loop's condition (run once more than the body).
+      condition_kernels: kernels of the loop's condition (run once more than the body; never where the
+        trip count is known).
       branch_kernels: (fewest, most) kernels the body's conditionals run, summed over its
         conditionals (each takes one branch per pass), each branch counted by :func:`run_kernels`
         (its loops included, in that branch only).
@@ -199,11 +200,12 @@ def _conditionals(name: str, comps: dict[str, list[Instruction]]) -> list[Instru
 
 
 def _loop_kernels(loop: Instruction, comps: dict[str, list[Instruction]], most: bool) -> int:
-    """One run of a loop: trip x body + (trip + 1) x condition; a data-dependent loop: its condition once."""
-    cond = run_kernels(loop.calls.get("condition", [""])[0], comps, most=most)
-    if loop.trip_count is None:
-        return cond
-    return loop.trip_count * (run_kernels(loop.calls["body"][0], comps, most=most) + cond) + cond
+    """One run of a loop. A loop with a known trip count runs its body that many times and never its
+    condition (XLA:CPU's ``WhileThunk`` runs it as a for loop); a data-dependent loop at least runs
+    its condition once (zero passes)."""
+    if loop.trip_count is not None:
+        return loop.trip_count * run_kernels(loop.calls["body"][0], comps, most=most)
+    return run_kernels(loop.calls.get("condition", [""])[0], comps, most=most)
 
 
 def run_kernels(name: str, comps: dict[str, list[Instruction]], *, most: bool = False) -> int:
@@ -246,17 +248,15 @@ class HloSummary:
     def kernels_per_iteration(self, line_search_steps: float) -> dict[str, float]:
         """At least the kernels one iteration executes, in three parts that add up to it.
 
-        ``fixed loops``: each fixed loop, ``trip x (body + condition) + condition``; ``line search``:
+        ``fixed loops``: each fixed loop, ``trip x body`` (XLA:CPU never runs the condition of a loop
+        whose trip count it knows); ``line search``:
         ``steps x (body + condition) + condition``; ``iteration body``: the rest of one pass of the
         iteration with the outer loop's condition (its kernels, small calls one each, the cheapest
         branch of each conditional with the loops in that branch, other data-dependent loops'
         conditions). Each body and condition counted by :func:`run_kernels`.
         """
 
-        def total(b: BodySummary) -> int:
-            return (b.trip_count or 0) * (b.once + b.condition_kernels) + b.condition_kernels
-
-        fixed = sum(total(b) for b in self.fixed_loops)
+        fixed = sum((b.trip_count or 0) * b.once for b in self.fixed_loops)
         ls = self.line_search
         rest = (
             self.iteration.once

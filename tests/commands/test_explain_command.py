@@ -183,3 +183,36 @@ def test_the_reports_explain_section_shows_the_counted_breakdown(explained):
         cells = f"| {solver} | {kernels:.0f} |"
         assert cells in text
         assert f"| {part['net_per_iteration']:,.0f} | {part['floor']['times_floor']:.1f} |" in text
+
+
+@needs_valgrind
+@pytest.mark.slow
+def test_the_static_kernel_count_is_what_xla_executed(explained):
+    """For executables whose every run takes the same path, the static count is exact: the probes'
+    (one loop of K repetitions, nested fixed loops or small calls) and SciPy's callback (one jitted
+    value_and_grad per evaluation) equal the thunks callgrind saw executed, to the kernel."""
+    from lbfgs_impl.commands.explain.probes import AlgebraProbe, EvaluationProbe, probe_name
+    from lbfgs_impl.measure.attribution import kept_dumps
+    from lbfgs_impl.measure.callgrind import kernel_calls
+    from lbfgs_impl.measure.hlo import parse_hlo, run_kernels
+    from lbfgs_impl.problems import make_problem
+    from lbfgs_impl.solvers import SolverConfig
+
+    out, doc, _ = explained
+    dumps = {d.task: d for d in kept_dumps(out / "callgrind")}
+    problem = make_problem("quadratic", 5)
+    for cls in (EvaluationProbe, AlgebraProbe):
+        for multiple in (1, 2):
+            prepared = cls(multiple * 200).prepare(problem, SolverConfig(**doc["config"]))
+            prepared.compile()
+            entry, comps = parse_hlo(prepared._compiled.as_text())
+            counted = kernel_calls(dumps[f"{probe_name(cls.name, multiple)}/quadratic-5"].path.read_text())
+            assert run_kernels(entry, comps) == counted, (cls.name, multiple)
+    scipy = doc["callgrind"]["solvers"]["scipy"]
+    per_evaluation = doc["static"]["value_and_grad"]["iteration"]["once"]
+    assert scipy["kernels_counted_per_iteration"] * scipy["n_iter"] == scipy["n_fev"] * per_evaluation
+    # where branches and line-search passes vary, the static figure (cheapest branches, one line-search
+    # pass per evaluation) is at most what ran
+    for solver in ("optax_loop", "optax_while"):
+        counted = doc["callgrind"]["solvers"][solver]["kernels_counted_per_iteration"]
+        assert 0 < doc["static"]["solvers"][solver]["kernels_per_iteration_total"] <= counted

@@ -8,6 +8,7 @@ from typing import Any
 
 from lbfgs_impl.commands.explain.probes import ALGEBRA, EVALUATION, PROBE_REPEATS, probe_name
 from lbfgs_impl.measure.attribution import attribute, kept_dumps
+from lbfgs_impl.measure.callgrind import kernel_calls, thunk_calls
 from lbfgs_impl.measure.instructions import InstructionTask, measure_instructions, unavailable_reason
 from lbfgs_impl.solvers import SolverConfig
 
@@ -44,10 +45,12 @@ def _per_repetition(dumps: dict[str, Any], kind: str, problem: str, n: int, conf
     lo = dumps.get(InstructionTask(probe_name(kind, 1), problem, n, config).key)
     hi = dumps.get(InstructionTask(probe_name(kind, 2), problem, n, config).key)
     if lo is None or hi is None or "error" in lo.result or "error" in hi.result:
-        return {"instructions": None, "whole": None}
-    a, b = (attribute(d.path.read_text(encoding="utf-8", errors="replace"), top=0) for d in (lo, hi))
+        return {"instructions": None, "whole": None, "kernels": None}
+    texts = [d.path.read_text(encoding="utf-8", errors="replace") for d in (lo, hi)]
+    a, b = (attribute(text, top=0) for text in texts)
     return {
         "instructions": (arithmetic(b.by_category) - arithmetic(a.by_category)) / PROBE_REPEATS,
+        "kernels": (kernel_calls(texts[1]) - kernel_calls(texts[0])) / PROBE_REPEATS,
         "whole": ((b.total - b.by_category["scheduler"]) - (a.total - a.by_category["scheduler"]))
         / PROBE_REPEATS,
     }
@@ -58,7 +61,8 @@ def floor_of(dumps: dict[str, Any], problem: str, n: int, config: SolverConfig) 
 
     ``evaluation``/``algebra``: the arithmetic of one repetition (None where a probe failed);
     ``evaluation_whole``/``algebra_whole``: everything one repetition cost, the probe's dispatch and
-    copies included (what the floor was before it counted the arithmetic only).
+    copies included (what the floor was before it counted the arithmetic only);
+    ``evaluation_kernels``/``algebra_kernels``: the kernels XLA executed per repetition (counted).
     """
     evaluation = _per_repetition(dumps, EVALUATION, problem, n, config)
     algebra = _per_repetition(dumps, ALGEBRA, problem, n, config)
@@ -67,6 +71,8 @@ def floor_of(dumps: dict[str, Any], problem: str, n: int, config: SolverConfig) 
         "algebra": algebra["instructions"],
         "evaluation_whole": evaluation["whole"],
         "algebra_whole": algebra["whole"],
+        "evaluation_kernels": evaluation["kernels"],
+        "algebra_kernels": algebra["kernels"],
         "counts": "arithmetic: " + " + ".join(ARITHMETIC),
         "probe_repetitions": [PROBE_REPEATS, 2 * PROBE_REPEATS],
     }
@@ -88,7 +94,8 @@ def measure_callgrind(
     Returns ``{"skipped": reason}`` when valgrind or a C compiler is missing, else
     ``{"meta", "solvers": {name: {...}}, "floor": {...}, "errors"}`` where each solver
     has its counted ``n_iter``/``n_fev``, ``total`` and ``net`` (without the scheduler),
-    ``per_iteration`` (instructions by category), ``top`` functions and its ``floor``.
+    ``per_iteration`` (instructions by category), ``top`` functions, the thunks XLA executed
+    (``thunks_counted`` by class, ``kernels_counted_per_iteration``) and its ``floor``.
     """
     reason = unavailable_reason()
     if reason is not None:
@@ -125,7 +132,8 @@ def measure_callgrind(
 
 
 def _solver_part(dump: Any, top: int, floor: dict[str, Any]) -> dict[str, Any]:
-    att = attribute(dump.path.read_text(encoding="utf-8", errors="replace"), top=top)
+    text = dump.path.read_text(encoding="utf-8", errors="replace")
+    att = attribute(text, top=top)
     iters = max(int(dump.result["n_iter"]), 1)
     evals = int(dump.result["n_fev"]) / iters
     net = att.total - att.by_category["scheduler"]
@@ -139,6 +147,9 @@ def _solver_part(dump: Any, top: int, floor: dict[str, Any]) -> dict[str, Any]:
         "net_per_iteration": net / iters,
         "shares_of_net": {k: v / net for k, v in att.by_category.items() if k != "scheduler"} if net else {},
         "top": att.to_dict()["top"],
+        # every kernel XLA executed in the solve (thunk Execute calls): exact, branches and passes as run
+        "thunks_counted": thunk_calls(text),
+        "kernels_counted_per_iteration": kernel_calls(text) / iters,
     }
     if floor["evaluation"] is not None and floor["algebra"] is not None:
         per_iter_floor = evals * floor["evaluation"] + floor["algebra"]
