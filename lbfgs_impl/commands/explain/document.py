@@ -159,21 +159,14 @@ def section_static(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
-def section_floor(doc: dict[str, Any]) -> list[str]:
-    cg = doc["callgrind"]
-    if "skipped" in cg:
-        return []
-    fl = cg["floor"]
-    lines = ["## The arithmetic floor", ""]
-    if fl["evaluation"] is None or fl["algebra"] is None:
-        return [*lines, "The floor's probes failed; their errors are listed under Errors below.", ""]
+def _floor_intro(doc: dict[str, Any], fl: dict[str, Any], arithmetic: bool) -> str:
+    """What the floor counts, with its two figures (and, for newer records, the probes' whole count)."""
     repeats = (
         f"each the difference of {fl['probe_repetitions'][1]} and {fl['probe_repetitions'][0]} dependent "
         "repetitions in one jitted loop, divided by their difference"
     )
-    arithmetic = "counts" in fl  # older explain.json files counted everything the probes ran
     if arithmetic:
-        lines.append(
+        return (
             f"One value_and_grad inside XLA: {fl['evaluation']:,.0f} instructions of arithmetic; one L-BFGS "
             f"two-loop recursion (m = {doc['config']['memory_size']}, the 1/(s.y) kept from earlier "
             f"iterations): {fl['algebra']:,.0f} ({repeats}). Arithmetic = the instructions of XLA-generated "
@@ -182,16 +175,36 @@ def section_floor(doc: dict[str, Any]) -> list[str]:
             f"a repetition cost {fl['evaluation_whole']:,.0f} and {fl['algebra_whole']:,.0f} instructions. "
             "Each kernel's own entry code is XLA-generated and stays in. Floor per iteration = evaluations "
             "per iteration x one evaluation + one recursion; a solver's own arithmetic is its instructions "
-            "in the same two categories, with SciPy's compiled L-BFGS-B and BLAS."
+            "in the same two categories, with SciPy's compiled L-BFGS-B and BLAS." + _probe_kernels(fl)
         )
-    else:
-        lines.append(
-            f"One value_and_grad inside XLA: {fl['evaluation']:,.0f} instructions; one L-BFGS two-loop "
-            f"recursion (m = {doc['config']['memory_size']}, the 1/(s.y) kept from earlier iterations): "
-            f"{fl['algebra']:,.0f} ({repeats}: no dispatch from Python, the probes' own runtime dispatch and "
-            "copies included). Floor per iteration = evaluations per iteration x one evaluation + one "
-            "recursion."
-        )
+    return (
+        f"One value_and_grad inside XLA: {fl['evaluation']:,.0f} instructions; one L-BFGS two-loop "
+        f"recursion (m = {doc['config']['memory_size']}, the 1/(s.y) kept from earlier iterations): "
+        f"{fl['algebra']:,.0f} ({repeats}: no dispatch from Python, the probes' own runtime dispatch and "
+        "copies included). Floor per iteration = evaluations per iteration x one evaluation + one "
+        "recursion."
+    )
+
+
+def _probe_kernels(fl: dict[str, Any]) -> str:
+    if fl.get("evaluation_kernels") is None or fl.get("algebra_kernels") is None:
+        return ""
+    return (
+        f" Kernels XLA executed per repetition (counted): {fl['evaluation_kernels']:,.0f} and "
+        f"{fl['algebra_kernels']:,.0f}."
+    )
+
+
+def section_floor(doc: dict[str, Any]) -> list[str]:
+    cg = doc["callgrind"]
+    if "skipped" in cg:
+        return []
+    fl = cg["floor"]
+    lines = ["## The arithmetic floor", ""]
+    if fl["evaluation"] is None or fl["algebra"] is None:
+        return [*lines, "The floor's probes failed; their errors are listed under Errors below.", ""]
+    arithmetic = "counts" in fl  # older explain.json files counted everything the probes ran
+    lines.append(_floor_intro(doc, fl, arithmetic))
     lines += [
         "",
         "| solver | evaluations per iteration | floor per iteration | measured per iteration | x floor |"
