@@ -246,14 +246,15 @@ class HloSummary:
     cost_missing: str | None = None
 
     def kernels_per_iteration(self, line_search_steps: float) -> dict[str, float]:
-        """At least the kernels one iteration executes, in three parts that add up to it.
+        """The kernels one iteration executes, estimated, in three parts that add up to it.
 
         ``fixed loops``: each fixed loop, ``trip x body`` (XLA:CPU never runs the condition of a loop
         whose trip count it knows); ``line search``:
         ``steps x (body + condition) + condition``; ``iteration body``: the rest of one pass of the
         iteration with the outer loop's condition (its kernels, small calls one each, the cheapest
         branch of each conditional with the loops in that branch, other data-dependent loops'
-        conditions). Each body and condition counted by :func:`run_kernels`.
+        conditions). Each body and condition counted by :func:`run_kernels`. Exact where every pass
+        takes the cheapest branches and runs ``line_search_steps`` line-search passes.
         """
 
         fixed = sum((b.trip_count or 0) * b.once for b in self.fixed_loops)

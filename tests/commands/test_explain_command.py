@@ -66,7 +66,9 @@ def test_static_part(explained):
     assert static["optax_loop"]["dispatches_per_iteration"] == 1.0
     assert static["scipy"]["dispatches_per_iteration"] == static["scipy"]["evaluations_per_iteration"]
     while_hlo = static["optax_while"]["hlo"]
-    assert while_hlo["line_search"]["kernels"] > 0 and len(while_hlo["fixed_loops"]) == 2
+    # the two-loop recursion's two loops: run by the runtime, or (at this n) each compiled into a small call
+    small_calls = while_hlo["iteration"]["by_kind"]["small-call"]
+    assert while_hlo["line_search"]["kernels"] > 0 and len(while_hlo["fixed_loops"]) + small_calls == 2
     assert static["optax_while"]["kernels_per_iteration_total"] > while_hlo["iteration"]["kernels"]
     assert doc["static"]["value_and_grad"]["iteration"]["kernels"] >= 1
     assert "## What XLA runs per iteration" in md and "| optax_while | one_executable |" in md
@@ -211,8 +213,11 @@ def test_the_static_kernel_count_is_what_xla_executed(explained):
     scipy = doc["callgrind"]["solvers"]["scipy"]
     per_evaluation = doc["static"]["value_and_grad"]["iteration"]["once"]
     assert scipy["kernels_counted_per_iteration"] * scipy["n_iter"] == scipy["n_fev"] * per_evaluation
-    # where branches and line-search passes vary, the static figure (cheapest branches, one line-search
-    # pass per evaluation) is at most what ran
+    # where branches and line-search passes vary, the static figure is an estimate (cheapest branches,
+    # one line-search pass per evaluation, one-off kernels left out): close to what ran, not a bound
+    # (97.75 static against 97.33 counted for optax_loop on this case, the native and counted solves
+    # differing by their evaluations)
     for solver in ("optax_loop", "optax_while"):
         counted = doc["callgrind"]["solvers"][solver]["kernels_counted_per_iteration"]
-        assert 0 < doc["static"]["solvers"][solver]["kernels_per_iteration_total"] <= counted
+        static = doc["static"]["solvers"][solver]["kernels_per_iteration_total"]
+        assert static == pytest.approx(counted, rel=0.05), solver

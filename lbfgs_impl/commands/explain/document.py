@@ -121,7 +121,8 @@ def section_static(doc: dict[str, Any]) -> list[str]:
         "branch only), per conditional. Kernels per iteration = the iteration's body + each fixed-trip "
         "loop (the two-loop recursion) at its trip count (XLA:CPU never runs the condition of such a "
         "loop) + line-search passes x the line-search body and its condition, each with the cheapest "
-        "branch of each conditional: a lower bound. Counted: the kernels XLA executed in the counted "
+        "branch of each conditional: an estimate, exact where every pass takes the cheapest branch and "
+        "each evaluation is one line-search pass. Counted: the kernels XLA executed in the counted "
         "solve (callgrind's calls of each thunk's `Execute`, control thunks left out) per iteration, "
         "branches and passes as they ran.",
         "",
