@@ -132,7 +132,7 @@ def section_static(doc: dict[str, Any]) -> list[str]:
         "| dispatches per iteration |",
         "|---|---|---:|---|---:|---|---|---:|---:|---:|---:|---:|",
     ]
-    counted = doc["callgrind"].get("solvers", {})
+    counted = doc.get("callgrind", {}).get("solvers", {})
     for solver, s in st["solvers"].items():
         if "error" in s:
             lines.append(f"| {solver} | failed: {s['error']} |" + " |" * 10)
