@@ -174,9 +174,10 @@ def _floor_intro(doc: dict[str, Any], fl: dict[str, Any], arithmetic: bool) -> s
             "code and XLA library kernels only: the probes' own runtime dispatch (each thunk of their "
             "loops, run one by one) and the copies of their loop-carried state are left out; with them "
             f"a repetition cost {fl['evaluation_whole']:,.0f} and {fl['algebra_whole']:,.0f} instructions. "
-            "Each kernel's own entry code is XLA-generated and stays in. Floor per iteration = evaluations "
-            "per iteration x one evaluation + one recursion; a solver's own arithmetic is its instructions "
-            "in the same two categories, with SciPy's compiled L-BFGS-B and BLAS." + _probe_kernels(fl)
+            "Each kernel's own entry code (and a library kernel's set-up) stays in. Floor per iteration = "
+            "evaluations per iteration x one evaluation + one recursion; a solver's own arithmetic is its "
+            "instructions in the same two categories, with SciPy's compiled L-BFGS-B and BLAS."
+            + _probe_kernels(fl)
         )
     return (
         f"One value_and_grad inside XLA: {fl['evaluation']:,.0f} instructions; one L-BFGS two-loop "
