@@ -137,3 +137,38 @@ def read_dumps(directory: Path) -> dict[str, Dump]:
         if trigger and totals:
             found[trigger.group(1)] = dump_of(int(totals[-1]), self_cost_by_function(text))
     return found
+
+
+#: ``xla::cpu::<Class>::Execute(`` (a template's arguments and callgrind's ``'N`` recursion mark allowed)
+_THUNK_EXECUTE = re.compile(r"^xla::cpu::(\w+Thunk)(?:<[^>]*>)?::Execute\(.*?(?:'\d+)?$")
+#: thunks that only run other thunks (loops, branches, calls): not kernels
+CONTROL_THUNKS = frozenset({"WhileThunk", "ConditionalThunk", "CallThunk"})
+
+
+def thunk_calls(text: str) -> dict[str, int]:
+    """How many times each XLA:CPU thunk class's ``Execute`` was called in one callgrind output file.
+
+    Summed over every ``calls=`` line whose callee (``cfn=``) is ``xla::cpu::<Class>[<...>]::Execute(...)``:
+    one call per thunk executed (``SmallKernelThunk<2, 1>`` and ``KernelThunk`` count as
+    ``SmallKernelThunk`` and ``KernelThunk``). Runs where the executable was dispatched inside the
+    counted region; ``ThunkExecutor`` is not a thunk and is not counted.
+    """
+    functions: dict[str, str] = {}
+    found: dict[str, int] = {}
+    callee: str | None = None
+    for line in text.splitlines():
+        if line.startswith(("fn=", "cfn=")):
+            name = _name(line.split("=", 1)[1], functions)
+            if line[0] == "c":
+                callee = name
+        elif line.startswith("calls=") and callee is not None:
+            m = _THUNK_EXECUTE.match(callee)
+            if m:
+                found[m.group(1)] = found.get(m.group(1), 0) + int(line[6:].split()[0])
+    return found
+
+
+def kernel_calls(text: str) -> int:
+    """Kernels XLA:CPU executed in one callgrind output file: :func:`thunk_calls` of every class that is
+    not a control thunk (:data:`CONTROL_THUNKS`)."""
+    return sum(n for cls, n in thunk_calls(text).items() if cls not in CONTROL_THUNKS)

@@ -2,29 +2,34 @@
 
 Nothing is run. On XLA's CPU backend every instruction of a computation that is
 not a pure naming/bookkeeping op (:data:`FREE_OPCODES`) becomes one thunk the
-runtime executes: a fusion, a custom call, a copy or a single unfused op
-(together: *kernels*), or a control thunk (``while``, ``conditional``, ``call``)
-that runs other computations. Fusion bodies are one kernel each and are not
-looked into.
+runtime executes: a fusion, a custom call, a copy, a single unfused op or a
+*small call* (together: *kernels*), or a control thunk (``while``,
+``conditional``, ``call``) that runs other computations. Fusion bodies are one
+kernel each and are not looked into; so is a ``call`` marked
+``xla_cpu_small_call="true"``: XLA:CPU compiles the called computation, loops
+included, into one kernel (``call_computation_kernel_module`` in XLA's dump), so
+the loops inside it are not thunks.
 
 For a solve compiled as one executable (``optax_while``, the peers) the
 *iteration* is the body of the outermost ``while`` in ``ENTRY``; the *line
 search* is the loop nested in it with no known trip count and the most kernels;
 loops with a known trip count (the two-loop recursion over the memory) are
-*fixed loops*. XLA's cost analysis (flops, bytes accessed) of a body is that of
-the module re-rooted at that body, as XLA reports it (nested loops counted once).
+*fixed loops*. A loop inside a conditional's branch belongs to that branch: it
+is counted with the branch, never with the body holding the conditional, and
+each conditional is reported branch by branch. XLA's cost analysis (flops, bytes
+accessed) of a body is that of the module re-rooted at that body, as XLA reports
+it (nested loops counted once; :mod:`lbfgs_impl.measure.hlo_cost`).
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-#: ``(flops, bytes accessed)`` of a computation, or the reason it is missing (``"missing: ..."``)
-Cost = tuple[float | None, float | None] | str
+# XLA's cost analysis lives beside this module; its names are part of this one's interface
+from lbfgs_impl.measure.hlo_cost import Cost, cost_api, reroot, xla_cost, xla_cost_or_reason  # noqa: F401
 
 #: opcodes that produce no thunk (naming, tuples, constants folded into the executable)
 FREE_OPCODES = frozenset(
@@ -47,6 +52,7 @@ _INSTR = re.compile(r"^\s+(?:ROOT )?%(\S+) = (.*)$")
 _CALLS = re.compile(r"\b(body|condition|to_apply|calls)=%([\w.\-]+)")
 _BRANCHES = re.compile(r"branch_computations=\{([^}]*)\}|(true|false)_computation=%([\w.\-]+)")
 _TRIP = re.compile(r'"known_trip_count":\{"n":"(\d+)"\}')
+_SMALL_CALL = re.compile(r'\bxla_cpu_small_call="true"')
 
 
 @dataclass
@@ -56,6 +62,7 @@ class Instruction:
     calls: dict[str, list[str]]
     trip_count: int | None = None
     operands: str = ""
+    small_call: bool = False
 
 
 def _opcode(rest: str) -> str:
@@ -99,7 +106,9 @@ def parse_hlo(text: str) -> tuple[str, dict[str, list[Instruction]]]:
         trip = _TRIP.search(rest)
         opcode = _opcode(rest)
         operands = rest.split(f" {opcode}(", 1)[-1].split(")", 1)[0]
-        current.append(Instruction(m.group(1), opcode, calls, int(trip.group(1)) if trip else None, operands))
+        small = opcode == "call" and bool(_SMALL_CALL.search(rest))
+        trip_count = int(trip.group(1)) if trip else None
+        current.append(Instruction(m.group(1), opcode, calls, trip_count, operands, small))
     return entry, computations
 
 
@@ -112,9 +121,15 @@ class BodySummary:
       by_kind: counts of ``fusion``, ``custom-call``, ``copy``, ``other-op`` and the control ops
         ``while``, ``conditional``, ``call``.
       trip_count: XLA's known trip count of the loop this is the body of (``None``: data-dependent).
-      condition_kernels: kernels of the loop's condition (run once more than the body).
+      condition_kernels: kernels of the loop's condition (run once more than the body; never where the
+        trip count is known).
       branch_kernels: (fewest, most) kernels the body's conditionals run, summed over its
-        conditionals (each takes one branch per pass; nested loops in a branch not included).
+        conditionals (each takes one branch per pass), each branch counted by :func:`run_kernels`
+        (its loops included, in that branch only).
+      conditionals: each conditional of the body: ``{"name", "branches": [{"computation",
+        "kernels"}]}``, ``kernels`` being :func:`run_kernels` of that branch.
+      once: the kernels one pass of the body executes, at least (:func:`run_kernels`: its kernels,
+        nested loops, cheapest branches).
       copy_sources: ``copy`` ops by what they copy (the operand's name up to its first dot:
         ``constant``, ``get-tuple-element`` (loop-carried state), ``fusion``, ...).
       flops, bytes_accessed: XLA's cost analysis of this body (``None`` where unavailable).
@@ -127,19 +142,25 @@ class BodySummary:
     trip_count: int | None = None
     condition_kernels: int = 0
     branch_kernels: tuple[int, int] = (0, 0)
+    conditionals: list[dict[str, Any]] = field(default_factory=list)
+    once: int = 0
     copy_sources: dict[str, int] = field(default_factory=dict)
     flops: float | None = None
     bytes_accessed: float | None = None
     cost_missing: str | None = None
 
 
+#: the keys of :func:`count_kernels` (the last three are control thunks, not kernels)
+KINDS = ("fusion", "small-call", "custom-call", "copy", "other-op", "while", "conditional", "call")
+
+
 def count_kernels(instructions: list[Instruction]) -> dict[str, int]:
     """Counts by kind of one computation's instructions (free ones left out)."""
-    out = dict.fromkeys(("fusion", "custom-call", "copy", "other-op", "while", "conditional", "call"), 0)
+    out = dict.fromkeys(KINDS, 0)
     for ins in instructions:
         if ins.opcode in FREE_OPCODES:
             continue
-        key = ins.opcode if ins.opcode in out else "other-op"
+        key = "small-call" if ins.small_call else ins.opcode if ins.opcode in out else "other-op"
         out[key] += 1
     return out
 
@@ -148,16 +169,59 @@ def _kernels(by_kind: dict[str, int]) -> int:
     return sum(v for k, v in by_kind.items() if k not in CONTROL_OPCODES)
 
 
-def _nested_whiles(name: str, comps: dict[str, list[Instruction]]) -> list[Instruction]:
-    """Every while reachable from ``name`` through branches and calls (not through loop bodies)."""
+def _nested_whiles(
+    name: str, comps: dict[str, list[Instruction]], *, branches: bool = False
+) -> list[Instruction]:
+    """Every while reachable from ``name`` through calls (and, with ``branches``, conditionals' branches),
+    not through loop bodies nor small calls (one kernel each)."""
     found: list[Instruction] = []
     for ins in comps.get(name, []):
         if ins.opcode == "while":
             found.append(ins)
-        elif ins.opcode in ("conditional", "call"):
-            for target in ins.calls.get("branches", []) + ins.calls.get("to_apply", []):
-                found += _nested_whiles(target, comps)
+        elif ins.opcode == "call" and not ins.small_call:
+            for target in ins.calls.get("to_apply", []):
+                found += _nested_whiles(target, comps, branches=branches)
+        elif ins.opcode == "conditional" and branches:
+            for target in ins.calls.get("branches", []):
+                found += _nested_whiles(target, comps, branches=branches)
     return found
+
+
+def _conditionals(name: str, comps: dict[str, list[Instruction]]) -> list[Instruction]:
+    """The conditionals of ``name`` and of the (non-small) calls it makes."""
+    found: list[Instruction] = []
+    for ins in comps.get(name, []):
+        if ins.opcode == "conditional":
+            found.append(ins)
+        elif ins.opcode == "call" and not ins.small_call:
+            for target in ins.calls.get("to_apply", []):
+                found += _conditionals(target, comps)
+    return found
+
+
+def _loop_kernels(loop: Instruction, comps: dict[str, list[Instruction]], most: bool) -> int:
+    """One run of a loop. A loop with a known trip count runs its body that many times and never its
+    condition (XLA:CPU's ``WhileThunk`` runs it as a for loop); a data-dependent loop at least runs
+    its condition once (zero passes)."""
+    if loop.trip_count is not None:
+        return loop.trip_count * run_kernels(loop.calls["body"][0], comps, most=most)
+    return run_kernels(loop.calls.get("condition", [""])[0], comps, most=most)
+
+
+def run_kernels(name: str, comps: dict[str, list[Instruction]], *, most: bool = False) -> int:
+    """Kernels one run of computation ``name`` executes, at least: its own kernels (a small call is one),
+    each nested loop by :func:`_loop_kernels` (a data-dependent one at zero passes), each conditional's
+    cheapest branch (``most``: its dearest), each non-small call's computation once."""
+    total = _kernels(count_kernels(comps.get(name, [])))
+    for ins in comps.get(name, []):
+        if ins.opcode == "while":
+            total += _loop_kernels(ins, comps, most)
+        elif ins.opcode == "call" and not ins.small_call:
+            total += sum(run_kernels(t, comps, most=most) for t in ins.calls.get("to_apply", []))
+        elif ins.opcode == "conditional":
+            runs = [run_kernels(b, comps, most=most) for b in ins.calls.get("branches", [])]
+            total += (max if most else min)(runs, default=0)
+    return total
 
 
 @dataclass
@@ -182,19 +246,27 @@ class HloSummary:
     cost_missing: str | None = None
 
     def kernels_per_iteration(self, line_search_steps: float) -> dict[str, float]:
-        """At least the kernels one iteration executes: its body, ``trip x`` each fixed loop, ``steps x``
-        the line search (each pass: body, condition, the smaller branch of each conditional)."""
+        """The kernels one iteration executes, estimated, in three parts that add up to it.
 
-        def once(b: BodySummary) -> int:
-            return b.kernels + b.condition_kernels + b.branch_kernels[0]
+        ``fixed loops``: each fixed loop, ``trip x body`` (XLA:CPU never runs the condition of a loop
+        whose trip count it knows); ``line search``:
+        ``steps x (body + condition) + condition``; ``iteration body``: the rest of one pass of the
+        iteration with the outer loop's condition (its kernels, small calls one each, the cheapest
+        branch of each conditional with the loops in that branch, other data-dependent loops'
+        conditions). Each body and condition counted by :func:`run_kernels`. Exact where every pass
+        takes the cheapest branches and runs ``line_search_steps`` line-search passes.
+        """
 
-        parts = {"iteration body": float(once(self.iteration))}
-        parts["fixed loops"] = float(
-            sum((b.trip_count or 0) * once(b) + b.condition_kernels for b in self.fixed_loops)
-        )
+        fixed = sum((b.trip_count or 0) * b.once for b in self.fixed_loops)
         ls = self.line_search
-        parts["line search"] = line_search_steps * once(ls) + ls.condition_kernels if ls else 0.0
-        return parts
+        rest = (
+            self.iteration.once
+            + self.iteration.condition_kernels
+            - fixed
+            - (ls.condition_kernels if ls else 0)
+        )
+        search = line_search_steps * (ls.once + ls.condition_kernels) + ls.condition_kernels if ls else 0.0
+        return {"iteration body": float(rest), "fixed loops": float(fixed), "line search": search}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -207,19 +279,22 @@ def _body(name: str, comps: dict[str, list[Instruction]], loop: Instruction | No
         if ins.opcode == "copy":
             source = ins.operands.lstrip("%").split(".", 1)[0] or "?"
             summary.copy_sources[source] = summary.copy_sources.get(source, 0) + 1
-    branches = [
-        [_kernels(count_kernels(comps.get(b, []))) for b in ins.calls.get("branches", [])]
-        for ins in comps.get(name, [])
-        if ins.opcode == "conditional"
+    for ins in _conditionals(name, comps):
+        branches = [
+            {"computation": b, "kernels": run_kernels(b, comps)} for b in ins.calls.get("branches", [])
+        ]
+        summary.conditionals.append({"name": ins.name, "branches": branches})
+    fewest = [min((b["kernels"] for b in c["branches"]), default=0) for c in summary.conditionals]
+    most = [
+        max((run_kernels(b["computation"], comps, most=True) for b in c["branches"]), default=0)
+        for c in summary.conditionals
     ]
-    summary.branch_kernels = (
-        sum(min(b, default=0) for b in branches),
-        sum(max(b, default=0) for b in branches),
-    )
+    summary.branch_kernels = (sum(fewest), sum(most))
+    summary.once = run_kernels(name, comps)
     if loop is not None:
         summary.trip_count = loop.trip_count
         cond = loop.calls.get("condition", [""])[0]
-        summary.condition_kernels = _kernels(count_kernels(comps.get(cond, [])))
+        summary.condition_kernels = run_kernels(cond, comps)
     return summary
 
 
@@ -236,6 +311,18 @@ def _fill_cost(
     target.flops, target.bytes_accessed = found
     if target.flops is None:
         target.cost_missing = "missing: XLA's cost analysis reported no flops"
+
+
+def _reachable(roots: list[str], comps: dict[str, list[Instruction]]) -> set[str]:
+    """``roots`` and every computation they call, loop over or branch to, transitively."""
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo += [t for ins in comps.get(name, []) for ts in ins.calls.values() for t in ts]
+    return seen
 
 
 def summarize(text: str, *, loop: bool, cost: Callable[[str, str], Cost] | None = None) -> HloSummary:
@@ -256,7 +343,11 @@ def summarize(text: str, *, loop: bool, cost: Callable[[str, str], Cost] | None 
         if ins.opcode == "fusion"
         for t in ins.calls.get("calls", [])
     }
-    total = sum(_kernels(count_kernels(c)) for name, c in comps.items() if name not in fusion_bodies)
+    inside_small_calls = _reachable(
+        [t for c in comps.values() for i in c if i.small_call for t in i.calls.get("to_apply", [])], comps
+    )
+    skipped = _reachable(sorted(fusion_bodies), comps) | inside_small_calls  # with their reducers
+    total = sum(_kernels(count_kernels(c)) for name, c in comps.items() if name not in skipped)
     outer = [w for w in _nested_whiles(entry, comps) if w.trip_count is None] if loop else []
     if outer:
         bodies = [(w, _body(w.calls["body"][0], comps, w)) for w in outer]
@@ -276,66 +367,3 @@ def summarize(text: str, *, loop: bool, cost: Callable[[str, str], Cost] | None 
     for body in bodies:
         _fill_cost(body, cost, text, body.name)
     return summary
-
-
-def reroot(text: str, computation: str) -> str:
-    """The module's text with ``computation`` as its entry (to cost one loop body on its own)."""
-    text = re.sub(r"^ENTRY ", "", text, flags=re.M)
-    return re.sub(rf"^(%{re.escape(computation)} \()", r"ENTRY \1", text, count=1, flags=re.M)
-
-
-@functools.cache
-def cost_api() -> tuple[Callable[[str], Any], Callable[[Any], dict[str, float]]] | str:
-    """This jaxlib's ``(module from HLO text, XLA cost analysis of a module)``, or why it has none.
-
-    Both are private jaxlib APIs (nothing public parses HLO text). Tried in order: jaxlib >= 0.7
-    (``jaxlib._hlo.hlo_module_from_text``, ``jax._src.lib._jax.hlo_module_cost_analysis``), then
-    older jaxlib (the same two functions on ``jax._src.lib.xla_client._xla``). Where neither is
-    there, the reason (``"missing: ..."``) is what every cost figure reports instead of a number.
-    """
-    import jax
-
-    client = jax.devices("cpu")[0].client
-    tried = []
-    try:
-        from jax._src.lib import _jax
-        from jaxlib import _hlo
-
-        new_api = (_hlo.hlo_module_from_text, _jax.hlo_module_cost_analysis)
-    except (ImportError, AttributeError) as exc:
-        tried.append(f"jaxlib._hlo/jax._src.lib._jax ({type(exc).__name__}: {exc})")
-    else:
-        return new_api[0], lambda module: new_api[1](client, module)
-    try:
-        from jax._src.lib import xla_client
-
-        old_api = (xla_client._xla.hlo_module_from_text, xla_client._xla.hlo_module_cost_analysis)
-    except (ImportError, AttributeError) as exc:
-        tried.append(f"jax._src.lib.xla_client._xla ({type(exc).__name__}: {exc})")
-    else:
-        return old_api[0], lambda module: old_api[1](client, module)
-    return f"missing: this jaxlib has no HLO-text cost analysis; tried {'; '.join(tried)}"
-
-
-def xla_cost_or_reason(text: str, computation: str) -> Cost:
-    """XLA's cost analysis ``(flops, bytes accessed)`` of ``computation`` as the module's entry.
-
-    ``"missing: <reason>"`` where this jaxlib lacks the private API (:func:`cost_api`) or XLA
-    refuses the text; never a silent ``None``.
-    """
-    api = cost_api()
-    if isinstance(api, str):
-        return api
-    from_text, analyse = api
-    try:
-        analysis = analyse(from_text(reroot(text, computation)))
-    except Exception as exc:  # XLA's parser or cost analysis rejected the module
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return f"missing: XLA's cost analysis failed ({type(exc).__name__}: {first[:200]})"
-    return analysis.get("flops"), analysis.get("bytes accessed")
-
-
-def xla_cost(text: str, computation: str) -> tuple[float | None, float | None]:
-    """:func:`xla_cost_or_reason` as numbers only: ``(None, None)`` where it gives a reason."""
-    found = xla_cost_or_reason(text, computation)
-    return (None, None) if isinstance(found, str) else found

@@ -86,7 +86,7 @@ def kernels(per_solver: dict[str, dict[str, float]], title: str, path: Path) -> 
         values = [per_solver[s].get(part, 0.0) for s in solvers]
         ax.bar(solvers, values, bottom=bottom, color=colours.get(part, "silver"), label=part)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-    ax.set_ylabel("kernels executed per iteration (static, at least)")
+    ax.set_ylabel("kernels executed per iteration (static estimate)")
     ax.set_title(title, fontsize=10)
     solver_ticks(ax, solvers)
     ax.tick_params(axis="x", rotation=20)

@@ -1,7 +1,7 @@
 """``lbfgs-bench explain`` on the seed case, redrawn from a committed ``explain.json``.
 
-Data: ``docs/data/explain/explain.json``, written by ``lbfgs-bench explain OUTDIR``, and
-``machine.json`` beside it (the machine and versions, which explain.json does not record). The page is the
+Data: ``docs/data/explain/explain.json``, written by ``lbfgs-bench explain OUTDIR`` (with its
+machine and versions, ``meta``). The page is the
 command's own ``explain.md`` rendered again from that file with the current code, and the figures
 are drawn by the command's own figure code.
 """
@@ -23,8 +23,7 @@ def generate(data_dir: Path, docs_dir: Path) -> list[Path]:
     from lbfgs_impl.commands.explain.command import write_all
 
     doc = load_json(data_dir / "explain.json")
-    # explain.json holds no machine record: machine.json beside it does (collect_meta, same environment)
-    meta = doc.get("meta") or load_json(data_dir / "machine.json")
+    meta = doc["meta"]
     written: list[Path] = []
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stderr(io.StringIO()):
         if write_all(doc, Path(tmp)) != 0:

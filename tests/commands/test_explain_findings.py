@@ -51,3 +51,15 @@ def test_a_solve_that_did_not_converge_is_said_so():
     (bad,) = [x for x in lines if x.startswith("**jax_scipy_bfgs**")]
     assert "This solve did not converge (520 iterations)" in bad
     assert all("did not converge" not in x for x in lines if x.startswith("**optax_while**"))
+
+
+def test_the_per_kernel_figure_uses_the_kernels_counted_when_there_are():
+    doc = _doc("optimistix_lbfgs", "optax_while")
+    for part in doc["callgrind"]["solvers"].values():
+        part["kernels_counted_per_iteration"] = 250.5
+    lines = findings(doc)
+    (opt,) = [x for x in lines if x.startswith("optimistix_lbfgs: the XLA/PJRT runtime")]
+    runtime = doc["callgrind"]["solvers"]["optimistix_lbfgs"]["per_iteration"]["xla_runtime"]
+    assert f"spends {runtime / 250.5:,.0f} instructions per kernel" in opt
+    assert "over 250.5 kernels" in opt and "at least" not in opt
+    assert "accepted steps" not in opt  # counted kernels are those the solve ran: nothing to correct

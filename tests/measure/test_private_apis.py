@@ -18,7 +18,7 @@ import pytest
 from lbfgs_impl.commands.explain.document import section_static
 from lbfgs_impl.commands.explain.static import static_extra_info, static_figures, value_and_grad_summary
 from lbfgs_impl.commands.report import first_call
-from lbfgs_impl.measure import hlo, timing
+from lbfgs_impl.measure import hlo, hlo_cost, timing
 from lbfgs_impl.problems import make_problem
 from lbfgs_impl.solvers import SolverConfig, get_solver
 
@@ -68,7 +68,7 @@ def test_without_a_cost_function_every_figure_says_so():
 def test_a_missing_api_reaches_explains_figures_and_document(monkeypatch):
     """Where the private API is absent the reason travels to extra_info and the explain page."""
     reason = "missing: this jaxlib has no HLO-text cost analysis; tried x (ImportError: gone)"
-    monkeypatch.setattr(hlo, "cost_api", lambda: reason)
+    monkeypatch.setattr(hlo_cost, "cost_api", lambda: reason)
     prepared = get_solver("optax_while").prepare(make_problem("quadratic", 5), SolverConfig())
     prepared.compile()
     figures = static_figures(prepared, prepared.result(prepared.run()))

@@ -108,8 +108,8 @@ def explain(
     one counting process per CPU listed (default: the CPUs this process may use).
     """
     from lbfgs_impl.commands.explain.runner import measure_callgrind
-    from lbfgs_impl.commands.explain.static import KINDS, solver_static, value_and_grad_summary
     from lbfgs_impl.measure.attribution import CATEGORIES
+    from lbfgs_impl.measure.environment import collect_meta
     from lbfgs_impl.problems import make_problem
 
     label = f"{problem_name}(n={n})"
@@ -129,12 +129,9 @@ def explain(
         staging.rename(final)
         for part in callgrind["solvers"].values():
             part["dump"] = str(final / Path(part["dump"]).relative_to(staging))
-    problem = make_problem(problem_name, n)
-    static = {"value_and_grad": value_and_grad_summary(problem).to_dict(), "solvers": {}, "kinds": KINDS}
-    for name in solvers:
-        progress(f"{label}: static figures of {name}")
-        static["solvers"][name] = solver_static(name, problem, config, (compiled or {}).get(name))
+    static = _static_part(make_problem(problem_name, n), solvers, config, compiled or {}, label)
     return {
+        "meta": collect_meta(),
         "problem": problem_name,
         "n": n,
         "config": config._asdict(),
@@ -146,6 +143,24 @@ def explain(
     }
 
 
+def _static_part(
+    problem: Any, solvers: list[str], config: Any, compiled: dict[str, tuple[Any, Any]], label: str
+) -> dict[str, Any]:
+    """The static figures of every solver; one that fails is recorded (``error``), not the end of explain."""
+    from lbfgs_impl.commands.explain.static import KINDS, solver_static, value_and_grad_summary
+
+    static: dict[str, Any] = {"value_and_grad": value_and_grad_summary(problem).to_dict(), "solvers": {}}
+    static["kinds"] = KINDS
+    for name in solvers:
+        progress(f"{label}: static figures of {name}")
+        try:
+            static["solvers"][name] = solver_static(name, problem, config, compiled.get(name))
+        except Exception as exc:  # a solver that fails is a recorded outcome
+            static["solvers"][name] = {"solver": name, "error": f"{type(exc).__name__}: {exc}"}
+            progress(f"{label}: {name} failed: {static['solvers'][name]['error']}")
+    return static
+
+
 def write_all(doc: dict[str, Any], outdir: Path) -> int:
     """explain.json, the figures, explain.md (each written atomically)."""
     from lbfgs_impl.commands.common import write_output
@@ -155,7 +170,7 @@ def write_all(doc: dict[str, Any], outdir: Path) -> int:
     from lbfgs_impl.plots import explain as plots
 
     title = f"{doc['problem']} n={doc['n']}"
-    kernels = {s: v["kernels_per_iteration"] for s, v in doc["static"]["solvers"].items()}
+    kernels = {s: v["kernels_per_iteration"] for s, v in doc["static"]["solvers"].items() if "error" not in v}
     plots.kernels(kernels, f"kernels XLA executes per iteration: {title}", outdir / "explain_kernels.png")
     categories = outdir / "explain_categories.png"
     if "skipped" not in doc["callgrind"]:

@@ -95,33 +95,58 @@ def _cost_text(figures: dict[str, Any]) -> str:
     return f"{figures['flops']:,.0f} flops, {figures['bytes_accessed']:,.0f} bytes"
 
 
+def _branches(body: dict[str, Any] | None) -> str:
+    """Kernels of each branch of each conditional of a body (``a/b`` per conditional), ``-`` if none."""
+    if not body or not body.get("conditionals"):
+        return "-"
+    return ", ".join("/".join(str(b["kernels"]) for b in c["branches"]) for c in body["conditionals"])
+
+
+def _counted(part: dict[str, Any] | None) -> str:
+    """Kernels counted per iteration under callgrind, or ``-`` (not counted, or an older record)."""
+    value = (part or {}).get("kernels_counted_per_iteration")
+    return "-" if value is None else f"{value:,.1f}"
+
+
 def section_static(doc: dict[str, Any]) -> list[str]:
     st = doc["static"]
     vg = st["value_and_grad"]
     lines = [
         "## What XLA runs per iteration (static, from the optimised HLO)",
         "",
-        "Kernels: fusions + custom calls + copies + unfused ops of a computation (each one thunk on "
-        "XLA:CPU); flops/bytes: XLA's cost analysis of that computation (nested loops counted once, as "
-        "XLA does). Kernels per iteration = the iteration's body + trip count x each fixed-trip loop "
-        "(the two-loop recursion) + line-search passes x the line-search body, each with its condition "
-        "and the smaller branch of each conditional: a lower bound.",
+        "Kernels: fusions + small calls + custom calls + copies + unfused ops of a computation (each one "
+        "thunk on XLA:CPU; a call XLA marks `xla_cpu_small_call` is compiled, loops and all, into one "
+        "kernel); flops/bytes: XLA's cost analysis of that computation (nested loops counted once, as "
+        "XLA does). Branches: the kernels each branch of a conditional runs (its loops included, in that "
+        "branch only), per conditional. Kernels per iteration = the iteration's body + each fixed-trip "
+        "loop (the two-loop recursion) at its trip count (XLA:CPU never runs the condition of such a "
+        "loop) + line-search passes x the line-search body and its condition, each with the cheapest "
+        "branch of each conditional: an estimate, exact where every pass takes the cheapest branch and "
+        "each evaluation is one line-search pass. Counted: the kernels XLA executed in the counted "
+        "solve (callgrind's calls of each thunk's `Execute`, control thunks left out) per iteration, "
+        "branches and passes as they ran.",
         "",
-        "| solver | how | iteration body kernels (fusion/copy/custom/other) | line-search body kernels "
-        "| fixed loops (trip x kernels) | kernels per iteration | flops / bytes per iteration body "
-        "| evaluations per iteration | dispatches per iteration |",
-        "|---|---|---:|---:|---|---:|---:|---:|---:|",
+        "| solver | how | iteration body kernels (fusion/small call/copy/custom/other) | branches "
+        "| line-search body kernels | line-search branches | fixed loops (trip x kernels) "
+        "| kernels per iteration | counted | flops / bytes per iteration body | evaluations per iteration "
+        "| dispatches per iteration |",
+        "|---|---|---:|---|---:|---|---|---:|---:|---:|---:|---:|",
     ]
+    counted = doc.get("callgrind", {}).get("solvers", {})
     for solver, s in st["solvers"].items():
+        if "error" in s:
+            lines.append(f"| {solver} | failed: {s['error']} |" + " |" * 10)
+            continue
         it, ls = s["hlo"]["iteration"], s["hlo"]["line_search"]
         k = it["by_kind"]
-        fixed = ", ".join(f"{b['trip_count']}x{b['kernels']}" for b in s["hlo"]["fixed_loops"]) or "-"
+        fixed = ", ".join(f"{b['trip_count']}x{b.get('once', b['kernels'])}" for b in s["hlo"]["fixed_loops"])
         flops = _cost_cell(it)
         lines.append(
-            f"| {solver} | {s['kind']} | {it['kernels']} ({k['fusion']}/{k['copy']}/{k['custom-call']}/"
-            f"{k['other-op']}) | {ls['kernels'] if ls else '-'} | {fixed} | "
-            f"{s['kernels_per_iteration_total']:,.0f} | {flops} | {s['evaluations_per_iteration']:.2f} | "
-            f"{s['dispatches_per_iteration']:.3g} |"
+            f"| {solver} | {s['kind']} | {it['kernels']} ({k['fusion']}/{k.get('small-call', 0)}/{k['copy']}/"
+            f"{k['custom-call']}/{k['other-op']}) | {_branches(it)} | {ls['kernels'] if ls else '-'} | "
+            f"{_branches(ls)} | {fixed or '-'} | {s['kernels_per_iteration_total']:,.0f} | "
+            f"{_counted(counted.get(solver))} | {flops} | "
+            f"{s['evaluations_per_iteration']:.2f} | {s['dispatches_per_iteration']:.3g} |"
         )
     vit = vg["iteration"]
     lines += [
@@ -135,6 +160,43 @@ def section_static(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _floor_intro(doc: dict[str, Any], fl: dict[str, Any], arithmetic: bool) -> str:
+    """What the floor counts, with its two figures (and, for newer records, the probes' whole count)."""
+    repeats = (
+        f"each the difference of {fl['probe_repetitions'][1]} and {fl['probe_repetitions'][0]} dependent "
+        "repetitions in one jitted loop, divided by their difference"
+    )
+    if arithmetic:
+        return (
+            f"One value_and_grad inside XLA: {fl['evaluation']:,.0f} instructions of arithmetic; one L-BFGS "
+            f"two-loop recursion (m = {doc['config']['memory_size']}, the 1/(s.y) kept from earlier "
+            f"iterations): {fl['algebra']:,.0f} ({repeats}). Arithmetic = the instructions of XLA-generated "
+            "code and XLA library kernels only: the probes' own runtime dispatch (each thunk of their "
+            "loops, run one by one) and the copies of their loop-carried state are left out; with them "
+            f"a repetition cost {fl['evaluation_whole']:,.0f} and {fl['algebra_whole']:,.0f} instructions. "
+            "Each kernel's own entry code (and a library kernel's set-up) stays in. Floor per iteration = "
+            "evaluations per iteration x one evaluation + one recursion; a solver's own arithmetic is its "
+            "instructions in the same two categories, with SciPy's compiled L-BFGS-B and BLAS."
+            + _probe_kernels(fl)
+        )
+    return (
+        f"One value_and_grad inside XLA: {fl['evaluation']:,.0f} instructions; one L-BFGS two-loop "
+        f"recursion (m = {doc['config']['memory_size']}, the 1/(s.y) kept from earlier iterations): "
+        f"{fl['algebra']:,.0f} ({repeats}: no dispatch from Python, the probes' own runtime dispatch and "
+        "copies included). Floor per iteration = evaluations per iteration x one evaluation + one "
+        "recursion."
+    )
+
+
+def _probe_kernels(fl: dict[str, Any]) -> str:
+    if fl.get("evaluation_kernels") is None or fl.get("algebra_kernels") is None:
+        return ""
+    return (
+        f" Kernels XLA executed per repetition (counted): {fl['evaluation_kernels']:,.0f} and "
+        f"{fl['algebra_kernels']:,.0f}."
+    )
+
+
 def section_floor(doc: dict[str, Any]) -> list[str]:
     cg = doc["callgrind"]
     if "skipped" in cg:
@@ -142,17 +204,14 @@ def section_floor(doc: dict[str, Any]) -> list[str]:
     fl = cg["floor"]
     lines = ["## The arithmetic floor", ""]
     if fl["evaluation"] is None or fl["algebra"] is None:
-        return [*lines, "The floor's probes failed; see `errors` in explain.json.", ""]
+        return [*lines, "The floor's probes failed; their errors are listed under Errors below.", ""]
+    arithmetic = "counts" in fl  # older explain.json files counted everything the probes ran
+    lines.append(_floor_intro(doc, fl, arithmetic))
     lines += [
-        f"One value_and_grad inside XLA: {fl['evaluation']:,.0f} instructions; one L-BFGS two-loop "
-        f"recursion (m = {doc['config']['memory_size']}, the 1/(s.y) kept from earlier iterations): "
-        f"{fl['algebra']:,.0f} (each the difference of "
-        f"{fl['probe_repetitions'][1]} and {fl['probe_repetitions'][0]} dependent repetitions in one "
-        "jitted loop, divided by their difference: no dispatch). Floor per iteration = evaluations per "
-        "iteration x one evaluation + one recursion.",
         "",
-        "| solver | evaluations per iteration | floor per iteration | measured per iteration | x floor |",
-        "|---|---:|---:|---:|---:|",
+        "| solver | evaluations per iteration | floor per iteration | measured per iteration | x floor |"
+        + (" its arithmetic per iteration | arithmetic x floor |" if arithmetic else ""),
+        "|---|---:|---:|---:|---:|" + ("---:|---:|" if arithmetic else ""),
     ]
     dense = []
     for solver, part in cg["solvers"].items():
@@ -160,9 +219,14 @@ def section_floor(doc: dict[str, Any]) -> list[str]:
         if f:
             mark = " (L-BFGS floor)" if _solver_flag(solver, "dense_hessian") else ""
             dense += [solver] if mark else []
+            own = (
+                f" {f['arithmetic_per_iteration']:,.0f} | {f['arithmetic_times_floor']:.2f} |"
+                if arithmetic
+                else ""
+            )
             lines.append(
                 f"| {solver} | {f['evaluations_per_iteration']:.2f} | {f['per_iteration']:,.0f} | "
-                f"{part['net_per_iteration']:,.0f} | {f['times_floor']:.1f}{mark} |"
+                f"{part['net_per_iteration']:,.0f} | {f['times_floor']:.1f}{mark} |{own}"
             )
     if dense:
         lines += [
@@ -194,6 +258,8 @@ def findings(doc: dict[str, Any]) -> list[str]:
         lead = ", ".join(f"{LABELS[k]} {_pct(shares[k])}" for k in ranked[:3] if shares[k] > 0)
         f = part.get("floor")
         floor = f" = {f['times_floor']:.1f}x its arithmetic floor ({f['per_iteration']:,.0f})" if f else ""
+        if f and f.get("arithmetic_times_floor") is not None:
+            floor += f", its own arithmetic {f['arithmetic_times_floor']:.2f}x"
         out.append(
             f"**{solver}**: an iteration costs {part['net_per_iteration']:,.0f} instructions{floor}; {lead}."
         )
@@ -209,21 +275,27 @@ def findings(doc: dict[str, Any]) -> list[str]:
                 "solver's evaluations or recursion (or its evaluation count, which counts calls, "
                 "some of which may skip the gradient) cost less than the probes'."
             )
-        kernels = st.get(solver, {}).get("kernels_per_iteration_total", 0)
+        kernels = part.get("kernels_counted_per_iteration")
+        how = "" if kernels else "at least "  # older records: the static lower bound
+        kernels = kernels or st.get(solver, {}).get("kernels_per_iteration_total", 0)
         runtime = part["per_iteration"]["xla_runtime"]
         if kernels and runtime:
             out.append(
                 f"{solver}: the XLA/PJRT runtime spends {runtime / kernels:,.0f} instructions per "
-                f"kernel executed ({runtime:,.0f} per iteration over at least {kernels:,.0f} kernels)."
+                f"kernel executed ({runtime:,.0f} per iteration over {how}{kernels:,.{0 if how else 1}f} "
+                "kernels)."
             )
-            if _solver_flag(solver, "iterations_are_accepted_steps"):
+            if how and _solver_flag(solver, "iterations_are_accepted_steps"):
                 out[-1] += (
                     f" Its iterations are accepted steps while its loop body runs once per step "
                     f"({part['n_fev']:,} evaluations for {part['n_iter']:,} iterations): the kernels per "
                     "iteration undercount and the instructions per kernel overcount by about that ratio."
                 )
+    out += [f"**{what}** failed: {message} (see Errors)." for what, message in errors(doc)]
     out += _comparisons(cg["solvers"])
     for solver, s in st.items():
+        if "error" in s:
+            continue
         it = s["hlo"]["iteration"]
         if it["kernels"] and it["by_kind"]["copy"] >= 0.25 * it["kernels"]:
             ranked = sorted(it["copy_sources"].items(), key=lambda kv: -kv[1])
@@ -254,6 +326,26 @@ def _comparisons(parts: dict[str, Any]) -> list[str]:
     return out
 
 
+def errors(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(what, first line of its error)`` of every solver or probe that failed, static part first."""
+    out = [
+        (f"{name} (static figures)", s["error"])
+        for name, s in doc["static"]["solvers"].items()
+        if "error" in s
+    ]
+    for task, messages in doc["callgrind"].get("errors", {}).items():
+        out += [(f"{task} (callgrind)", m) for m in messages]
+    return [(what, (message.strip().splitlines() or [""])[0]) for what, message in out]
+
+
+def section_errors(doc: dict[str, Any]) -> list[str]:
+    found = errors(doc)
+    if not found:
+        return []
+    lines = ["## Errors", "", "What failed; everything else in this document was measured without it.", ""]
+    return [*lines, *(f"- {what}: {message}" for what, message in found), ""]
+
+
 def render(doc: dict[str, Any]) -> str:
     """The whole explain.md."""
     lines = [
@@ -267,7 +359,7 @@ def render(doc: dict[str, Any]) -> str:
     ]
     lines += [f"- {s}" for s in findings(doc)]
     lines.append("")
-    for section in (section_categories, section_floor, section_static, section_top):
+    for section in (section_errors, section_categories, section_floor, section_static, section_top):
         lines += section(doc)
     lines += section_rules()
     return "\n".join(lines)

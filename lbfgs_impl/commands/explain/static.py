@@ -81,7 +81,7 @@ def static_figures(prepared: Any, result: Any) -> dict[str, Any] | None:
     iters = max(result.n_iter, 1)
     evals = result.n_fev / iters
     if kind == "callback":
-        parts = {"evaluations": evals * (summary.iteration.kernels + summary.iteration.branch_kernels[0])}
+        parts = {"evaluations": evals * summary.iteration.once}
         dispatches = evals
     else:
         parts = summary.kernels_per_iteration(evals)
@@ -102,7 +102,7 @@ def static_figures(prepared: Any, result: Any) -> dict[str, Any] | None:
 def static_extra_info(figures: dict[str, Any] | None) -> dict[str, Any]:
     """The static figures a pytest-benchmark ``extra_info`` carries (``hlo_*`` keys, exact like iterations).
 
-    ``hlo_kernels_per_iteration`` (at least; nested loops at their trip count), the
+    ``hlo_kernels_per_iteration`` (estimated: cheapest branches, nested loops at their trip count), the
     kernels of the iteration body and of the line-search body (None where the line
     search runs in Python or the solver has none inside XLA), the host dispatches
     per iteration and XLA's flops of one iteration body (with, where that is None,
