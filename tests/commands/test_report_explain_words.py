@@ -26,3 +26,10 @@ def test_an_arithmetic_floor_is_described_as_arithmetic():
 def test_an_old_whole_count_floor_is_named_as_such():
     text = "\n".join(section_explain(_report({"times_floor": 2.3})))
     assert "counted whole" in text and "predates the arithmetic-only floor" in text
+
+
+def test_a_run_that_counted_nothing_describes_no_floor_data():
+    report = _report({})
+    report.stages["explain"].data["callgrind"] = {"skipped": "not counted in this plan"}
+    text = "\n".join(section_explain(report))
+    assert "not counted in this run" in text and "predates" not in text

@@ -17,21 +17,25 @@ def section_explain(report: ReportData) -> list[str]:
     static, cg = doc["static"]["solvers"], doc["callgrind"]
     counted = cg.get("solvers", {}) if "skipped" not in cg else {}
     arithmetic = any("arithmetic_times_floor" in ((p or {}).get("floor") or {}) for p in counted.values())
-    floor_words = (
-        "the arithmetic of one value_and_grad and one two-loop recursion (XLA's generated code and "
-        "library kernels; the probes' dispatch and copies left out)"
-        if arithmetic
-        else "one value_and_grad plus one two-loop recursion, each counted whole (dispatch and copies "
-        "included: this explain run predates the arithmetic-only floor)"
-    )
+    if not counted:
+        floor_words = "evaluations per iteration x the floor's probes (not counted in this run)"
+    elif arithmetic:
+        floor_words = (
+            "evaluations per iteration x the arithmetic of one value_and_grad plus one two-loop recursion "
+            "(XLA's generated code and library kernels; the probes' dispatch and copies left out)"
+        )
+    else:
+        floor_words = (
+            "evaluations per iteration x one value_and_grad plus one two-loop recursion, each counted "
+            "whole (dispatch and copies included: this explain run predates the arithmetic-only floor)"
+        )
     lines = [
         f"## 7. Where an iteration goes on the seed case ({doc['problem']} n={doc['n']})",
         "",
         "From `lbfgs-bench explain` (whole document: [explain/explain.md](explain/explain.md)). Kernels "
         "per iteration: what XLA executes per iteration by the optimised HLO (an estimate: cheapest "
         "branches, one line-search pass per evaluation); instructions per iteration: callgrind's count "
-        "of one solve, thread-pool scheduler left out; x floor: against evaluations per iteration x "
-        f"{floor_words}.",
+        f"of one solve, thread-pool scheduler left out; x floor: against {floor_words}.",
         "",
     ]
     if "skipped" in cg:
