@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
@@ -200,6 +201,39 @@ def inf_norm(g: jax.Array) -> jax.Array:
     return jax.numpy.max(jax.numpy.abs(g))
 
 
+#: evaluation counts already taken, per problem: ``{(solver key, config): (calls, x, n_iter)}`` (a count
+#: is deterministic; each timed output is still checked against the counted path)
+_COUNTS: weakref.WeakKeyDictionary[Problem, dict[tuple[Any, SolverConfig], tuple[int, Any, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def counted_once(
+    problem: Problem, key: Any, config: SolverConfig, count: Callable[[], tuple[int, Any, Any]]
+) -> tuple[int, Any, Any]:
+    """``count()`` -> ``(calls, x, n_iter)`` of a counting solve, run once per problem, solver and config."""
+    held = _COUNTS.setdefault(problem, {})
+    if (key, config) not in held:
+        held[(key, config)] = count()
+    return held[(key, config)]
+
+
+def counting(objective: Callable[..., Any]) -> tuple[Callable[..., Any], Callable[[], int]]:
+    """``objective`` with a host counter bumped on every call (:func:`jax.debug.callback`), and the
+    counter's reader (call :func:`jax.effects_barrier` first)."""
+    calls = 0
+
+    def bump() -> None:
+        nonlocal calls
+        calls += 1
+
+    def counted(x: jax.Array, data: Any) -> jax.Array:
+        jax.debug.callback(bump)
+        return objective(x, data)
+
+    return counted, lambda: calls
+
+
 class JittedPrepared:
     """A :class:`PreparedSolve` for a library solve that runs as one jitted function.
 
@@ -210,7 +244,8 @@ class JittedPrepared:
     objective bumps a host counter (:func:`jax.debug.callback`) on each call: the
     solve is deterministic, so the count is that of the timed solves, which
     :meth:`count_evaluations` checks (same iterations, same final ``x``) and
-    raises :class:`PathMismatch` otherwise.
+    raises :class:`PathMismatch` otherwise. The counting solve runs once per
+    problem, solver and config in a process.
     """
 
     def __init__(
@@ -224,7 +259,6 @@ class JittedPrepared:
         self._build, self._describe = build, describe
         self._solve: Any = None
         self._stages = StageTimes(0.0, 0.0)
-        self._n_fev: int | None = None
         self._value_and_grad = jax.jit(jax.value_and_grad(problem.objective))  # compiled on first result()
 
     def compile(self) -> StageTimes:
@@ -237,32 +271,33 @@ class JittedPrepared:
         self.compile()
         return jax.block_until_ready(self._solve(self.problem.x0, self.problem.data))
 
+    def launch(self) -> JittedOutput:
+        """Start one solve and return at once, before it has finished (JAX dispatches asynchronously).
+
+        A timer stopped when this returns measures the launch, not the solve: ``lbfgs-bench pitfalls``
+        shows the difference. Every timing in the suite uses :meth:`run`.
+        """
+        self.compile()
+        return self._solve(self.problem.x0, self.problem.data)
+
+    def _count(self) -> tuple[int, Any, Any]:
+        counted, calls = counting(self.problem.objective)
+        solve = jax.jit(self._build(counted, self.config))
+        out = jax.block_until_ready(solve(self.problem.x0, self.problem.data))
+        jax.effects_barrier()
+        return calls(), *jax.device_get((out.x, out.n_iter))
+
     def count_evaluations(self, timed: JittedOutput | None = None) -> int:
         """Objective calls of one solve, counted on the host (an extra, untimed solve).
 
         With ``timed`` (a timed solve's output), the counted solve must have ended
         at the same ``x`` after the same number of iterations, or :class:`PathMismatch`.
         """
-        if self._n_fev is None:
-            calls = 0
-
-            def bump() -> None:
-                nonlocal calls
-                calls += 1
-
-            objective = self.problem.objective
-
-            def counted(x: jax.Array, data: Any) -> jax.Array:
-                jax.debug.callback(bump)
-                return objective(x, data)
-
-            solve = jax.jit(self._build(counted, self.config))
-            out = jax.block_until_ready(solve(self.problem.x0, self.problem.data))
-            jax.effects_barrier()
-            if timed is not None:
-                _check_same_path(out, timed, self.problem.label)
-            self._n_fev = calls
-        return self._n_fev
+        key = getattr(self._build, "__self__", self._build)
+        calls, x, n_iter = counted_once(self.problem, key, self.config, self._count)
+        if timed is not None:
+            check_same_path((x, n_iter), (timed.x, timed.n_iter), self.problem.label)
+        return calls
 
     def outcome(self, raw: JittedOutput) -> Result:
         """:meth:`result` without the evaluation count (``n_fev=-1``): no extra solve, nothing compiled
@@ -271,16 +306,16 @@ class JittedPrepared:
         value, grad = self._value_and_grad(x, self.problem.data)
         value, gnorm, n_iter = float(value), float(inf_norm(grad)), int(n_iter)
         converged, text = stop_status(value, gnorm, n_iter, self.config)
-        if not converged:
-            text = f"{text}; {self._describe(int(code), n_iter, self.config)}"
-        return Result(np.asarray(x), value, gnorm, n_iter, -1, converged, text)
+        said = "" if converged else self._describe(int(code), n_iter, self.config)
+        return Result(np.asarray(x), value, gnorm, n_iter, -1, converged, f"{text}; {said}" if said else text)
 
     def result(self, raw: JittedOutput) -> Result:
         return self.outcome(raw)._replace(n_fev=self.count_evaluations(raw))
 
 
-def _check_same_path(counted: JittedOutput, timed: JittedOutput, label: str) -> None:
-    (cx, cn), (tx, tn) = jax.device_get((counted.x, counted.n_iter)), jax.device_get((timed.x, timed.n_iter))
+def check_same_path(counted: tuple[Any, Any], timed: tuple[Any, Any], label: str) -> None:
+    """``(x, n_iter)`` of the counting solve and of a timed one agree, else :class:`PathMismatch`."""
+    (cx, cn), (tx, tn) = jax.device_get(tuple(counted)), jax.device_get(tuple(timed))
     cx, tx = np.asarray(cx), np.asarray(tx)
     if int(cn) != int(tn) or not np.allclose(cx, tx, rtol=1e-9, atol=1e-12, equal_nan=True):
         raise PathMismatch(
