@@ -184,9 +184,9 @@ def checked_state(state: Any, x0: jax.Array, name: str) -> JittedOutput:
             "(e.g. lbfgs_impl.solvers.SolveState)"
         )
     x, n_iter, code = state.x, jnp.asarray(state.n_iter), jnp.asarray(getattr(state, "code", 0))
-    if getattr(x, "shape", None) != x0.shape or not jnp.issubdtype(x.dtype, jnp.floating):
+    if getattr(x, "shape", None) != x0.shape or getattr(x, "dtype", None) != x0.dtype:
         got = f"{getattr(x, 'dtype', type(x).__name__)}{list(getattr(x, 'shape', ()))}"
-        raise ValueError(f"solver {name!r} returned x of {got}, expected float{list(x0.shape)} like x0")
+        raise ValueError(f"solver {name!r} returned x of {got}, expected {x0.dtype}{list(x0.shape)} like x0")
     if n_iter.shape != () or not jnp.issubdtype(n_iter.dtype, jnp.integer):
         raise ValueError(
             f"solver {name!r} returned n_iter of {n_iter.dtype}{list(n_iter.shape)}, expected an integer"

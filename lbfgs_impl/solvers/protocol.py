@@ -112,6 +112,9 @@ class HostPrepared:
         self.solver, self.problem, self.config = solver, problem, config
         self._value_and_grad: Any = None
         self._steps: Any = None
+        #: the compiled step one iteration runs, where the setup's steps name one (``steps.step``): what
+        #: ``explain`` reads its static figures from (``_value_and_grad`` without a setup)
+        self._step: Any = None
         self._stages = StageTimes(0.0, 0.0)
 
     def compile(self) -> StageTimes:
@@ -121,7 +124,7 @@ class HostPrepared:
         elif setup is not None and self._steps is None:
             compile_ = Compile()
             self._steps = setup(p.objective, p.x0, p.data, self.config, compile_)
-            self._stages = compile_.stages
+            self._step, self._stages = getattr(self._steps, "step", None), compile_.stages
         return self._stages
 
     def _call(self, first: Any, x0: Any, observe: Callable[[float, float], None] | None) -> Any:

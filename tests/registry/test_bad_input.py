@@ -121,7 +121,7 @@ def test_a_plugin_that_raises_or_returns_a_wrong_state_is_its_rows_outcome(faili
     assert "RuntimeError: halfway through" in rows["raises"]["status"]
     assert (
         rows["wrong_shape"]["failed"]
-        and "returned x of float64[5], expected float[6]" in rows["wrong_shape"]["status"]
+        and "returned x of float64[5], expected float64[6]" in rows["wrong_shape"]["status"]
     )
     for name in ("raises", "wrong_shape"):
         assert rows[name]["steady_s"] is None and rows[name]["first_call_s"] is None

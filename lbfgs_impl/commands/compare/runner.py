@@ -142,7 +142,10 @@ def run_comparison(
     reference = next((r for r in rows if r.solver == REFERENCE_SOLVER and not r.failed), None)
     if reference is not None:
         for row in (r for r in rows if not r.failed):
-            row.speedup_vs_scipy = reference.steady.median_s / row.steady.median_s
+            pair = (reference, row)
+            if all(r.result.converged for r in pair) or all(r.result.n_iter >= config.maxiter for r in pair):
+                # the same work (both converged, or both spent the budget): else no speedup is shown
+                row.speedup_vs_scipy = reference.steady.median_s / row.steady.median_s
             unconverged = [r.solver for r in (reference, row) if not r.result.converged]
             if unconverged:
                 # Runs that stopped early (maxiter, failure) did different amounts of work.
