@@ -42,6 +42,12 @@ SOURCE = textwrap.dedent(
     def wrong_shape(objective, x0, data, config):
         return SolveState(x0[:-1], jnp.asarray(0))
 
+    def liar(objective, x0, data, config):
+        return SolveState(x0, jnp.asarray(1), 0)  # "done": code 0 after one iteration, x0 untouched
+
+    def single(objective, x0, data, config):
+        return SolveState(x0.astype(jnp.float32), jnp.asarray(1))
+
     @host_solver("host_gd", "gradient descent on the host, fixed step")
     def host_gd(value_and_grad, x0, config):
         x = x0
@@ -112,6 +118,7 @@ def failing_rows(user_module):
     import lbfgs_impl
 
     solvers = ["scipy", f"{user_module}:raises", f"{user_module}:wrong_shape", f"{user_module}:host_gd"]
+    solvers += [f"{user_module}:liar", f"{user_module}:single"]
     return lbfgs_impl.compare(f"{user_module}:good", n=6, solvers=solvers, repeats=2, first_call_repeats=1)
 
 
@@ -139,3 +146,13 @@ def test_host_driven_plugin_is_judged_and_counted_by_the_suite(failing_rows, use
         row["solver_origin"]["kind"] == "module"
         and row["solver_origin"]["target"] == f"{user_module}:host_gd"
     )
+
+
+def test_a_solver_that_says_it_is_done_is_judged_by_the_gradient_and_gets_no_speedup(failing_rows):
+    rows = {r["solver"].split(":")[-1]: r for r in failing_rows.rows}
+    liar = rows["liar"]
+    assert not liar["failed"] and not liar["converged"] and liar["grad_inf_norm"] == pytest.approx(2.0)
+    assert liar["n_fev"] == 0 and liar["speedup_vs_scipy"] is None  # it did less work than SciPy
+    assert rows["host_gd"]["speedup_vs_scipy"] is not None  # both converged: a speedup
+    single = rows["single"]
+    assert single["failed"] and "returned x of float32[6], expected float64[6]" in single["status"]

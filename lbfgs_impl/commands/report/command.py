@@ -61,13 +61,13 @@ def run(args: argparse.Namespace) -> int:
     outdir = Path(args.outdir)
     if args.n is not None and not args.problem:
         raise UsageError("--n sizes the problem of --problem: give --problem too")
-    check_output(check_writable, str(outdir / "report.md"))
     plan = PLANS[args.plan or ("quick" if args.quick else "full")]
     if args.problem:
         try:  # built and checked now: a bad problem is one line before anything runs
             plan = with_problem(plan, args.problem, problem_n(args.problem, args.n))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+    check_output(check_writable, str(outdir / "report.md"))
     with pinned(pin_request(args)) as pinning:
         progress(f"report ({plan.name}): {', '.join(STAGE_NAMES)}")
         try:
