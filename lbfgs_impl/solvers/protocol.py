@@ -180,7 +180,9 @@ class HostPrepared:
             )
         return x, int(count)
 
-    def result(self, raw: tuple[Any, int]) -> Result:
+    def outcome(self, raw: tuple[Any, int]) -> Result:
+        """:meth:`result` without the counting solve of a solve with compiled steps (``n_fev=-1`` then):
+        for a caller that needs only where the solve ended."""
         state, n_calls = raw
         x, n_iter = self._checked(state)
         if self._value_and_grad is None:  # with setup: compiled here, outside every timing
@@ -193,10 +195,15 @@ class HostPrepared:
             code = int(np.asarray(getattr(state, "code", 0)))
             said = message if isinstance(message, str) else self.solver.describe(code, n_iter, self.config)
             status = f"not converged: {self.solver.name} stopped: {said}"
-        if self.solver.setup is not None:
-            n_calls, cx, cn = counted_once(self.problem, self.solver, self.config, self._count)
-            check_same_path((cx, cn), (x, n_iter), self.problem.label)
-        return Result(x, value, gnorm, n_iter, n_calls, converged, status)
+        return Result(x, value, gnorm, n_iter, -1 if self.solver.setup else n_calls, converged, status)
+
+    def result(self, raw: tuple[Any, int]) -> Result:
+        ended = self.outcome(raw)
+        if self.solver.setup is None:
+            return ended
+        n_calls, cx, cn = counted_once(self.problem, self.solver, self.config, self._count)
+        check_same_path((cx, cn), (ended.x, ended.n_iter), self.problem.label)
+        return ended._replace(n_fev=n_calls)
 
 
 class HostSolver(SolverBase):

@@ -119,3 +119,14 @@ def test_a_counting_solve_runs_once_per_problem_solver_and_config():
     assert dict(_COUNTS[problem]) == held  # nothing counted twice
     other = _descent.prepare(problem, five)
     assert other.result(other.run()).n_fev == 5  # another config: counted again, its own count
+
+
+def test_outcome_is_the_result_without_the_counting_solve(loop):
+    prepared, _, raw, result = loop
+    ended = prepared.outcome(raw)  # what break-even's children ask: where the solve ended
+    assert ended.n_fev == -1 and ended._replace(n_fev=result.n_fev)[1:] == result[1:]
+    scipy = get_solver("scipy").prepare(make_problem("rosenbrock", 8), CONFIG)
+    plain = scipy.run()
+    ended, full = scipy.outcome(plain), scipy.result(plain)
+    assert ended[1:] == full[1:] and full.n_fev > 0  # its calls were counted as they happened
+    np.testing.assert_array_equal(ended.x, full.x)
