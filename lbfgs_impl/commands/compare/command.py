@@ -24,6 +24,7 @@ DESCRIPTION = "First-call and steady-state timings of the L-BFGS variants on one
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # long function: one add_argument call per option, in the order --help shows them
     from lbfgs_impl.problems import problem_names
     from lbfgs_impl.solvers import SEED_SOLVERS, solver_names
 

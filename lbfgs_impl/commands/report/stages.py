@@ -95,9 +95,7 @@ def scaling(
                     "n": case.n,
                     "solver": s,
                     "fixed_budget": case.fixed_budget,
-                    "maxiter": case.maxiter,
-                    "gtol": config.gtol,
-                    "memory_size": config.memory_size,
+                    **config._asdict(),  # maxiter (the case's), gtol, memory_size
                     "peer": s not in SEED_SOLVERS,
                     "first_call_s": first.total_s,
                     "compile_s": first.compile_s,
