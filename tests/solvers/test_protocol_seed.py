@@ -130,3 +130,18 @@ def test_outcome_is_the_result_without_the_counting_solve(loop):
     ended, full = scipy.outcome(plain), scipy.result(plain)
     assert ended[1:] == full[1:] and full.n_fev > 0  # its calls were counted as they happened
     np.testing.assert_array_equal(ended.x, full.x)
+
+
+@pytest.mark.parametrize("name", ["optax_loop", "optax_while"])
+def test_a_first_calls_result_compiles_nothing_once_the_problem_was_solved(problem, name):
+    # what a first-call benchmark times around each sample (perf, asv): its result() after caches are
+    # cleared must not compile the final point's evaluation or count again
+    from lbfgs_impl.measure.timing import assert_no_compilations, clear_jax_caches
+
+    get_solver(name).solve(problem, CONFIG)  # the benchmarks' untimed warm-up
+    clear_jax_caches()
+    prepared = get_solver(name).prepare(problem, CONFIG)
+    prepared.compile()
+    raw = prepared.run()
+    with assert_no_compilations(f"{name}'s result"):
+        assert prepared.result(raw).converged
