@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import jax
-import numpy as np
 
 from lbfgs_impl.problems import Problem, make_problem
-from lbfgs_impl.problems.user import user_problem
+from lbfgs_impl.problems.user import given_start, user_problem
 from lbfgs_impl.solvers import SEED_SOLVERS, SolverConfig
 
 __all__ = ["CompareResult", "ProfileResult", "as_problem", "compare", "profile", "report"]
@@ -33,20 +32,14 @@ ProblemLike = str | Problem | Callable[[jax.Array], jax.Array]
 
 def as_problem(problem: ProblemLike, x0: Any = None, n: int | None = None) -> Problem:
     """A :class:`Problem` from a registered name or ``module:attr`` (with ``n``), a :class:`Problem`,
-    or a function ``f(x) -> scalar`` (started at ``x0``, else ``zeros(n)``); checked like the CLI's."""
+    or a function ``f(x) -> scalar``; started at ``x0`` (an array, or ``module:attr`` naming one)
+    when given, else at the problem's own start (``zeros(n)`` for a function); checked like the CLI's."""
     if isinstance(problem, str):
-        return make_problem(problem, n)
+        return make_problem(problem, n, x0=x0)
     name = getattr(problem, "__name__", "objective") if not isinstance(problem, Problem) else problem.name
-    if x0 is not None and not isinstance(problem, Problem):
-        start = np.asarray(x0, dtype=np.float64)
-
-        def f(x: jax.Array) -> jax.Array:
-            return problem(x)
-
-        f.x0 = start  # type: ignore[attr-defined]
-        f.__name__ = name
-        return user_problem(f, name, n, {}, f"problem {name!r}")
-    return user_problem(problem, name, n, {}, f"problem {name!r}")
+    what = f"problem {name!r}"
+    start = None if x0 is None else given_start(x0, n, what)
+    return user_problem(problem, name, n, {}, what, start)
 
 
 @dataclass
@@ -141,17 +134,20 @@ def profile(
     return ProfileResult(run)
 
 
-def report(outdir: str, *, quick: bool = True) -> list[str]:
-    """``lbfgs-bench report OUTDIR [--quick]``: every analysis, written into ``outdir`` (not pinned);
-    returns the paths written (``report.md``, ``report.json``, the figures)."""
+def report(outdir: str, *, quick: bool = True, problem: str | None = None, n: int | None = None) -> list[str]:
+    """``lbfgs-bench report OUTDIR [--quick] [--problem P --n N]``: every analysis, written into ``outdir``
+    (not pinned), ``problem`` (a registered name or ``module:attr``) measured beside the plan's cases in
+    the scaling and break-even stages; returns the paths written (``report.md``, ``report.json``, figures)."""
     from pathlib import Path
 
+    from lbfgs_impl.commands.common import problem_n
     from lbfgs_impl.commands.report.build import build_report
-    from lbfgs_impl.commands.report.plans import PLANS
+    from lbfgs_impl.commands.report.plans import PLANS, with_problem
     from lbfgs_impl.measure.timing import pinned
 
+    plan = PLANS["quick" if quick else "full"]
+    if problem is not None:
+        plan = with_problem(plan, problem, problem_n(problem, n))
     with pinned(None) as pinning:
-        _, written = build_report(
-            Path(outdir), PLANS["quick" if quick else "full"], pinning=pinning, progress=lambda m: None
-        )
+        _, written = build_report(Path(outdir), plan, pinning=pinning, progress=lambda m: None)
     return [str(p) for p in written]

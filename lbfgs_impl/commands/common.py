@@ -73,6 +73,16 @@ def _specs(text: str) -> list[str]:
     return [s.strip() for s in text.split(",") if ":" in s]
 
 
+def problem_n(name: str, n: int | None, x0: str | None = None) -> int | None:
+    """The dimension to build ``name`` at: ``--n`` when given; else 100 for a registered problem started at
+    its own x0, else ``None`` (the problem's own dimension: its factory's, its x0's, --x0's)."""
+    from lbfgs_impl.problems import PROBLEMS
+
+    if n is not None:
+        return n
+    return 100 if name in PROBLEMS and not x0 else None
+
+
 def build_problem(name: str, n: int | None = None) -> Any:
     """``make_problem(name, n)``, a bad name, dimension or plugin being a :class:`UsageError`."""
     from lbfgs_impl.problems import make_problem

@@ -114,19 +114,31 @@ def _check_n(n: Any) -> int:
     return int(n)
 
 
-def make_problem(name: str, n: int | None = None, **params: Any) -> Problem:
+def make_problem(name: str, n: int | None = None, x0: Any = None, **params: Any) -> Problem:
     """Build a problem by registered name or ``module:attr``.
 
     Args:
       name: one of :func:`problem_names`, or ``module:attr`` naming a function
         ``f(x) -> scalar``, a factory ``(n) -> Problem`` or a :class:`Problem`.
       n: dimension, >= 2 (each factory has its own default).
+      x0: another start: an array of shape ``(n,)``, or ``module:attr`` naming one (recorded in
+        the problem's ``params``); checked like every start.
       **params: problem-specific parameters (see each ``make_*`` function).
 
     Raises:
       ValueError: unknown name, unknown parameter, ``n < 2`` or a bad value; a plugin that
         cannot be used (:class:`~lbfgs_impl.registry.PluginError`, one line).
     """
+    if x0 is None:
+        return _make_problem(name, n, None, **params)
+    from lbfgs_impl.problems.user import given_start
+
+    require_x64()
+    start = given_start(x0, None if n is None else _check_n(n), f"problem {name!r}")
+    return _make_problem(name, int(start[0].shape[0]), start, **params)
+
+
+def _make_problem(name: str, n: int | None, start: Any, **params: Any) -> Problem:
     plugins = registry.third_party(registry.PROBLEM_GROUP)
     if name in plugins and (name in PROBLEMS or len(plugins[name]) > 1):
         own = [
@@ -142,7 +154,7 @@ def make_problem(name: str, n: int | None = None, **params: Any) -> Problem:
         require_x64()
         target = name if registry.is_spec(name) else plugins[name][0].target
         what = f"problem {name!r}"
-        return user_problem(registry.load_target(target, what), name, n, dict(params), what)
+        return user_problem(registry.load_target(target, what), name, n, dict(params), what, start)
     if name not in PROBLEMS:
         raise ValueError(
             f"unknown problem {name!r}; valid problems: {', '.join(problem_names())} (or module:attr)"
@@ -158,4 +170,8 @@ def make_problem(name: str, n: int | None = None, **params: Any) -> Problem:
     if n is not None:
         params["n"] = _check_n(n)
     require_x64()
-    return factory(**params)
+    if start is None:
+        return factory(**params)
+    from lbfgs_impl.problems.user import with_start
+
+    return with_start(factory(**params), *start, f"problem {name!r}")

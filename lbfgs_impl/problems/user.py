@@ -3,7 +3,8 @@
 What ``--problem module:attr`` (and a ``lbfgs_bench.problems`` entry point) may name:
 
 * a JAX-traceable function ``f(x) -> scalar`` of one 1-D float64 array: the start is
-  ``f.x0`` when the function has that attribute, else ``zeros(n)`` (``n`` from ``--n``);
+  ``f.x0`` when the function has that attribute, else ``zeros(n)`` (``n`` from ``--n``),
+  unless a start is given (``--x0 module:attr`` naming an array, :func:`with_start`);
   the minimum value is unknown (``f_star=None``);
 * a factory: a callable whose first parameter is named ``n``, returning a
   :class:`~lbfgs_impl.problems.Problem` (called with ``n`` when one is given);
@@ -26,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lbfgs_impl.problems.base import Objective, Problem
-from lbfgs_impl.registry import PluginError, one_line
+from lbfgs_impl.registry import PluginError, load_target, one_line
 
 #: one wrapper per user function, so that JAX's caches see the same objective every time
 _OBJECTIVES: dict[int, tuple[Callable[..., Any], Objective]] = {}
@@ -62,16 +63,54 @@ def _start(f: Any, n: int | None, what: str) -> jax.Array:
         if n is None:
             raise PluginError(f"{what}: a function needs a dimension (--n) or an x0 attribute")
         return jnp.zeros(n, dtype=jnp.float64)
-    x0 = np.asarray(x0)
+    return checked_start(x0, n, what)
+
+
+def checked_start(x0: Any, n: int | None, what: str) -> jax.Array:
+    """``x0`` as a float64 array of shape ``(n,)``, or :class:`PluginError` in one line."""
+    try:
+        x0 = np.asarray(x0)
+    except Exception as exc:  # a sequence of unequal rows, an object that is no array
+        raise PluginError(f"{what}: x0 is not an array: {one_line(exc)}") from None
     if x0.ndim != 1 or not (np.issubdtype(x0.dtype, np.integer) or np.issubdtype(x0.dtype, np.floating)):
         raise PluginError(f"{what}: x0 must be a 1-D array of real numbers, got {x0.dtype}{list(x0.shape)}")
     if n is not None and x0.shape != (n,):
         raise PluginError(f"{what}: its x0 has shape {list(x0.shape)}, which does not match --n {n}")
+    if not np.all(np.isfinite(x0)):
+        raise PluginError(f"{what}: x0 has non-finite entries (NaN or inf)")
     return jnp.asarray(x0, dtype=jnp.float64)
 
 
-def user_problem(obj: Any, name: str, n: int | None, params: dict[str, Any], what: str) -> Problem:
-    """Build and check the problem ``obj`` (a function, a factory or a :class:`Problem`), named ``name``."""
+def given_start(x0: Any, n: int | None, what: str) -> tuple[jax.Array, str]:
+    """A start given apart from the problem: an array, or ``module:attr`` naming one; checked like every
+    start (1-D, real, finite, ``(n,)`` when ``n`` is given). Returns it and what to record for it."""
+    spec = x0 if isinstance(x0, str) else None
+    if spec is not None:
+        what = f"{what}: x0 {spec!r}"
+        x0 = load_target(spec, what)
+    return checked_start(x0, n, what), spec or "given"
+
+
+def with_start(problem: Problem, start: jax.Array, recorded: str, what: str) -> Problem:
+    """``problem`` started at ``start`` (from :func:`given_start`, recorded in ``params["x0"]``), its
+    objective checked there."""
+    if start.shape != (problem.n,):
+        raise PluginError(f"{what}: x0 has shape {list(start.shape)}, expected [{problem.n}]")
+    started = dataclasses.replace(problem, x0=start, params={**problem.params, "x0": recorded})
+    check_objective(started, what)
+    return started
+
+
+def user_problem(
+    obj: Any,
+    name: str,
+    n: int | None,
+    params: dict[str, Any],
+    what: str,
+    start: tuple[jax.Array, str] | None = None,
+) -> Problem:
+    """Build and check the problem ``obj`` (a function, a factory or a :class:`Problem`), named ``name``;
+    ``start``: another start and what to record for it (from :func:`given_start`)."""
     if isinstance(obj, Problem):
         problem = obj
     elif callable(obj) and is_factory(obj):
@@ -84,7 +123,7 @@ def user_problem(obj: Any, name: str, n: int | None, params: dict[str, Any], wha
     elif callable(obj):
         if params:
             raise PluginError(f"{what}: a function takes no parameters, got {', '.join(sorted(params))}")
-        x0 = _start(obj, n, what)
+        x0 = start[0] if start is not None else _start(obj, n, what)
         problem = Problem(name, int(x0.shape[0]), objective_of(obj), x0, None, None, {})
     else:
         raise PluginError(
@@ -94,6 +133,8 @@ def user_problem(obj: Any, name: str, n: int | None, params: dict[str, Any], wha
         raise PluginError(f"{what}: built a problem of dimension {problem.n}, which does not match --n {n}")
     if tuple(np.shape(problem.x0)) != (problem.n,):
         raise PluginError(f"{what}: x0 has shape {list(np.shape(problem.x0))}, expected [{problem.n}]")
+    if start is not None:
+        return dataclasses.replace(with_start(problem, *start, what), name=name)
     check_objective(problem, what)
     return dataclasses.replace(problem, name=name)
 

@@ -11,6 +11,10 @@
   as in Optax's L-BFGS documentation.
 
 All three stop on the same rule: ``||g||_inf <= gtol`` or ``maxiter`` iterations.
+Each is a plain function of the public solver protocol (:mod:`lbfgs_impl.solvers.protocol`):
+SciPy and ``optax_loop`` host-driven (``optax_loop`` with a setup that compiles its step),
+``optax_while`` and the peers jittable; the suite evaluates every final point and counts every
+solver's evaluations itself.
 The peers (``jaxopt_lbfgs``, ``optimistix_lbfgs``, ``optimistix_bfgs``,
 ``jax_scipy_bfgs``) follow their libraries' own stopping rules as closely as
 the APIs allow (each module says how); the optional packages come with

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
@@ -183,9 +184,9 @@ def checked_state(state: Any, x0: jax.Array, name: str) -> JittedOutput:
             "(e.g. lbfgs_impl.solvers.SolveState)"
         )
     x, n_iter, code = state.x, jnp.asarray(state.n_iter), jnp.asarray(getattr(state, "code", 0))
-    if getattr(x, "shape", None) != x0.shape or not jnp.issubdtype(x.dtype, jnp.floating):
+    if getattr(x, "shape", None) != x0.shape or getattr(x, "dtype", None) != x0.dtype:
         got = f"{getattr(x, 'dtype', type(x).__name__)}{list(getattr(x, 'shape', ()))}"
-        raise ValueError(f"solver {name!r} returned x of {got}, expected float{list(x0.shape)} like x0")
+        raise ValueError(f"solver {name!r} returned x of {got}, expected {x0.dtype}{list(x0.shape)} like x0")
     if n_iter.shape != () or not jnp.issubdtype(n_iter.dtype, jnp.integer):
         raise ValueError(
             f"solver {name!r} returned n_iter of {n_iter.dtype}{list(n_iter.shape)}, expected an integer"
@@ -200,6 +201,54 @@ def inf_norm(g: jax.Array) -> jax.Array:
     return jax.numpy.max(jax.numpy.abs(g))
 
 
+#: evaluation counts already taken, per problem: ``{(solver key, config): (calls, x, n_iter)}`` (a count
+#: is deterministic; each timed output is still checked against the counted path)
+_COUNTS: weakref.WeakKeyDictionary[Problem, dict[tuple[Any, SolverConfig], tuple[int, Any, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+#: the suite's value_and_grad of each problem, compiled once and kept (a cleared JAX cache keeps it too)
+_EVALUATORS: weakref.WeakKeyDictionary[Problem, Any] = weakref.WeakKeyDictionary()
+
+
+def final_point(problem: Problem) -> Callable[..., tuple[Any, Any]]:
+    """``(x, data) -> (value, grad)`` of ``problem``, what the suite evaluates a solve's final ``x`` with:
+    compiled on first use and kept for the problem, so that a later result (a first-call sample's,
+    after JAX's caches were cleared) compiles nothing."""
+    held = _EVALUATORS.get(problem)
+    if held is None:
+        held = jax.jit(jax.value_and_grad(problem.objective)).lower(problem.x0, problem.data).compile()
+        _EVALUATORS[problem] = held
+    return held
+
+
+def counted_once(
+    problem: Problem, key: Any, config: SolverConfig, count: Callable[[], tuple[int, Any, Any]]
+) -> tuple[int, Any, Any]:
+    """``count()`` -> ``(calls, x, n_iter)`` of a counting solve, run once per problem, solver and config."""
+    held = _COUNTS.setdefault(problem, {})
+    if (key, config) not in held:
+        held[(key, config)] = count()
+    return held[(key, config)]
+
+
+def counting(objective: Callable[..., Any]) -> tuple[Callable[..., Any], Callable[[], int]]:
+    """``objective`` with a host counter bumped on every call (:func:`jax.debug.callback`), and the
+    counter's reader (call :func:`jax.effects_barrier` first)."""
+    calls = 0
+
+    def bump() -> None:
+        nonlocal calls
+        calls += 1
+
+    def counted(x: jax.Array, data: Any) -> jax.Array:
+        jax.debug.callback(bump)
+        return objective(x, data)
+
+    return counted, lambda: calls
+
+
 class JittedPrepared:
     """A :class:`PreparedSolve` for a library solve that runs as one jitted function.
 
@@ -210,7 +259,8 @@ class JittedPrepared:
     objective bumps a host counter (:func:`jax.debug.callback`) on each call: the
     solve is deterministic, so the count is that of the timed solves, which
     :meth:`count_evaluations` checks (same iterations, same final ``x``) and
-    raises :class:`PathMismatch` otherwise.
+    raises :class:`PathMismatch` otherwise. The counting solve runs once per
+    problem, solver and config in a process.
     """
 
     def __init__(
@@ -224,8 +274,6 @@ class JittedPrepared:
         self._build, self._describe = build, describe
         self._solve: Any = None
         self._stages = StageTimes(0.0, 0.0)
-        self._n_fev: int | None = None
-        self._value_and_grad = jax.jit(jax.value_and_grad(problem.objective))  # compiled on first result()
 
     def compile(self) -> StageTimes:
         if self._solve is None:
@@ -237,50 +285,51 @@ class JittedPrepared:
         self.compile()
         return jax.block_until_ready(self._solve(self.problem.x0, self.problem.data))
 
+    def launch(self) -> JittedOutput:
+        """Start one solve and return at once, before it has finished (JAX dispatches asynchronously).
+
+        A timer stopped when this returns measures the launch, not the solve: ``lbfgs-bench pitfalls``
+        shows the difference. Every timing in the suite uses :meth:`run`.
+        """
+        self.compile()
+        return self._solve(self.problem.x0, self.problem.data)
+
+    def _count(self) -> tuple[int, Any, Any]:
+        counted, calls = counting(self.problem.objective)
+        solve = jax.jit(self._build(counted, self.config))
+        out = jax.block_until_ready(solve(self.problem.x0, self.problem.data))
+        jax.effects_barrier()
+        return calls(), *jax.device_get((out.x, out.n_iter))
+
     def count_evaluations(self, timed: JittedOutput | None = None) -> int:
         """Objective calls of one solve, counted on the host (an extra, untimed solve).
 
         With ``timed`` (a timed solve's output), the counted solve must have ended
         at the same ``x`` after the same number of iterations, or :class:`PathMismatch`.
         """
-        if self._n_fev is None:
-            calls = 0
-
-            def bump() -> None:
-                nonlocal calls
-                calls += 1
-
-            objective = self.problem.objective
-
-            def counted(x: jax.Array, data: Any) -> jax.Array:
-                jax.debug.callback(bump)
-                return objective(x, data)
-
-            solve = jax.jit(self._build(counted, self.config))
-            out = jax.block_until_ready(solve(self.problem.x0, self.problem.data))
-            jax.effects_barrier()
-            if timed is not None:
-                _check_same_path(out, timed, self.problem.label)
-            self._n_fev = calls
-        return self._n_fev
+        key = getattr(self._build, "__self__", self._build)
+        calls, x, n_iter = counted_once(self.problem, key, self.config, self._count)
+        if timed is not None:
+            check_same_path((x, n_iter), (timed.x, timed.n_iter), self.problem.label)
+        return calls
 
     def outcome(self, raw: JittedOutput) -> Result:
         """:meth:`result` without the evaluation count (``n_fev=-1``): no extra solve, nothing compiled
         but the value and gradient at the final ``x``. For a caller that needs where the solve ended."""
         x, n_iter, code = jax.device_get(tuple(raw))
-        value, grad = self._value_and_grad(x, self.problem.data)
-        value, gnorm, n_iter = float(value), float(inf_norm(grad)), int(n_iter)
+        value, grad = final_point(self.problem)(np.asarray(x, dtype=np.float64), self.problem.data)
+        value, gnorm, n_iter = float(np.asarray(value)), float(np.max(np.abs(np.asarray(grad)))), int(n_iter)
         converged, text = stop_status(value, gnorm, n_iter, self.config)
-        if not converged:
-            text = f"{text}; {self._describe(int(code), n_iter, self.config)}"
-        return Result(np.asarray(x), value, gnorm, n_iter, -1, converged, text)
+        said = "" if converged else self._describe(int(code), n_iter, self.config)
+        return Result(np.asarray(x), value, gnorm, n_iter, -1, converged, f"{text}; {said}" if said else text)
 
     def result(self, raw: JittedOutput) -> Result:
         return self.outcome(raw)._replace(n_fev=self.count_evaluations(raw))
 
 
-def _check_same_path(counted: JittedOutput, timed: JittedOutput, label: str) -> None:
-    (cx, cn), (tx, tn) = jax.device_get((counted.x, counted.n_iter)), jax.device_get((timed.x, timed.n_iter))
+def check_same_path(counted: tuple[Any, Any], timed: tuple[Any, Any], label: str) -> None:
+    """``(x, n_iter)`` of the counting solve and of a timed one agree, else :class:`PathMismatch`."""
+    (cx, cn), (tx, tn) = jax.device_get(tuple(counted)), jax.device_get(tuple(timed))
     cx, tx = np.asarray(cx), np.asarray(tx)
     if int(cn) != int(tn) or not np.allclose(cx, tx, rtol=1e-9, atol=1e-12, equal_nan=True):
         raise PathMismatch(

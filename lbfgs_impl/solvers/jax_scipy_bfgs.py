@@ -1,4 +1,5 @@
-"""``jax_scipy_bfgs``: :func:`jax.scipy.optimize.minimize` with ``method="BFGS"``, jitted.
+"""``jax_scipy_bfgs``: :func:`jax.scipy.optimize.minimize` with ``method="BFGS"``, jitted; a jittable solve
+of the public protocol (:mod:`.protocol`).
 
 Stops on ``||g||_inf <= gtol`` like the suite. Its line search gives up easily
 (on the seed case after 2 iterations, status 3): that is recorded as the
@@ -12,7 +13,8 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from lbfgs_impl.solvers.base import JittedOutput, JittedSolver, SolverConfig
+from lbfgs_impl.solvers.base import JittedOutput, SolverConfig
+from lbfgs_impl.solvers.protocol import JaxSolver
 
 #: ``jax.scipy.optimize.minimize(method="BFGS")`` status codes (jax/_src/scipy/optimize/bfgs.py).
 STATUS = {
@@ -24,19 +26,28 @@ STATUS = {
 }
 
 
-class JaxScipyBFGS(JittedSolver):
-    name = "jax_scipy_bfgs"
-    description = "jax.scipy.optimize.minimize(method='BFGS'), jitted"
+def jax_scipy_bfgs(objective: Callable[..., Any], x0: Any, data: Any, config: SolverConfig) -> JittedOutput:
+    """The whole BFGS solve (jittable), stopping on ``||g||_inf <= gtol`` or ``maxiter``."""
+    from jax.scipy.optimize import minimize
+
+    options = {"maxiter": config.maxiter, "gtol": config.gtol, "norm": jnp.inf}
+    res = minimize(objective, x0, args=(data,), method="BFGS", options=options)
+    return JittedOutput(res.x, res.nit, res.status)
+
+
+def describe(code: int, n_iter: int, config: SolverConfig) -> str:
+    return f"jax.scipy BFGS status {code}: {STATUS.get(code, 'undefined')} after {n_iter} iteration(s)"
+
+
+class JaxScipyBFGS(JaxSolver):
+    """The ``jax_scipy_bfgs`` solver: :func:`jax_scipy_bfgs` as a jittable solver of the public protocol."""
+
     dense_hessian = True
 
-    def jax_solve(
-        self, objective: Callable[..., Any], x0: Any, data: Any, config: SolverConfig
-    ) -> JittedOutput:
-        from jax.scipy.optimize import minimize
-
-        options = {"maxiter": config.maxiter, "gtol": config.gtol, "norm": jnp.inf}
-        res = minimize(objective, x0, args=(data,), method="BFGS", options=options)
-        return JittedOutput(res.x, res.nit, res.status)
-
-    def describe(self, code: int, n_iter: int, config: SolverConfig) -> str:
-        return f"jax.scipy BFGS status {code}: {STATUS.get(code, 'undefined')} after {n_iter} iteration(s)"
+    def __init__(self) -> None:
+        super().__init__(
+            jax_scipy_bfgs,
+            "jax_scipy_bfgs",
+            "jax.scipy.optimize.minimize(method='BFGS'), jitted",
+            describe=describe,
+        )

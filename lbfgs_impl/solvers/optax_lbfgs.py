@@ -1,9 +1,11 @@
-"""``optax_loop`` and ``optax_while``: :func:`optax.lbfgs` driven by a Python loop around one jitted step,
-and the whole solve as one jitted :func:`jax.lax.while_loop` (as in Optax's L-BFGS docs)."""
+"""``optax_loop`` and ``optax_while``: :func:`optax.lbfgs` driven by a Python loop around one jitted step
+(a host-driven solve of the public protocol, :mod:`~lbfgs_impl.solvers.protocol`), and the whole solve
+as one jitted :func:`jax.lax.while_loop` (a jittable solve; as in Optax's L-BFGS docs)."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -11,18 +13,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from lbfgs_impl._compat import keep_dtypes, require_x64, tree_get
-from lbfgs_impl.problems import Objective, Problem
-from lbfgs_impl.solvers.base import (
-    Result,
-    SolverBase,
-    SolverConfig,
-    StageTimes,
-    add_stages,
-    aot_compile,
-    inf_norm,
-    stop_status,
-)
+from lbfgs_impl._compat import keep_dtypes, tree_get
+from lbfgs_impl.problems import Objective
+from lbfgs_impl.solvers.base import SolverConfig, inf_norm
+from lbfgs_impl.solvers.protocol import Compile, HostSolver, JaxSolver
 
 
 def _lbfgs_step(
@@ -62,6 +56,9 @@ def _stored_value_and_grad_norm(state: Any) -> tuple[jax.Array, jax.Array]:
 
 
 class _LoopOutput(NamedTuple):
+    """A solve's end: the protocol's ``x`` and ``n_iter``, and the loop's own figures (not used by the
+    suite, which evaluates ``x`` and counts evaluations itself; the tests compare them)."""
+
     x: jax.Array
     value: jax.Array
     grad_inf_norm: jax.Array
@@ -69,67 +66,66 @@ class _LoopOutput(NamedTuple):
     n_fev: jax.Array
 
 
-def _optax_result(out: _LoopOutput, config: SolverConfig) -> Result:
-    x, value, gnorm, n_iter, n_fev = jax.device_get(tuple(out))
-    value, gnorm, n_iter = float(value), float(gnorm), int(n_iter)
-    converged, status = stop_status(value, gnorm, n_iter, config)
-    return Result(np.asarray(x), value, gnorm, n_iter, int(n_fev), converged, status)
+class _LoopSteps(NamedTuple):
+    init: Any
+    step: Any
+    data: Any
 
 
-class _OptaxLoopPrepared:
-    def __init__(self, problem: Problem, config: SolverConfig):
-        self.problem, self.config = problem, config
-        self.opt = optax.lbfgs(memory_size=config.memory_size)
-        self._init: Any = None
-        self._step: Any = None
-        self._stages = StageTimes(0.0, 0.0)
+def optax_loop_setup(
+    objective: Objective, x0: jax.Array, data: Any, config: SolverConfig, compile: Compile
+) -> _LoopSteps:
+    """``optax_loop``'s two executables, compiled ahead of timing: the start and one L-BFGS step."""
+    opt = optax.lbfgs(memory_size=config.memory_size)
 
-    def _init_fn(self, x0: jax.Array) -> tuple[jax.Array, Any, jax.Array]:
-        return x0, self.opt.init(x0), jnp.zeros((), jnp.int64)
+    def init_fn(x0: jax.Array) -> tuple[jax.Array, Any, jax.Array]:
+        return x0, opt.init(x0), jnp.zeros((), jnp.int64)
 
-    def _step_fn(
-        self, params: jax.Array, state: Any, n_fev: jax.Array, data: Any
+    def step_fn(
+        params: jax.Array, state: Any, n_fev: jax.Array, data: Any
     ) -> tuple[jax.Array, Any, jax.Array, jax.Array, jax.Array]:
-        params, state, n_eval = _lbfgs_step(self.problem.objective, self.opt, params, state, data)
+        params, state, n_eval = _lbfgs_step(objective, opt, params, state, data)
         value, gnorm = _stored_value_and_grad_norm(state)
         return params, state, n_fev + n_eval, value, gnorm
 
-    def compile(self) -> StageTimes:
-        if self._step is None:
-            p = self.problem
-            self._init, init_stages = aot_compile(self._init_fn, p.x0)
-            carry_shapes = jax.eval_shape(self._init_fn, p.x0)
-            self._step, step_stages = aot_compile(self._step_fn, *carry_shapes, p.data)
-            self._stages = add_stages(init_stages, step_stages)
-        return self._stages
-
-    def run(self, observe: Any = None) -> _LoopOutput:
-        """One solve; ``observe(value, grad_inf_norm)`` (optional, for the report) after each iteration."""
-        self.compile()
-        cfg, data = self.config, self.problem.data
-        params, state, n_fev = self._init(self.problem.x0)
-        n_iter = 0
-        while True:
-            params, state, n_fev, value, gnorm = self._step(params, state, n_fev, data)
-            n_iter += 1
-            value_h, gnorm_h = jax.device_get((value, gnorm))  # the one host sync per step
-            if observe is not None:
-                observe(float(value_h), float(gnorm_h))
-            if not (np.isfinite(value_h) and gnorm_h > cfg.gtol) or n_iter >= cfg.maxiter:
-                break
-        return _LoopOutput(params, value, gnorm, n_iter, n_fev)
-
-    def result(self, raw: _LoopOutput) -> Result:
-        return _optax_result(raw, self.config)
+    init = compile(init_fn, x0)
+    step = compile(step_fn, *jax.eval_shape(init_fn, x0), data)
+    return _LoopSteps(init, step, data)
 
 
-class OptaxPythonLoop(SolverBase):
-    name = "optax_loop"
-    description = "optax.lbfgs, Python loop around one jitted step, host-side stopping test"
+def optax_loop(
+    steps: _LoopSteps,
+    x0: jax.Array,
+    config: SolverConfig,
+    observe: Callable[[float, float], None] | None = None,
+) -> _LoopOutput:
+    """The Python loop around the compiled step, with the stopping test on the host after every step;
+    ``observe(value, grad_inf_norm)`` (optional, for the report) after each iteration."""
+    init, step, data = steps
+    params, state, n_fev = init(x0)
+    n_iter = 0
+    while True:
+        params, state, n_fev, value, gnorm = step(params, state, n_fev, data)
+        n_iter += 1
+        value_h, gnorm_h = jax.device_get((value, gnorm))  # the one host sync per step
+        if observe is not None:
+            observe(float(value_h), float(gnorm_h))
+        if not (np.isfinite(value_h) and gnorm_h > config.gtol) or n_iter >= config.maxiter:
+            break
+    return _LoopOutput(params, value, gnorm, n_iter, n_fev)
 
-    def prepare(self, problem: Problem, config: SolverConfig) -> _OptaxLoopPrepared:
-        require_x64()
-        return _OptaxLoopPrepared(problem, config.validate())
+
+class OptaxPythonLoop(HostSolver):
+    """The ``optax_loop`` solver: :func:`optax_loop` (with :func:`optax_loop_setup`) as a host-driven
+    solver of the public protocol."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            optax_loop,
+            "optax_loop",
+            "optax.lbfgs, Python loop around one jitted step, host-side stopping test",
+            setup=optax_loop_setup,
+        )
 
 
 def while_loop_solve(
@@ -165,45 +161,19 @@ def while_loop_solve(
     return _LoopOutput(params, value, gnorm, n_iter, n_fev)
 
 
-class _OptaxWhilePrepared:
-    def __init__(self, problem: Problem, config: SolverConfig):
-        self.problem, self.config = problem, config
-        self._solve: Any = None
-        self._stages = StageTimes(0.0, 0.0)
-
-    def compile(self) -> StageTimes:
-        if self._solve is None:
-            fn = functools.partial(
-                while_loop_solve,
-                objective=self.problem.objective,
-                gtol=self.config.gtol,
-                maxiter=self.config.maxiter,
-                memory_size=self.config.memory_size,
-            )
-            self._solve, self._stages = aot_compile(fn, self.problem.x0, self.problem.data)
-        return self._stages
-
-    def run(self) -> _LoopOutput:
-        self.compile()
-        return jax.block_until_ready(self._solve(self.problem.x0, self.problem.data))
-
-    def launch(self) -> _LoopOutput:
-        """Start one solve and return at once, before it has finished (JAX dispatches asynchronously).
-
-        A timer stopped when this returns measures the launch, not the solve: ``lbfgs-bench pitfalls``
-        shows the difference. Every timing in the suite uses :meth:`run`.
-        """
-        self.compile()
-        return self._solve(self.problem.x0, self.problem.data)
-
-    def result(self, raw: _LoopOutput) -> Result:
-        return _optax_result(raw, self.config)
+def optax_while(objective: Objective, x0: jax.Array, data: Any, config: SolverConfig) -> _LoopOutput:
+    """The jittable solve of the public protocol: :func:`while_loop_solve` with ``config``'s settings."""
+    settings = {"gtol": config.gtol, "maxiter": config.maxiter, "memory_size": config.memory_size}
+    return while_loop_solve(x0, data, objective=objective, **settings)
 
 
-class OptaxWhileLoop(SolverBase):
-    name = "optax_while"
-    description = "optax.lbfgs inside one jitted jax.lax.while_loop"
+class OptaxWhileLoop(JaxSolver):
+    """The ``optax_while`` solver: :func:`optax_while` as a jittable solver of the public protocol."""
 
-    def prepare(self, problem: Problem, config: SolverConfig) -> _OptaxWhilePrepared:
-        require_x64()
-        return _OptaxWhilePrepared(problem, config.validate())
+    def __init__(self) -> None:
+        super().__init__(
+            optax_while,
+            "optax_while",
+            "optax.lbfgs inside one jitted jax.lax.while_loop",
+            describe=lambda code, n_iter, config: "",  # the common rule says it all
+        )

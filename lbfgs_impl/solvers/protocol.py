@@ -8,9 +8,14 @@ Two kinds, each one plain function:
   e.g. :class:`SolveState`. The suite jits the function, AOT-compiles it, times it with
   zero compilations checked, evaluates the value and gradient at ``state.x`` itself,
   judges ``||g||_inf <= config.gtol`` and counts evaluations with its own counter;
-* **host-driven** ``solve(value_and_grad, x0, config) -> state`` (like SciPy and
-  ``optax_loop``): ``value_and_grad(x: np.ndarray) -> (float, np.ndarray)`` is the suite's
-  compiled, counted evaluation; ``state`` as above (``x`` a NumPy array).
+* **host-driven** ``solve(value_and_grad, x0, config) -> state`` (like SciPy):
+  ``value_and_grad(x: np.ndarray) -> (float, np.ndarray)`` is the suite's compiled, counted
+  evaluation; ``state`` as above (``x`` a NumPy array), optionally ``message`` (a string said
+  when the solve stopped short). A host loop around compiled steps of its own (like
+  ``optax_loop``) adds ``setup(objective, x0, data, config, compile) -> steps``, run ahead of
+  timing (``compile(fn, *args)`` AOT-compiles a step and records its stages); the solve is then
+  ``solve(steps, x0, config) -> state`` and the suite counts the evaluations inside the steps
+  in one extra, untimed solve whose objective counts its calls.
 
 ``config`` is a :class:`~lbfgs_impl.solvers.SolverConfig` (``gtol``, ``maxiter``,
 ``memory_size``). Wrap the function with :func:`jax_solver` or :func:`host_solver` to give
@@ -37,7 +42,12 @@ from lbfgs_impl.solvers.base import (
     SolverConfig,
     SolverUnavailable,
     StageTimes,
+    add_stages,
     aot_compile,
+    check_same_path,
+    counted_once,
+    counting,
+    final_point,
     stop_status,
 )
 
@@ -58,12 +68,13 @@ class JaxSolver(JittedSolver):
         description: str = "",
         package: str = "",
         describe: Callable[[int, int, SolverConfig], str] | None = None,
+        install_hint: str = "",
     ):
         self.fn, self.name, self.package = fn, name, package
         self.description = description or _first_doc_line(fn) or f"{name} (jittable plugin solve)"
         self._describe = describe
-        if package:
-            self.install_hint = f"pip install {package}"
+        if install_hint or package:
+            self.install_hint = install_hint or f"pip install {package}"
 
     def jax_solve(self, objective: Callable[..., Any], x0: jax.Array, data: Any, config: SolverConfig) -> Any:
         return self.fn(objective, x0, data, config)
@@ -74,20 +85,62 @@ class JaxSolver(JittedSolver):
         )
 
 
-class _HostPrepared:
+class Compile:
+    """What a host solver's ``setup`` compiles its steps with: ``compile(fn, *args)`` AOT-compiles
+    ``fn`` for ``args`` (arrays or :func:`jax.eval_shape` shapes) and adds its stages to the solver's."""
+
+    def __init__(self, aot: bool = True):
+        self.aot, self.stages = aot, StageTimes(0.0, 0.0)
+
+    def __call__(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if not self.aot:  # the untimed counting solve: compiled on first call, nothing recorded
+            return jax.jit(fn)
+        compiled, stages = aot_compile(fn, *args)
+        self.stages = add_stages(self.stages, stages)
+        return compiled
+
+
+class HostPrepared:
+    """A :class:`~lbfgs_impl.solvers.PreparedSolve` for a host-driven solve (:class:`HostSolver`).
+
+    Without ``setup``, :meth:`compile` AOT-compiles the suite's ``value_and_grad`` and :meth:`run`
+    hands it to the solve, counting its calls. With ``setup``, :meth:`compile` runs the setup (its
+    compilations are the stages), and the evaluations made inside its compiled steps are counted in
+    one extra, untimed solve whose objective counts its calls (checked to take the timed path).
+    """
+
     def __init__(self, solver: HostSolver, problem: Problem, config: SolverConfig):
         self.solver, self.problem, self.config = solver, problem, config
         self._value_and_grad: Any = None
+        self._steps: Any = None
+        #: the compiled step one iteration runs, where the setup's steps name one (``steps.step``): what
+        #: ``explain`` reads its static figures from (``_value_and_grad`` without a setup)
+        self._step: Any = None
         self._stages = StageTimes(0.0, 0.0)
 
     def compile(self) -> StageTimes:
-        if self._value_and_grad is None:
-            p = self.problem
+        p, setup = self.problem, self.solver.setup
+        if setup is None and self._value_and_grad is None:
             self._value_and_grad, self._stages = aot_compile(jax.value_and_grad(p.objective), p.x0, p.data)
+        elif setup is not None and self._steps is None:
+            compile_ = Compile()
+            self._steps = setup(p.objective, p.x0, p.data, self.config, compile_)
+            self._step, self._stages = getattr(self._steps, "step", None), compile_.stages
         return self._stages
 
-    def run(self) -> tuple[Any, int]:
+    def _call(self, first: Any, x0: Any, observe: Callable[[float, float], None] | None) -> Any:
+        if observe is None:
+            return self.solver.fn(first, x0, self.config)
+        if not self.solver.observes:
+            raise TypeError(f"solver {self.solver.name!r} takes no observe= callback")
+        return self.solver.fn(first, x0, self.config, observe=observe)
+
+    def run(self, observe: Callable[[float, float], None] | None = None) -> tuple[Any, int]:
+        """One solve: ``(state, calls of value_and_grad)``; ``observe(value, grad_inf_norm)`` after each
+        iteration where the solve function takes ``observe`` (for the report's convergence traces)."""
         self.compile()
+        if self.solver.setup is not None:
+            return self._call(self._steps, self.problem.x0, observe), 0
         value_and_grad, data = self._value_and_grad, self.problem.data
         n_calls = 0
 
@@ -95,46 +148,98 @@ class _HostPrepared:
             nonlocal n_calls
             n_calls += 1
             value, grad = value_and_grad(np.asarray(x, dtype=np.float64), data)
+            # np.asarray first: float() on a jax.Array takes a much slower path.
             return float(np.asarray(value)), np.asarray(grad, dtype=np.float64)
 
-        state = self.solver.fn(fun, np.asarray(self.problem.x0, dtype=np.float64), self.config)
+        state = self._call(fun, np.asarray(self.problem.x0, dtype=np.float64), observe)
         return state, n_calls
 
-    def result(self, raw: tuple[Any, int]) -> Result:
-        state, n_calls = raw
+    def _count(self) -> tuple[int, Any, Any]:
+        p = self.problem
+        counted, calls = counting(p.objective)
+        steps = self.solver.setup(counted, p.x0, p.data, self.config, Compile(aot=False))
+        state = self.solver.fn(steps, p.x0, self.config)
+        jax.block_until_ready(state.x)
+        jax.effects_barrier()
+        return calls(), *jax.device_get((state.x, state.n_iter))
+
+    def _checked(self, state: Any) -> tuple[np.ndarray, int]:
         name = self.solver.name
         if not (hasattr(state, "x") and hasattr(state, "n_iter")):
             raise ValueError(
                 f"solver {name!r} returned {type(state).__name__}, expected a state with x and n_iter"
             )
-        x = np.asarray(state.x)
+        x = np.asarray(jax.device_get(state.x))
         if x.shape != tuple(self.problem.x0.shape) or not np.issubdtype(x.dtype, np.floating):
             raise ValueError(
                 f"solver {name!r} returned x of {x.dtype}{list(x.shape)}, expected float[{self.problem.n}]"
             )
-        count = np.asarray(state.n_iter)
+        count = np.asarray(jax.device_get(state.n_iter))
         if count.shape != () or not np.issubdtype(count.dtype, np.integer) or count < 0:
             raise ValueError(
                 f"solver {name!r} returned n_iter {state.n_iter!r}, expected an integer >= 0 (a scalar)"
             )
-        value, grad = self._value_and_grad(x.astype(np.float64), self.problem.data)  # the suite's own figures
-        value, gnorm, n_iter = float(value), float(np.max(np.abs(np.asarray(grad)))), int(count)
+        return x, int(count)
+
+    def outcome(self, raw: tuple[Any, int]) -> Result:
+        """:meth:`result` without the counting solve of a solve with compiled steps (``n_fev=-1`` then):
+        for a caller that needs only where the solve ended."""
+        state, n_calls = raw
+        x, n_iter = self._checked(state)
+        evaluate = self._value_and_grad or final_point(self.problem)  # with setup: the suite's own, kept
+        value, grad = evaluate(x.astype(np.float64), self.problem.data)  # the suite's own figures
+        value, gnorm = float(np.asarray(value)), float(np.max(np.abs(np.asarray(grad))))
         converged, status = stop_status(value, gnorm, n_iter, self.config)
         if not converged and n_iter < self.config.maxiter and np.isfinite(value):
-            status = f"{status} ({name} status {int(getattr(state, 'code', 0))})"
-        return Result(x, value, gnorm, n_iter, n_calls, converged, status)
+            message = getattr(state, "message", None)
+            code = int(np.asarray(getattr(state, "code", 0)))
+            said = message if isinstance(message, str) else self.solver.describe(code, n_iter, self.config)
+            status = f"not converged: {self.solver.name} stopped: {said}"
+        return Result(x, value, gnorm, n_iter, -1 if self.solver.setup else n_calls, converged, status)
+
+    def result(self, raw: tuple[Any, int]) -> Result:
+        ended = self.outcome(raw)
+        if self.solver.setup is None:
+            return ended
+        n_calls, cx, cn = counted_once(self.problem, self.solver, self.config, self._count)
+        check_same_path((cx, cn), (ended.x, ended.n_iter), self.problem.label)
+        return ended._replace(n_fev=n_calls)
 
 
 class HostSolver(SolverBase):
-    """A host-driven solve function ``(value_and_grad, x0, config) -> state`` as a suite solver.
+    """A host-driven solve function as a suite solver.
 
-    ``value_and_grad`` is jitted and AOT-compiled by the suite (its compilation is the
-    solver's compile stage); the suite counts its calls and evaluates the final point itself.
+    Plain form: ``fn(value_and_grad, x0, config) -> state``; ``value_and_grad`` is jitted and
+    AOT-compiled by the suite (its compilation is the solver's compile stage), and the suite counts
+    its calls. With ``setup(objective, x0, data, config, compile) -> steps`` (a solve that runs
+    compiled steps of its own, like ``optax_loop``): ``setup`` runs ahead of timing, compiling its
+    steps with ``compile(fn, *args)``, and the solve is ``fn(steps, x0, config) -> state``. Either
+    way the suite evaluates the final point itself. ``fn`` may take ``observe=`` (a callback
+    ``observe(value, grad_inf_norm)`` it calls after each iteration).
     """
 
-    def __init__(self, fn: HostSolveFn, name: str, description: str = "", package: str = ""):
-        self.fn, self.name, self.package = fn, name, package
+    def __init__(
+        self,
+        fn: HostSolveFn,
+        name: str,
+        description: str = "",
+        package: str = "",
+        setup: Callable[..., Any] | None = None,
+        describe: Callable[[int, int, SolverConfig], str] | None = None,
+    ):
+        self.fn, self.name, self.package, self.setup = fn, name, package, setup
         self.description = description or _first_doc_line(fn) or f"{name} (host-driven plugin solve)"
+        self._describe = describe
+        try:
+            self.observes = "observe" in inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            self.observes = False
+
+    def describe(self, code: int, n_iter: int, config: SolverConfig) -> str:
+        """One phrase for the solve's status ``code`` (said when it did not converge)."""
+        if self._describe is not None:
+            return self._describe(code, n_iter, config)
+        return f"status {code} after {n_iter} iteration(s)"
 
     def unavailable_reason(self) -> str | None:
         import importlib.util
@@ -143,12 +248,12 @@ class HostSolver(SolverBase):
             return f"{self.package} is not installed (pip install {self.package})"
         return None
 
-    def prepare(self, problem: Problem, config: SolverConfig) -> _HostPrepared:
+    def prepare(self, problem: Problem, config: SolverConfig) -> HostPrepared:
         reason = self.unavailable_reason()
         if reason:
             raise SolverUnavailable(f"{self.name}: {reason}")
         require_x64()
-        return _HostPrepared(self, problem, config.validate())
+        return HostPrepared(self, problem, config.validate())
 
 
 def jax_solver(name: str, description: str = "", package: str = "") -> Callable[[JaxSolveFn], JaxSolver]:
@@ -156,9 +261,12 @@ def jax_solver(name: str, description: str = "", package: str = "") -> Callable[
     return lambda fn: JaxSolver(fn, name, description, package)
 
 
-def host_solver(name: str, description: str = "", package: str = "") -> Callable[[HostSolveFn], HostSolver]:
-    """Decorator: a host-driven ``(value_and_grad, x0, config) -> state`` function as a named solver."""
-    return lambda fn: HostSolver(fn, name, description, package)
+def host_solver(
+    name: str, description: str = "", package: str = "", setup: Callable[..., Any] | None = None
+) -> Callable[[HostSolveFn], HostSolver]:
+    """Decorator: a host-driven ``(value_and_grad, x0, config) -> state`` function as a named solver
+    (with ``setup``: ``(steps, x0, config) -> state``, see :class:`HostSolver`)."""
+    return lambda fn: HostSolver(fn, name, description, package, setup)
 
 
 def _first_doc_line(fn: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -28,15 +29,23 @@ FIGURES = {
 }
 
 
+#: a problem from the user's code, measured beside the plan's cases (``report --problem``)
+USER_PROBLEM = "lbfgs_bench_report_user:f"
+
+
 @pytest.fixture(scope="module")
 def tiny_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "out"
-    proc = subprocess.run(
-        [sys.executable, "-m", "lbfgs_impl", "report", "--plan", "tiny", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=1800,
+    user = tmp_path_factory.mktemp("user")
+    (user / "lbfgs_bench_report_user.py").write_text(
+        "import jax.numpy as jnp\n\n\ndef f(x):\n    return jnp.sum((x - 1.0) ** 2) + 0.1 * jnp.sum(x**4)\n"
     )
+    path = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH", ""), str(user)) if p)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lbfgs_impl", "report", "--plan", "tiny", "--problem", USER_PROBLEM,
+         "--n", "6", str(out)],
+        capture_output=True, text=True, timeout=1800, env={**os.environ, "PYTHONPATH": path},
+    )  # fmt: skip
     return proc, out
 
 
@@ -87,7 +96,8 @@ def test_tiny_report_json_holds_every_stage_and_the_machine(tiny_report):
     }  # fmt: skip
     assert all(s["error"] == "" for s in doc["stages"].values())
     scaling = doc["stages"]["scaling"]["data"]
-    assert {(r["problem"], r["n"]) for r in scaling} == {(c.problem, c.n) for c in TINY.scaling}
+    cases = {(c.problem, c.n) for c in TINY.scaling} | {(USER_PROBLEM, 6)}
+    assert {(r["problem"], r["n"]) for r in scaling} == cases
     # the first call compiled what the steady rounds then ran (a count, deterministic), not "first call >
     # one steady sample" (a preempted sample of the tiny plan's single steady round could exceed it)
     assert all(r["first_call_compilations"] >= 1 and r["steady_s"] > 0 for r in scaling)
@@ -193,3 +203,15 @@ def test_tiny_report_has_the_peers_scipy_warm_and_the_full_floor(tiny_report):
     text = (out / "report.md").read_text()
     for peer in TINY.peers:
         assert f"| {peer} (peer) |" in text
+
+
+def test_tiny_report_measures_the_users_problem_beside_its_cases(tiny_report):
+    _, out = tiny_report
+    doc = json.loads((out / "report.json").read_text())
+    mine = [r for r in doc["stages"]["scaling"]["data"] if r["problem"] == USER_PROBLEM]
+    assert {r["solver"] for r in mine} == {"scipy", "optax_loop", "optax_while", *TINY.peers}
+    assert all(r["n"] == 6 and r["converged"] and r["steady_s"] > 0 for r in mine)
+    assert all(r["problem_origin"]["kind"] == "module" for r in mine)
+    theirs = [r for r in doc["stages"]["scaling"]["data"] if r not in mine]
+    assert theirs and all(r["problem_origin"]["kind"] == "built-in" for r in theirs)
+    assert any(r["problem"] == USER_PROBLEM and r["n"] == 6 for r in doc["stages"]["break_even"]["data"])

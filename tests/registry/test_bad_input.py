@@ -42,6 +42,20 @@ SOURCE = textwrap.dedent(
     def wrong_shape(objective, x0, data, config):
         return SolveState(x0[:-1], jnp.asarray(0))
 
+    def liar(objective, x0, data, config):
+        return SolveState(x0, jnp.asarray(1), 0)  # "done": code 0 after one iteration, x0 untouched
+
+    def single(objective, x0, data, config):
+        return SolveState(x0.astype(jnp.float32), jnp.asarray(1))
+
+    @host_solver("jit_inside", "compiles a new function on every run")
+    def jit_inside(value_and_grad, x0, config):
+        import jax
+
+        shifted = jax.jit(lambda v: v + 0.0)(x0)  # a fresh closure: a compilation in every run
+        f, g = value_and_grad(np.asarray(shifted))
+        return SolveState(x0 - 0.5 * g, 1)
+
     @host_solver("host_gd", "gradient descent on the host, fixed step")
     def host_gd(value_and_grad, x0, config):
         x = x0
@@ -112,6 +126,7 @@ def failing_rows(user_module):
     import lbfgs_impl
 
     solvers = ["scipy", f"{user_module}:raises", f"{user_module}:wrong_shape", f"{user_module}:host_gd"]
+    solvers += [f"{user_module}:liar", f"{user_module}:single", f"{user_module}:jit_inside"]
     return lbfgs_impl.compare(f"{user_module}:good", n=6, solvers=solvers, repeats=2, first_call_repeats=1)
 
 
@@ -121,7 +136,7 @@ def test_a_plugin_that_raises_or_returns_a_wrong_state_is_its_rows_outcome(faili
     assert "RuntimeError: halfway through" in rows["raises"]["status"]
     assert (
         rows["wrong_shape"]["failed"]
-        and "returned x of float64[5], expected float[6]" in rows["wrong_shape"]["status"]
+        and "returned x of float64[5], expected float64[6]" in rows["wrong_shape"]["status"]
     )
     for name in ("raises", "wrong_shape"):
         assert rows[name]["steady_s"] is None and rows[name]["first_call_s"] is None
@@ -139,3 +154,19 @@ def test_host_driven_plugin_is_judged_and_counted_by_the_suite(failing_rows, use
         row["solver_origin"]["kind"] == "module"
         and row["solver_origin"]["target"] == f"{user_module}:host_gd"
     )
+
+
+def test_a_solver_that_says_it_is_done_is_judged_by_the_gradient_and_gets_no_speedup(failing_rows):
+    rows = {r["solver"].split(":")[-1]: r for r in failing_rows.rows}
+    liar = rows["liar"]
+    assert not liar["failed"] and not liar["converged"] and liar["grad_inf_norm"] == pytest.approx(2.0)
+    assert liar["n_fev"] == 0 and liar["speedup_vs_scipy"] is None  # it did less work than SciPy
+    assert rows["host_gd"]["speedup_vs_scipy"] is not None  # both converged: a speedup
+    single = rows["single"]
+    assert single["failed"] and "returned x of float32[6], expected float64[6]" in single["status"]
+
+
+def test_a_plugin_that_compiles_in_its_steady_runs_is_its_rows_outcome(failing_rows):
+    row = next(r for r in failing_rows.rows if r["solver"].endswith(":jit_inside"))
+    assert row["failed"] and row["steady_s"] is None
+    assert row["status"].startswith("failed: compiles inside its timed solve (CompilationInTimedRegion: ")

@@ -13,6 +13,7 @@ from lbfgs_impl.commands.common import (
     parse_solvers,
     pin_request,
     positive_int,
+    problem_n,
     progress,
     write_output,
 )
@@ -23,6 +24,7 @@ DESCRIPTION = "First-call and steady-state timings of the L-BFGS variants on one
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # long function: one add_argument call per option, in the order --help shows them
     from lbfgs_impl.problems import problem_names
     from lbfgs_impl.solvers import SEED_SOLVERS, solver_names
 
@@ -33,7 +35,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "f(x) -> scalar, a factory "
         "(n) -> Problem or a Problem (default: rosenbrock)",
     )
-    parser.add_argument("--n", type=int, default=100, help="problem dimension, >= 2 (default: 100)")
+    parser.add_argument(
+        "--n",
+        type=int,
+        default=None,
+        help="problem dimension, >= 2 (default: 100 for a registered problem, else the problem's own: "
+        "its factory's, its x0's or --x0's)",
+    )
+    parser.add_argument(
+        "--x0",
+        metavar="MODULE:ATTR",
+        help="start from this array (1-D, real, finite) instead of the problem's own x0",
+    )
     parser.add_argument(
         "--solvers",
         default=",".join(SEED_SOLVERS),
@@ -88,15 +101,19 @@ def run(args: argparse.Namespace) -> int:
     from lbfgs_impl.solvers import SolverConfig
 
     solvers = parse_solvers(args.solvers)
+    if args.x0 and (args.instructions or args.instructions_compile):
+        raise UsageError("--x0 cannot be combined with --instructions (its processes use the problem's x0)")
+    n = problem_n(args.problem, args.n, args.x0)
     if args.json:
         check_output(check_writable, args.json)
     with contextlib.ExitStack() as stack:
         try:
             config = SolverConfig(gtol=args.gtol, maxiter=args.maxiter).validate()
-            check_fits(args.problem, args.n, config.memory_size)  # before anything is allocated
+            if n is not None:
+                check_fits(args.problem, n, config.memory_size)  # before anything is allocated
             # Pin first: building the problem starts JAX's backend and its thread pool.
             pinning = stack.enter_context(pinned(pin_request(args)))
-            problem = make_problem(args.problem, args.n)
+            problem = make_problem(args.problem, n, x0=args.x0)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         progress(f"{problem.label}: solvers {', '.join(solvers)}")

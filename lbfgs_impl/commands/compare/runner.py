@@ -22,6 +22,7 @@ from lbfgs_impl.measure.timing import (
     measure_steady,
     median,
     prepare_compiled,
+    timed_run,
 )
 from lbfgs_impl.problems import Problem, problem_origin
 from lbfgs_impl.records import counts_environment
@@ -128,6 +129,12 @@ def run_comparison(
             progress(f"{solver.name}: {failed[solver.name].status}")
     progress("compiling for steady state")
     prepared = {s.name: prepare_compiled(s, problem, config) for s in resolved if s.name not in failed}
+    for name in [n for n in prepared if solver_origin(n).kind != "built-in"]:
+        status = _steady_fault(prepared[name], name)
+        if status:  # a plugin that compiles or raises in its steady runs: its row's outcome
+            failed[name] = failed_result(problem, status)
+            progress(f"{name}: {status}")
+            del prepared[name]
     progress(f"steady state: {repeats} round(s) of {', '.join(prepared)}")
     steady, results = measure_steady(prepared, repeats=repeats) if prepared else ({}, {})
     meta = collect_meta(pinning)
@@ -142,7 +149,10 @@ def run_comparison(
     reference = next((r for r in rows if r.solver == REFERENCE_SOLVER and not r.failed), None)
     if reference is not None:
         for row in (r for r in rows if not r.failed):
-            row.speedup_vs_scipy = reference.steady.median_s / row.steady.median_s
+            pair = (reference, row)
+            if all(r.result.converged for r in pair) or all(r.result.n_iter >= config.maxiter for r in pair):
+                # the same work (both converged, or both spent the budget): else no speedup is shown
+                row.speedup_vs_scipy = reference.steady.median_s / row.steady.median_s
             unconverged = [r.solver for r in (reference, row) if not r.result.converged]
             if unconverged:
                 # Runs that stopped early (maxiter, failure) did different amounts of work.
@@ -167,6 +177,19 @@ def run_comparison(
         for row in rows:
             row.instructions = report.get(row.solver, problem.name, problem.n)
     return Comparison(meta, config, rows, report)
+
+
+def _steady_fault(prepared: Any, name: str) -> str:
+    """Why a plugin's solve cannot be timed in steady state (one warm-up run, then one run checked to
+    compile nothing), or ``""``: a built-in doing so is a measurement error, a plugin's is its outcome."""
+    try:
+        prepared.run()
+        timed_run(prepared, f"the steady-state run of {name}")
+    except CompilationInTimedRegion as exc:
+        return f"failed: compiles inside its timed solve ({one_line(exc)})"
+    except Exception as exc:
+        return f"failed: the solver raised {one_line(exc)}"
+    return ""
 
 
 def failed_result(problem: Problem, status: str) -> Result:

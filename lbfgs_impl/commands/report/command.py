@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lbfgs_impl.commands.common import PROG, add_pin_arguments, check_output, pin_request, progress
+from lbfgs_impl.commands.common import (
+    PROG,
+    UsageError,
+    add_pin_arguments,
+    check_output,
+    pin_request,
+    problem_n,
+    progress,
+)
 
 NAME = "report"
 HELP = (
@@ -26,6 +34,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--quick", action="store_true", help="smaller sizes and batches (the quick plan)")
     parser.add_argument("--plan", choices=["quick", "full", "tiny"], help=argparse.SUPPRESS)  # tiny: tests
+    parser.add_argument(
+        "--problem",
+        help="also measure this problem (a registered name, or module:attr naming a function f(x) -> "
+        "scalar, a factory (n) -> Problem or a Problem) in the scaling and break-even stages, beside the "
+        "plan's cases",
+    )
+    parser.add_argument(
+        "--n",
+        type=int,
+        default=None,
+        help="its dimension, >= 2 (default: 100 for a registered problem, else its own)",
+    )
     add_pin_arguments(parser)
 
 
@@ -33,14 +53,21 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from lbfgs_impl.commands.report.build import build_report
-    from lbfgs_impl.commands.report.plans import PLANS
+    from lbfgs_impl.commands.report.plans import PLANS, with_problem
     from lbfgs_impl.commands.report.sections import SECTIONS as STAGE_NAMES
     from lbfgs_impl.measure.timing import pinned
     from lbfgs_impl.outputs import OutputError, check_writable
 
     outdir = Path(args.outdir)
-    check_output(check_writable, str(outdir / "report.md"))
+    if args.n is not None and not args.problem:
+        raise UsageError("--n sizes the problem of --problem: give --problem too")
     plan = PLANS[args.plan or ("quick" if args.quick else "full")]
+    if args.problem:
+        try:  # built and checked now: a bad problem is one line before anything runs
+            plan = with_problem(plan, args.problem, problem_n(args.problem, args.n))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    check_output(check_writable, str(outdir / "report.md"))
     with pinned(pin_request(args)) as pinning:
         progress(f"report ({plan.name}): {', '.join(STAGE_NAMES)}")
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -121,3 +122,12 @@ TINY = ReportPlan(
 )
 
 PLANS = {"quick": QUICK, "full": FULL, "tiny": TINY}
+
+
+def with_problem(plan: ReportPlan, problem: str, n: int | None) -> ReportPlan:
+    """``plan`` with ``problem`` (a registered name or ``module:attr``) at size ``n`` added to its scaling
+    and break-even cases (``n=None``: the problem's own dimension)."""
+    from lbfgs_impl.problems import make_problem
+
+    case = BenchCase(problem, make_problem(problem, n).n)
+    return dataclasses.replace(plan, scaling=(*plan.scaling, case), break_even=(*plan.break_even, case))

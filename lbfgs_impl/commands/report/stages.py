@@ -24,6 +24,7 @@ from lbfgs_impl.commands.report.first_call import JAX_SOLVERS, break_even, check
 from lbfgs_impl.commands.report.floor import evaluation_chain, evaluation_floor, overhead_ratio
 from lbfgs_impl.commands.report.plans import sized_for
 from lbfgs_impl.measure.timing import clear_jax_caches, cold_start, measure_steady
+from lbfgs_impl.problems import problem_origin
 from lbfgs_impl.solvers import SEED_SOLVERS, get_solver
 
 __all__ = [
@@ -90,12 +91,11 @@ def scaling(
             rows.append(
                 {
                     "problem": case.problem,
+                    "problem_origin": problem_origin(case.problem).to_dict(),
                     "n": case.n,
                     "solver": s,
                     "fixed_budget": case.fixed_budget,
-                    "maxiter": case.maxiter,
-                    "gtol": config.gtol,
-                    "memory_size": config.memory_size,
+                    **config._asdict(),  # maxiter (the case's), gtol, memory_size
                     "peer": s not in SEED_SOLVERS,
                     "first_call_s": first.total_s,
                     "compile_s": first.compile_s,
