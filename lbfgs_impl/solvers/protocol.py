@@ -100,6 +100,17 @@ class Compile:
         return compiled
 
 
+#: The alignment XLA's CPU client needs to use a host array in place (``cpu_function_runtime::MinAlign``).
+HOST_ALIGNMENT = 64
+
+
+def aligned_buffer(n: int, alignment: int = HOST_ALIGNMENT) -> np.ndarray:
+    """A float64 array of ``n`` elements whose data starts on an ``alignment``-byte boundary."""
+    raw = np.empty(n * 8 + alignment, dtype=np.uint8)
+    start = -raw.ctypes.data % alignment
+    return raw[start : start + n * 8].view(np.float64)
+
+
 class HostPrepared:
     """A :class:`~lbfgs_impl.solvers.PreparedSolve` for a host-driven solve (:class:`HostSolver`).
 
@@ -143,11 +154,16 @@ class HostPrepared:
             return self._call(self._steps, self.problem.x0, observe), 0
         value_and_grad, data = self._value_and_grad, self.problem.data
         n_calls = 0
+        x_in = aligned_buffer(self.problem.n)
 
         def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
             nonlocal n_calls
             n_calls += 1
-            value, grad = value_and_grad(np.asarray(x, dtype=np.float64), data)
+            # Always the same transfer: JAX imports a 64-byte-aligned host array without a copy and
+            # copies any other, so passing the solver's own array made the work of an evaluation
+            # depend on where the allocator had put it (0.3% of a small solve's instructions).
+            x_in[...] = x
+            value, grad = value_and_grad(x_in, data)
             # np.asarray first: float() on a jax.Array takes a much slower path.
             return float(np.asarray(value)), np.asarray(grad, dtype=np.float64)
 
