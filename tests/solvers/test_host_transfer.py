@@ -27,7 +27,7 @@ def test_scipy_evaluations_receive_the_aligned_buffer_with_the_solver_point():
         return inner(x, data)
 
     prepared._value_and_grad = spy
-    state, calls = prepared.run()
+    _state, calls = prepared.run()
     assert calls == len(seen) > 1
     assert {offset for offset, _ in seen} == {0}
     assert np.array_equal(seen[0][1], np.asarray(prepared.problem.x0))  # the solver's point, copied in
