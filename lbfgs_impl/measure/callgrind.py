@@ -128,12 +128,20 @@ def dump_of(total: int, costs: dict[str, int]) -> Dump:
     return Dump(total, scheduler, pool_like, xla)
 
 
+def read_dump_file(path: Path) -> tuple[str, Dump] | None:
+    """``(dump name, dump)`` of one callgrind output file, or None when it is no client-request dump."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    trigger, totals = _TRIGGER.search(text), _TOTALS.findall(text)
+    if trigger and totals:
+        return trigger.group(1), dump_of(int(totals[-1]), self_cost_by_function(text))
+    return None
+
+
 def read_dumps(directory: Path) -> dict[str, Dump]:
     """Every client-request dump in ``directory``, by dump name."""
     found: dict[str, Dump] = {}
     for path in directory.glob("callgrind.*"):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        trigger, totals = _TRIGGER.search(text), _TOTALS.findall(text)
-        if trigger and totals:
-            found[trigger.group(1)] = dump_of(int(totals[-1]), self_cost_by_function(text))
+        dump = read_dump_file(path)
+        if dump is not None:
+            found[dump[0]] = dump[1]
     return found

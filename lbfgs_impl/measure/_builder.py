@@ -1,0 +1,59 @@
+"""The native builder of a :class:`lbfgs_impl.measure.engine.CountingWorker` (not a public interface).
+
+``python -m lbfgs_impl.measure._builder [--plugin=MODULE ...]``, started with the target's
+``XLA_FLAGS`` (:data:`lbfgs_impl.measure.native_aot.NATIVE_XLA_FLAGS`), imports JAX once, then reads
+jobs from stdin, one JSON object a line: ``{"spec": {...}, "out": PATH}``. For each it compiles the
+task's solve natively, runs it (:func:`lbfgs_impl.measure.native_aot.capture`) and writes ``PATH``
+(the serialized executables and the final point, a pickle), then ``PATH`` with ``.json`` (the native
+result, the solve's native seconds, or the error): the worker waits for the latter. End of stdin
+ends the builder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import pickle
+import sys
+import traceback
+from pathlib import Path
+
+import lbfgs_impl  # noqa: F401  (float64)
+from lbfgs_impl.measure import native_aot
+from lbfgs_impl.measure.processes import die_with_parent
+
+
+def _write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".tmp-{path.name}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def build_one(spec: dict, out: Path) -> None:
+    try:
+        doc = native_aot.capture(spec)
+        _write(out, pickle.dumps({k: doc[k] for k in ("executables", "path", "result")}))
+        summary = {**doc["result"], "native_run_s": doc["native_run_s"], "executables": len(doc["executables"])}
+    except Exception as exc:  # a task that cannot be built is an error of that task
+        summary = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+    _write(out.with_suffix(".json"), json.dumps(summary).encode())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lbfgs_impl.measure._builder")
+    parser.add_argument("--plugin", action="append", default=[])
+    args = parser.parse_args(argv)
+    die_with_parent()
+    for module in args.plugin:
+        importlib.import_module(module)
+    for line in sys.stdin:
+        if line.strip():
+            job = json.loads(line)
+            build_one(job["spec"], Path(job["out"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
