@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -90,7 +91,9 @@ def engine_meta(compile: bool) -> dict[str, Any]:
     counted = "the solve, from executables compiled natively for the target and loaded"
     if compile:
         counted += "; trace+lower+compile counted in the counted process, for valgrind's CPU"
-    return {"engine": ENGINE, "target_isa": TARGET_ISA, "counted": counted, "build_xla_flags": NATIVE_XLA_FLAGS}
+    return {
+        "engine": ENGINE, "target_isa": TARGET_ISA, "counted": counted, "build_xla_flags": NATIVE_XLA_FLAGS
+    }  # fmt: skip
 
 
 class WorkerDied(RuntimeError):
@@ -145,12 +148,21 @@ class CountingWorker:
       workdir: a folder of its own (executables, results, dumps, logs).
       compile: also count trace+lower+compile in the counted process.
       plugins: modules both processes import first (for example one that registers a solver).
+      keep: a folder to keep each sample's callgrind dumps and result in (``jobs.json`` lists them;
+        :func:`lbfgs_impl.measure.attribution.kept_dumps` reads it).
     """
 
     def __init__(
-        self, cpu: int | None, shim: Path, workdir: Path, compile: bool = False, plugins: tuple[str, ...] = ()
+        self,
+        cpu: int | None,
+        shim: Path,
+        workdir: Path,
+        compile: bool = False,
+        plugins: tuple[str, ...] = (),
+        keep: Path | None = None,
     ):
         self.cpu, self.shim, self.workdir, self.compile, self.plugins = cpu, shim, workdir, compile, plugins
+        self.keep = keep
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.builder: _Proc | None = None
         self.counter: _Proc | None = None
@@ -240,7 +252,7 @@ class CountingWorker:
         self._builds[key] = out
         self.builder.send({"spec": spec, "out": str(out)})  # type: ignore[union-attr]
 
-    def count(self, key: str, spec: dict[str, Any]) -> dict[str, Any]:
+    def count(self, key: str, spec: dict[str, Any], repeat: int = 0) -> dict[str, Any]:
         """One sample of a task: ``{"solve", "solve_total", "compile", "n_iter", ...}`` or ``{"error"}``.
 
         Never raises for a task's failure (a solver that fails, a process that dies or runs past the
@@ -264,26 +276,47 @@ class CountingWorker:
         if native.get("error"):
             return {"error": f"native build: {native['error']}"}
         limit = task_limit_s(native.get("native_run_s"), self.compile)
-        self._seq += 1
-        job_id = f"job{self._seq}"
-        out = self.counter_dir / f"{job_id}.json"
-        counter = self.counter
-        assert counter is not None
-        counter.counted.add(key)
-        counter.send({"id": job_id, "spec": spec, "aot": str(built), "compile": self.compile, "out": str(out)})
-        try:
-            _wait_file(out, counter, limit, "counting process")
-        except (WorkerDied, TimeoutError) as exc:
-            counter.end()
-            self.counter = None
-            return {"error": str(exc)}
+        for attempt in (1, 2):  # a counter that dies mid-task is restarted and counts it once more
+            self._seq += 1
+            job_id = f"job{self._seq}"
+            out = self.counter_dir / f"{job_id}.json"
+            counter = self.counter
+            assert counter is not None
+            counter.counted.add(key)
+            job = {"id": job_id, "spec": spec, "aot": str(built), "compile": self.compile, "out": str(out)}
+            counter.send(job)
+            try:
+                _wait_file(out, counter, limit, "counting process")
+                break
+            except TimeoutError as exc:
+                counter.end()
+                self.counter = None
+                return {"error": f"{exc} (the task's limit)"}
+            except WorkerDied as exc:
+                self.restarts.append(f"counter ended while counting {key} (status {counter.proc.returncode})")
+                counter.end()
+                self.counter = None
+                if attempt == 2:
+                    return {"error": str(exc)}
+                self._start_counter()
         doc = json.loads(out.read_text())
         self._builds.pop(key, None)
         for path in (built, built.with_suffix(".json")):
             path.unlink(missing_ok=True)
         if doc.get("error"):
             return {"error": doc["error"]}
+        if self.keep is not None:
+            self._keep(job_id, key, repeat, out)
         return self._dumps(job_id, doc, native)
+
+    def _keep(self, job_id: str, key: str, repeat: int, result: Path) -> None:
+        self.keep.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+        index = self.keep / "jobs.json"  # type: ignore[operator]
+        jobs = json.loads(index.read_text()) if index.exists() else []
+        index.write_text(json.dumps([*jobs, {"id": job_id, "task": key, "repeat": repeat}]))
+        shutil.copy(result, self.keep / result.name)  # type: ignore[operator]
+        for path in self.counter_dir.glob("callgrind.*"):
+            shutil.copy(path, self.keep / f"{path.name}-{job_id}")  # type: ignore[operator]
 
     def _dumps(self, job_id: str, doc: dict[str, Any], native: dict[str, Any]) -> dict[str, Any]:
         found = {}
@@ -291,7 +324,7 @@ class CountingWorker:
             dump = read_dump_file(path)
             if dump is not None and dump[0].startswith(f"{job_id}:"):
                 found[dump[0].split(":", 1)[1]] = dump[1]
-                path.unlink()
+            path.unlink()
         solve = found.get("solve")
         if solve is None or solve.problem:
             return {"error": solve.problem if solve is not None else "callgrind wrote no dump for the solve"}

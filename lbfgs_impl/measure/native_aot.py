@@ -26,18 +26,11 @@ The long-lived builder process is :mod:`lbfgs_impl.measure._builder`; the counte
 
 from __future__ import annotations
 
-import argparse
-import functools
-import importlib
-import json
 import os
-import pickle
 import re
 import subprocess
-import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
