@@ -59,7 +59,9 @@ FIXED_ENV = {
 #: left out: the Dask Nanny's ``MALLOC_TRIM_THRESHOLD_``, ``GLIBC_TUNABLES``, ``LD_PRELOAD``, the
 #: caller's ``JAX_*``/``XLA_*`` (the suite sets its own, :data:`FIXED_ENV`), and the size of the
 #: environment itself, which every ``getenv`` walks.
-KEPT_ENV = re.compile(r"^(PATH|HOME|LANG|LC_ALL|TMPDIR|PYTHONPATH|PYTHONHOME|VIRTUAL_ENV|VALGRIND_LIB|CC)$")
+KEPT_ENV = re.compile(
+    r"^(PATH|HOME|LANG|LC_ALL|TMPDIR|PYTHONPATH|PYTHONHOME|VIRTUAL_ENV|VALGRIND_LIB|CC|LBFGS_BENCH_\w+)$"
+)
 #: Caller variables that would change a count; named in the counts' metadata when they were left out.
 WATCHED_ENV = re.compile(r"^(MALLOC_\w*|GLIBC_TUNABLES|LD_PRELOAD|LD_LIBRARY_PATH|JAX_\w+|XLA_\w+)$")
 
