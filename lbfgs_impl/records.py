@@ -55,8 +55,16 @@ def counts_environment(meta: dict[str, Any], skipped: str | None) -> dict[str, A
     Args:
       meta: :attr:`lbfgs_impl.measure.instructions.InstructionReport.meta` (valgrind version, flags...).
       skipped: why no count was taken, or None.
+
+    The architecture and OS/glibc image are those the counting processes read
+    (``meta["environment"]``), not the client's: the gate compares the machines that counted.
     """
-    return {**meta, "skipped": skipped, "arch": platform.machine(), "os_image": os_image()}
+    env = meta.get("environment") or {}
+    if env.get("arch") and env.get("os_image"):  # read by the processes that counted
+        return {**meta, "skipped": skipped, "arch": env["arch"], "os_image": env["os_image"]}
+    # nothing was counted: this machine's, said so
+    where = {"environment_read_on": "the client (no count was taken)"}
+    return {**meta, **where, "skipped": skipped, "arch": platform.machine(), "os_image": os_image()}
 
 
 def instruction_fields(counts: InstructionCounts | None) -> dict[str, Any]:
