@@ -321,24 +321,33 @@ class CountingWorker:
             shutil.copy(path, self.keep / f"{path.name}-{job_id}")  # type: ignore[operator]
 
     def _dumps(self, job_id: str, doc: dict[str, Any], native: dict[str, Any]) -> dict[str, Any]:
-        found = {}
-        for path in self.counter_dir.glob("callgrind.*"):
-            dump = read_dump_file(path)
-            if dump is not None and dump[0].startswith(f"{job_id}:"):
-                found[dump[0].split(":", 1)[1]] = dump[1]
+        extra = {"environment": self.environment, "native_run_s": native.get("native_run_s"),
+                 "host": platform.node(), "cpu": self.cpu}  # fmt: skip
+        return read_sample(self.counter_dir, job_id, doc, extra)
+
+
+def read_sample(
+    directory: Path, job_id: str, result: dict[str, Any], extra: dict[str, Any]
+) -> dict[str, Any]:
+    """One sample from the counted process's ``result`` and its dumps in ``directory`` (removed once
+    read): the solve net of XLA's thread-pool scheduler, the total beside it, the compile's when counted;
+    an ``error`` when the solve's dump is missing or the scheduler filter no longer matches."""
+    found = {}
+    for path in directory.glob("callgrind.*"):
+        dump = read_dump_file(path)
+        if dump is not None and dump[0].startswith(f"{job_id}:"):
+            found[dump[0].split(":", 1)[1]] = dump[1]
             path.unlink()
-        solve = found.get("solve")
-        if solve is None or solve.problem:
-            return {"error": solve.problem if solve is not None else "callgrind wrote no dump for the solve"}
-        sample = {
-            "solve": solve.net, "solve_total": solve.total, "n_iter": doc["n_iter"], "n_fev": doc["n_fev"],
-            "converged": doc["converged"], "environment": self.environment,
-            "same_path_as_native": doc.get("same_path_as_native"), "native_run_s": native.get("native_run_s"),
-            "host": platform.node(), "cpu": self.cpu,
-        }  # fmt: skip
-        if "compile" in found:
-            sample["compile"] = found["compile"].net
-        return sample
+    solve = found.get("solve")
+    if solve is None or solve.problem:
+        return {"error": solve.problem if solve is not None else "callgrind wrote no dump for the solve"}
+    sample = {
+        "solve": solve.net, "solve_total": solve.total, "n_iter": result["n_iter"], "n_fev": result["n_fev"],
+        "converged": result["converged"], "same_path_as_native": result.get("same_path_as_native"), **extra,
+    }  # fmt: skip
+    if "compile" in found:
+        sample["compile"] = found["compile"].net
+    return sample
 
 
 def end_on_signal() -> None:
