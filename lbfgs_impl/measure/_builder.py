@@ -5,8 +5,10 @@
 jobs from stdin, one JSON object a line: ``{"spec": {...}, "out": PATH}``. For each it compiles the
 task's solve natively, runs it (:func:`lbfgs_impl.measure.native_aot.capture`) and writes ``PATH``
 (the serialized executables and the final point, a pickle), then ``PATH`` with ``.json`` (the native
-result, the solve's native seconds, or the error): the worker waits for the latter. End of stdin
-ends the builder.
+result, the solve's native seconds, the executables' target features, or the error): the worker
+waits for the latter. With ``"valgrind_cpu"`` (the features valgrind's CPU reports) in the job, an
+executable whose machine code holds an instruction of a feature outside them is an error, never a
+count. End of stdin ends the builder.
 """
 
 from __future__ import annotations
@@ -31,11 +33,33 @@ def _write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def build_one(spec: dict, out: Path) -> None:
+def check_isa(executables: list, valgrind_cpu: set[str]) -> tuple[list[str], str | None]:
+    """The executables' target features, and why they must not be counted: an instruction of a
+    feature valgrind's CPU lacks in their machine code (:func:`native_aot.instructions_outside`), or
+    machine code whose target cannot be read."""
+    features: set[str] = set()
+    for serialized, _, _ in executables:
+        try:
+            features.update(native_aot.target_features(serialized))
+        except ValueError:
+            if native_aot.elf_objects(serialized):
+                return sorted(features), "an executable's machine code has no target feature list"
+            continue  # no machine code of its own: nothing to check
+        found = native_aot.instructions_outside(serialized, valgrind_cpu)
+        if found:
+            first = "; ".join(f"{f}: {lines[0]}" for f, lines in sorted(found.items()))
+            return sorted(features), f"the executable uses instructions valgrind's CPU lacks ({first})"
+    return sorted(features), None
+
+
+def build_one(spec: dict, out: Path, valgrind_cpu: set[str] | None = None) -> None:
     try:
         doc = native_aot.capture(spec)
+        features, bad = check_isa(doc["executables"], valgrind_cpu) if valgrind_cpu else ([], None)
+        if bad:
+            raise RuntimeError(bad)
         _write(out, pickle.dumps({k: doc[k] for k in ("executables", "path", "result")}))
-        summary = {**doc["result"], "native_run_s": doc["native_run_s"]}
+        summary = {**doc["result"], "native_run_s": doc["native_run_s"], "target_features": features}
     except Exception as exc:  # a task that cannot be built is an error of that task
         summary = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
     _write(out.with_suffix(".json"), json.dumps(summary).encode())
@@ -51,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     for line in sys.stdin:
         if line.strip():
             job = json.loads(line)
-            build_one(job["spec"], Path(job["out"]))
+            cpu = job.get("valgrind_cpu")
+            build_one(job["spec"], Path(job["out"]), set(cpu) if cpu else None)
     return 0
 
 

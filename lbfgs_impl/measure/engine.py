@@ -245,14 +245,15 @@ class CountingWorker:
 
     def build(self, key: str, spec: dict[str, Any]) -> None:
         """Ask the builder for ``spec``'s executables ahead of :meth:`count` (it builds while this counts)."""
-        if self.builder is None or not self.builder.alive():
-            self._ensure()
+        if self.builder is None or not self.builder.alive() or self.environment is None:
+            self._ensure()  # the counter first: the builder checks its executables against its CPU
         if key in self._builds:
             return
         self._seq += 1
         out = self.workdir / f"build{self._seq}.pkl"
         self._builds[key] = out
-        self.builder.send({"spec": spec, "out": str(out)})  # type: ignore[union-attr]
+        cpu = self.environment["cpu_features"]  # type: ignore[index]
+        self.builder.send({"spec": spec, "out": str(out), "valgrind_cpu": cpu})  # type: ignore[union-attr]
 
     def count(self, key: str, spec: dict[str, Any], repeat: int = 0) -> dict[str, Any]:
         """One sample of a task: ``{"solve", "solve_total", "compile", "n_iter", ...}`` or ``{"error"}``.
@@ -321,7 +322,8 @@ class CountingWorker:
             shutil.copy(path, self.keep / f"{path.name}-{job_id}")  # type: ignore[operator]
 
     def _dumps(self, job_id: str, doc: dict[str, Any], native: dict[str, Any]) -> dict[str, Any]:
-        extra = {"environment": self.environment, "native_run_s": native.get("native_run_s"),
+        env = {**self.environment, "target_features": native.get("target_features")}  # type: ignore[dict-item]
+        extra = {"environment": env, "native_run_s": native.get("native_run_s"),
                  "host": platform.node(), "cpu": self.cpu}  # fmt: skip
         return read_sample(self.counter_dir, job_id, doc, extra)
 

@@ -200,7 +200,7 @@ class InstructionReport:
 #: The parts of a sample's environment that change a count; samples that differ in one are never merged.
 COUNT_ENVIRONMENT_KEYS = (
     "python", "versions", "glibc", "os_image", "arch", "target_isa", "cpu_features", "valgrind",
-    "valgrind_flags", "engine",
+    "valgrind_flags", "engine", "target_features",
 )  # fmt: skip
 
 

@@ -133,3 +133,14 @@ def test_the_counting_environment_is_fixed_by_the_suite(monkeypatch):
     assert {"MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES", "LD_PRELOAD", "XLA_FLAGS", "JAX_ENABLE_X64"} <= set(
         left_out
     )
+
+
+@needs_objdump
+def test_the_builder_refuses_an_executable_with_an_instruction_valgrind_lacks(tmp_path):
+    from lbfgs_impl.measure._builder import check_isa
+
+    valgrind = {"64bit", "avx", "avx2", "sse2"}
+    features, bad = check_isa([(_blob_with(tmp_path, "adcx %rax, %rbx"), None, None)], valgrind)
+    assert "adx" in features and bad.startswith("the executable uses instructions valgrind's CPU lacks (adx: ")
+    assert check_isa([(_blob_with(tmp_path, "addq %rax, %rbx"), None, None)], valgrind)[1] is None
+    assert check_isa([(b"no machine code here", None, None)], valgrind) == ([], None)
