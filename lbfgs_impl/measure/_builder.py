@@ -19,6 +19,7 @@ import json
 import os
 import pickle
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -53,13 +54,15 @@ def check_isa(executables: list, valgrind_cpu: set[str]) -> tuple[list[str], str
 
 
 def build_one(spec: dict, out: Path, valgrind_cpu: set[str] | None = None) -> None:
+    t0 = time.perf_counter()
     try:
         doc = native_aot.capture(spec)
         features, bad = check_isa(doc["executables"], valgrind_cpu) if valgrind_cpu else ([], None)
         if bad:
             raise RuntimeError(bad)
         _write(out, pickle.dumps({k: doc[k] for k in ("executables", "path", "result")}))
-        summary = {**doc["result"], "native_run_s": doc["native_run_s"], "target_features": features}
+        summary = {**doc["result"], "native_run_s": doc["native_run_s"], "target_features": features,
+                   "build_s": time.perf_counter() - t0}  # fmt: skip
     except Exception as exc:  # a task that cannot be built is an error of that task
         summary = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
     _write(out.with_suffix(".json"), json.dumps(summary).encode())

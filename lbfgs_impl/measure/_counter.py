@@ -20,6 +20,7 @@ import os
 import pickle
 import platform
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ import lbfgs_impl  # noqa: F401  (float64)
 from lbfgs_impl.measure import native_aot
 from lbfgs_impl.measure.environment import package_versions
 from lbfgs_impl.measure.processes import die_with_parent
+from lbfgs_impl.measure.timing import count_compilations
 from lbfgs_impl.problems import make_problem
 from lbfgs_impl.solvers import SolverConfig, get_solver
 from lbfgs_impl.solvers.base import set_aot_hook
@@ -80,21 +82,37 @@ def _counted(shim: ctypes.CDLL, name: str, fn: Any) -> Any:
 
 
 def measure(shim: ctypes.CDLL, job: dict[str, Any]) -> dict[str, Any]:
+    """One job; ``compiled_here``: XLA compilations in this process besides a counted compile (0 when
+    everything the solve and the problem needed was loaded)."""
+    counted_compile = None
+    if job.get("compile"):  # counted here, for valgrind's CPU; the solve still runs the native build
+        spec = job["spec"]
+        other = get_solver(spec["solver"]).prepare(
+            make_problem(spec["problem"], spec["n"]), SolverConfig(**spec["config"])
+        )
+        counted_compile = _counted(shim, f"{job['id']}:compile", other.compile)
+    with count_compilations() as log:
+        doc = _measure(shim, job)
+    return {**doc, "compiled_here": log.n_compilations, "counted_compile": counted_compile is not None}
+
+
+def _measure(shim: ctypes.CDLL, job: dict[str, Any]) -> dict[str, Any]:
+    t0 = time.perf_counter()
     built = pickle.loads(Path(job["aot"]).read_bytes())
     spec = job["spec"]
     config = SolverConfig(**spec["config"])
     problem = make_problem(spec["problem"], spec["n"])
-    if job.get("compile"):  # counted here, for valgrind's CPU; the solve still runs the native build
-        other = get_solver(spec["solver"]).prepare(problem, config)
-        _counted(shim, f"{job['id']}:compile", other.compile)
     prepared = get_solver(spec["solver"]).prepare(problem, config)
     loader = native_aot.Loader(built["executables"])
     set_aot_hook(loader)
     try:
         prepared.compile()
+        t1 = time.perf_counter()
         for _ in range(WARM_UP_RUNS):
             jax.block_until_ready(prepared.run())
+        t2 = time.perf_counter()
         raw = _counted(shim, f"{job['id']}:solve", prepared.run)
+        t3 = time.perf_counter()
     finally:
         set_aot_hook(None)
     path = native_aot.solve_path(raw)
@@ -105,8 +123,14 @@ def measure(shim: ctypes.CDLL, job: dict[str, Any]) -> dict[str, Any]:
         result = prepared.result(raw)
         outcome = {"n_iter": result.n_iter, "n_fev": result.n_fev, "converged": result.converged,
                    "status": result.status}  # fmt: skip
+    seconds = {
+        "load_s": t1 - t0,
+        "warm_up_s": t2 - t1,
+        "counted_s": t3 - t2,
+        "result_s": time.perf_counter() - t3,
+    }
     return {**outcome, "same_path_as_native": same, "executables_loaded": loader.loaded,
-            "compiled_here": loader.compiled_here}  # fmt: skip
+            "compiled_by_solver": loader.compiled_here, "seconds": seconds}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

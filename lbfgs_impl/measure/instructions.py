@@ -81,6 +81,10 @@ class InstructionCounts:
         pool's idle spinning and work stealing (:data:`lbfgs_impl.measure.callgrind.SCHEDULER_FUNCTIONS`).
       solve_total: the same with them: everything callgrind counted.
       compile: instructions of trace+lower+compile, per process (empty unless asked for).
+      environment: what the processes of the merged samples reported (:func:`environment_difference`);
+        samples of another environment are kept apart in ``other_environments``.
+      processes: per sample, where it was counted, how long each step took and how many executables
+        the counted process had to compile itself (0 when everything was loaded).
       n_iter, n_fev, converged: what the solve did under valgrind (valgrind
         emulates a CPU without AVX-512, so SciPy's path may differ by an
         iteration from a native run; compare per-iteration figures across
@@ -97,6 +101,7 @@ class InstructionCounts:
     errors: list[str] = field(default_factory=list)
     environment: dict[str, Any] | None = None
     other_environments: list[dict[str, Any]] = field(default_factory=list)
+    processes: list[dict[str, Any]] = field(default_factory=list)
 
     def add_sample(self, sample: dict[str, Any], repeat: int) -> None:
         """Add one process's sample (:meth:`lbfgs_impl.measure.engine.CountingWorker.count`).
@@ -121,6 +126,7 @@ class InstructionCounts:
         self.n_iter.append(sample["n_iter"])
         self.n_fev.append(sample["n_fev"])
         self.converged.append(sample["converged"])
+        self.processes.append({k: sample.get(k) for k in ("host", "cpu", "seconds", "compiled_here")})
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> InstructionCounts:
@@ -130,7 +136,7 @@ class InstructionCounts:
             task, list(doc["instructions_samples"]), list(doc["instructions_total_samples"]),
             list(doc["compile_instructions_samples"]), list(doc["n_iter"]), list(doc["n_fev"]),
             list(doc["converged"]), list(doc["errors"]), doc.get("environment"),
-            list(doc.get("other_environments") or []),
+            list(doc.get("other_environments") or []), list(doc.get("processes") or []),
         )  # fmt: skip
 
     @property
@@ -175,6 +181,7 @@ class InstructionCounts:
             "errors": self.errors,
             "environment": self.environment,
             "other_environments": self.other_environments,
+            "processes": self.processes,
         }
 
 

@@ -26,11 +26,11 @@ from lbfgs_impl.tracking.runs import BenchmarkRun, Finding, Thresholds, is_count
 
 #: What must match for two counts to be comparable, as recorded in ``extra_info["instructions_meta"]``.
 ENVIRONMENT_KEYS = (
+    ("engine", "counting engine"),  # first: another engine is a step, whatever else changed with it
     ("valgrind", "valgrind"),
     ("valgrind_flags", "tool flags"),
     ("arch", "architecture"),
     ("os_image", "OS/glibc image"),
-    ("engine", "counting engine"),
 )
 
 #: The engine of counts recorded before the engine was (each count compiled in the counted process).
