@@ -256,11 +256,11 @@ def by_hand(tmp_path_factory):
         partial = out / "instructions-partial.jsonl"
         _wait_for(
             lambda: (partial.exists() and partial.read_text().strip()) or run.poll() is not None,
-            1800,  # both workers and their zygotes may share one CPU (the xdist worker is pinned)
+            1800,  # both workers and their counting processes may share one CPU (the xdist worker is pinned)
             "a count",
         )
         killed_mid_run = run.poll() is None
-        os.kill(procs[1].pid, signal.SIGKILL)  # worker w0, with its zygote
+        os.kill(procs[1].pid, signal.SIGKILL)  # worker w0, with its counting processes
         _, stderr = run.communicate(timeout=1800)
         leftovers = _ours(str(base / "tmp"))  # the run is over: nothing of ours may still run valgrind
         return {"rc": run.returncode, "out": out, "stderr": stderr, "killed_mid_run": killed_mid_run,
@@ -303,11 +303,11 @@ def test_ctrl_c_leaves_no_valgrind_process_behind(tmp_path):
     )  # fmt: skip
     marker = str(tmp_path / "tmp")
     try:
-        _wait_for(lambda: _ours(marker) or run.poll() is not None, 300, "a zygote")
+        _wait_for(lambda: _ours(marker) or run.poll() is not None, 300, "a counting process")
         assert run.poll() is None, run.stderr.read() if run.stderr else ""
         os.killpg(run.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
         run.wait(timeout=120)
-        _wait_for(lambda: not _ours(marker), 30, "the zygotes to go")
+        _wait_for(lambda: not _ours(marker), 30, "the counting processes to go")
     finally:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)

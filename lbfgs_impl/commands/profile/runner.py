@@ -340,7 +340,7 @@ def _add_instructions(
                                 on_result=on_result, resume=resume)  # fmt: skip
     phase_s = time.monotonic() - t0
     run.meta["instructions"] = counts_environment(report.meta, report.skipped)
-    # the phase's wall time (zygote or worker start-up included) and its rate, for the scaling figures
+    # the phase's wall time (the counting workers' start-up included) and its rate, for the scaling figures
     run.meta["instructions"].update(tasks=len(tasks), phase_s=round(phase_s, 1))
     if not report.skipped and tasks:
         rate = 60 * len(tasks) / phase_s
