@@ -44,6 +44,7 @@ from lbfgs_impl.measure.instructions import (
     InstructionReport,
     InstructionTask,
     base_meta,
+    fresh_counts,
     measure_instructions,
     ordered_jobs,
     report_environment,
@@ -137,10 +138,7 @@ def count_instructions(
         report.meta["scheduler"] = "none: the built-in pool"
         return report
     meta = base_meta(repeats, compile, cpus, plugins)
-    counts = {t.key: InstructionCounts(t) for t in tasks}
-    for key, saved in (resume or {}).items():
-        if key in counts:
-            counts[key] = saved
+    counts = fresh_counts(tasks, resume)
     if target == LOCAL and (reason := unavailable_reason()):
         return InstructionReport(counts, {**meta, "scheduler": target}, reason)
     with contextlib.ExitStack() as stack:

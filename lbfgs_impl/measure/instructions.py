@@ -31,10 +31,8 @@ built with the system C compiler on first use.
 from __future__ import annotations
 
 import os
-import queue
 import statistics
 import tempfile
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,11 +41,10 @@ from typing import Any, NamedTuple
 from lbfgs_impl.measure.engine import (
     FIXED_ENV,
     VALGRIND_FLAGS,
-    CountingWorker,
-    WorkerDied,
     engine_meta,
     ignored_env,
 )
+from lbfgs_impl.measure.pool import Pool
 from lbfgs_impl.measure.valgrind_tools import (  # noqa: F401  (re-exported)
     SHIM_SOURCE,
     InstructionsUnavailable,
@@ -255,6 +252,13 @@ def base_meta(repeats: int, compile: bool, cpus: Sequence[int], plugins: Sequenc
     }
 
 
+def fresh_counts(
+    tasks: Sequence[InstructionTask], resume: dict[str, InstructionCounts] | None
+) -> dict[str, InstructionCounts]:
+    """Empty counts for every task, or the saved ones of a resumed run where it has them."""
+    return {t.key: (resume or {}).get(t.key) or InstructionCounts(t) for t in tasks}
+
+
 def ordered_jobs(
     tasks: Sequence[InstructionTask], repeats: int, done: dict[str, InstructionCounts] | None = None
 ) -> list[tuple[InstructionTask, int]]:
@@ -306,10 +310,7 @@ def measure_instructions(
         raise ValueError(f"instruction repeats must be >= 1, got {repeats}")
     cpus = sorted(cpus if cpus is not None else os.sched_getaffinity(0))
     meta = base_meta(repeats, compile, cpus, plugins)
-    counts = {t.key: InstructionCounts(t) for t in tasks}
-    for key, saved in (resume or {}).items():
-        if key in counts:
-            counts[key] = saved
+    counts = fresh_counts(tasks, resume)
     if meta["valgrind"] is None:
         return InstructionReport(counts, meta, "valgrind is not installed (apt-get install valgrind)")
     jobs = ordered_jobs(tasks, repeats, resume)
@@ -320,58 +321,17 @@ def measure_instructions(
             shim = build_shim(tmp)
         except InstructionsUnavailable as exc:
             return InstructionReport(counts, meta, str(exc))
-        todo: queue.Queue[tuple[InstructionTask, int]] = queue.Queue()
-        for job in jobs:
-            todo.put(job)
-        lock, total, done, restarts = threading.Lock(), len(jobs), [0], []
-        failures: list[str] = []
-
-        def serve(cpu: int, index: int) -> None:
-            keep = Path(keep_dumps) / f"worker{index}" if keep_dumps is not None else None
-            with CountingWorker(cpu, shim, tmp / f"worker{index}", compile, tuple(plugins), keep) as worker:
-                try:
-                    while True:
-                        try:
-                            task, repeat = todo.get_nowait()
-                        except queue.Empty:
-                            return
-                        nxt = _peek(todo)
-                        if nxt is not None:
-                            worker.build(nxt[0].key, task_spec(nxt[0]))
-                        sample = worker.count(task.key, task_spec(task), repeat)
-                        with lock:
-                            counts[task.key].add_sample(sample, repeat)
-                            done[0] += 1
-                            if on_result is not None:
-                                on_result(counts[task.key])
-                            if progress is not None:
-                                progress(done[0], total)
-                except WorkerDied as exc:  # it cannot start again: its jobs go to the others
-                    failures.append(f"worker on CPU {cpu}: {exc}")
-                    todo.put((task, repeat))
-                finally:
-                    restarts.extend(worker.restarts)
-
-        threads = [threading.Thread(target=serve, args=(cpu, i), daemon=True) for i, cpu in enumerate(cpus)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        while not todo.empty():
-            task, repeat = todo.get_nowait()
-            why = "; ".join(failures)
-            counts[task.key].errors.append(f"repeat {repeat}: no worker could count it ({why})")
+        pool = Pool(
+            counts, shim, tmp, compile, tuple(plugins), keep_dumps, on_result, progress, jobs, task_spec
+        )
+        pool.run(cpus)
+    restarts, failures = pool.restarts, pool.failures
     if restarts or failures:
         meta["worker_restarts"] = restarts + failures
     meta["environment"] = report_environment(counts)
     if failures and len(failures) == len(cpus) and not any(c.ok for c in counts.values()):
         return InstructionReport(counts, meta, failures[0])
     return InstructionReport(counts, meta)
-
-
-def _peek(todo: queue.Queue[Any]) -> Any:
-    with todo.mutex:
-        return todo.queue[0] if todo.queue else None
 
 
 def task_spec(task: InstructionTask) -> dict[str, Any]:

@@ -159,6 +159,8 @@ def run_profile(
     ``instruction_resume`` holds counts saved by an earlier run (not counted again).
     ``timed=False`` times nothing (:func:`trace_problem`): outcomes and evaluations only.
     """
+    # long function: the profile's phases in order (check the solvers and problems, time or trace
+    # each problem here or on the cluster, then the instruction counts), each a call of its own.
     from lbfgs_impl.commands.profile.remote import time_on_cluster, timing_address
 
     config = (config or SolverConfig()).validate()
