@@ -129,9 +129,8 @@ class CountingPlugin(WorkerPlugin):  # type: ignore[misc,valid-type]
             worker.loop.add_callback(worker.set_resources, **{self.resource: 0})
 
     def teardown(self, worker: Any = None) -> None:
-        if self.counting is not None:
-            with self.lock:
-                self.counting.close()
+        if self.counting is not None:  # not under the lock: a task counting now fails at once
+            self.counting.close()
             self.counting = None
         if self._lock_file is not None:
             self._lock_file.close()

@@ -173,6 +173,7 @@ class CountingWorker:
         self.counter: _Proc | None = None
         self.environment: dict[str, Any] | None = None
         self.restarts: list[str] = []
+        self.closed = False
         self._seq = 0
         self._builds: dict[str, Path] = {}
         self.aslr = _aslr_off_prefix()
@@ -221,6 +222,8 @@ class CountingWorker:
         }  # fmt: skip
 
     def _ensure(self) -> None:
+        if self.closed:  # ended from another thread (a plugin's teardown): start nothing again
+            raise WorkerDied("the counting worker was closed")
         if self.builder is None or not self.builder.alive():
             if self.builder is not None:
                 self.restarts.append(f"builder ended (status {self.builder.proc.returncode}): restarted")
@@ -233,6 +236,7 @@ class CountingWorker:
             self._start_counter()
 
     def close(self) -> None:
+        self.closed = True
         for p in (self.builder, self.counter):
             if p is not None:
                 p.end()
@@ -302,13 +306,10 @@ class CountingWorker:
                 self.restarts.append(f"counter ended while counting {key} (status {counter.proc.returncode})")
                 counter.end()
                 self.counter = None
-                if attempt == 2:
+                if attempt == 2 or self.closed:
                     return {"error": str(exc)}
                 self._start_counter()
         doc = json.loads(out.read_text())
-        self._builds.pop(key, None)
-        for path in (built, built.with_suffix(".json")):
-            path.unlink(missing_ok=True)
         if doc.get("error"):
             return {"error": doc["error"]}
         if self.keep is not None:
