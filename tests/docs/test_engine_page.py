@@ -56,3 +56,20 @@ def test_every_figure_comes_from_the_data(tmp_path):
 def test_without_data_the_page_says_how_to_measure(tmp_path):
     (page,) = _engine().generate(tmp_path / "absent", tmp_path / "docs")
     assert "No measurement is committed yet" in page.read_text()
+
+
+def test_counts_of_two_engines_are_set_side_by_side_per_task(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    base = {"grid": "quick", "cpus": [0], "repeats": 1, "scheduler": "none", "machine": {}, "wall_s": 1.0,
+            "cpu_s": 1.0, "cpu_s_per_sample": 1.0, "load_before": [0, 0, 0],
+            "load_after": [0, 0, 0]}  # fmt: skip
+    old = {**base, "tasks": ["a"], "meta": {}, "results": [_row("scipy", 2_000_000, 20, 0.5)]}
+    new = {**base, "tasks": ["a"], "meta": {"engine": "native-aot:AVX2"}}
+    new["results"] = [_row("scipy", 1_000_000, 20, 0.5)]
+    (data / "old.json").write_text(json.dumps(old))
+    (data / "new.json").write_text(json.dumps(new))
+    (page,) = _engine().generate(data, tmp_path / "docs")
+    text = page.read_text()
+    assert "## old (in-valgrind)" in text and "## new (native-aot:AVX2)" in text
+    assert "| scipy/p-2 | 2.000 M | 1.000 M | 0.500 |" in text and "median 0.500" in text
