@@ -198,7 +198,10 @@ def _run(
         }  # fmt: skip
         pending = set(futures)
         while pending:
-            finished, pending = wait(pending, timeout=WATCH_S, return_when="FIRST_COMPLETED")
+            try:
+                finished, pending = wait(pending, timeout=WATCH_S, return_when="FIRST_COMPLETED")
+            except TimeoutError:  # nothing finished in WATCH_S: look whether a worker can still count
+                finished = set()
             for future in finished:
                 task, repeat = futures[future]
                 _take(future, repeat, counts[task.key], machines[task.key], meta)
