@@ -25,7 +25,11 @@ def finite_or_none(x: float | None) -> float | None:
 
 def thread_pool_shares(counts: InstructionCounts) -> list[float]:
     """Per process: the share of everything callgrind counted that XLA's thread-pool scheduler took."""
-    return [(t - n) / t for n, t in zip(counts.solve, counts.solve_total, strict=False) if t > 0]
+    allocator = counts.solve_allocator if len(counts.solve_allocator) == len(counts.solve) else []
+    allocator = allocator or [0] * len(counts.solve)
+    return [
+        (t - n - a) / t for n, t, a in zip(counts.solve, counts.solve_total, allocator, strict=False) if t > 0
+    ]
 
 
 def thread_pool_fields(counts: InstructionCounts) -> dict[str, Any]:
@@ -36,6 +40,7 @@ def thread_pool_fields(counts: InstructionCounts) -> dict[str, Any]:
         "instructions_total_samples": list(counts.solve_total),
         "instructions_thread_pool_share": statistics.median(shares) if shares else None,
         "instructions_thread_pool_share_samples": shares,
+        "instructions_allocator_samples": list(counts.solve_allocator),
     }
 
 

@@ -350,7 +350,8 @@ def read_sample(
     if solve is None or solve.problem:
         return {"error": solve.problem if solve is not None else "callgrind wrote no dump for the solve"}
     sample = {
-        "solve": solve.net, "solve_total": solve.total, "n_iter": result["n_iter"], "n_fev": result["n_fev"],
+        "solve": solve.net, "solve_total": solve.total, "solve_allocator": solve.allocator,
+        "n_iter": result["n_iter"], "n_fev": result["n_fev"],
         "converged": result["converged"], "same_path_as_native": result.get("same_path_as_native"), **extra,
     }  # fmt: skip
     if "compile" in found:

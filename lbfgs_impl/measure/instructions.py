@@ -75,8 +75,10 @@ class InstructionCounts:
 
     Attributes:
       solve: instructions of one complete solve, per process, without the thread
-        pool's idle spinning and work stealing (:data:`lbfgs_impl.measure.callgrind.SCHEDULER_FUNCTIONS`).
+        pool's idle spinning and work stealing (:data:`lbfgs_impl.measure.callgrind.SCHEDULER_FUNCTIONS`)
+        and glibc's allocator internals (:data:`lbfgs_impl.measure.callgrind.ALLOCATOR_FUNCTIONS`).
       solve_total: the same with them: everything callgrind counted.
+      solve_allocator: the allocator internals' part of ``solve_total``, per process.
       compile: instructions of trace+lower+compile, per process (empty unless asked for).
       environment: what the processes of the merged samples reported (:func:`environment_difference`);
         samples of another environment are kept apart in ``other_environments``.
@@ -99,6 +101,7 @@ class InstructionCounts:
     environment: dict[str, Any] | None = None
     other_environments: list[dict[str, Any]] = field(default_factory=list)
     processes: list[dict[str, Any]] = field(default_factory=list)
+    solve_allocator: list[int] = field(default_factory=list)
 
     def add_sample(self, sample: dict[str, Any], repeat: int) -> None:
         """Add one process's sample (:meth:`lbfgs_impl.measure.engine.CountingWorker.count`).
@@ -118,6 +121,7 @@ class InstructionCounts:
             return
         self.solve.append(sample["solve"])
         self.solve_total.append(sample["solve_total"])
+        self.solve_allocator.append(sample.get("solve_allocator", 0))
         if "compile" in sample:
             self.compile.append(sample["compile"])
         self.n_iter.append(sample["n_iter"])
@@ -134,6 +138,7 @@ class InstructionCounts:
             list(doc["compile_instructions_samples"]), list(doc["n_iter"]), list(doc["n_fev"]),
             list(doc["converged"]), list(doc["errors"]), doc.get("environment"),
             list(doc.get("other_environments") or []), list(doc.get("processes") or []),
+            list(doc.get("instructions_allocator_samples") or []),
         )  # fmt: skip
 
     @property
@@ -170,6 +175,7 @@ class InstructionCounts:
             "instructions_spread": self.spread if self.ok else None,
             "instructions_samples": self.solve,
             "instructions_total_samples": self.solve_total,
+            "instructions_allocator_samples": self.solve_allocator,
             "compile_instructions": self.compile_median,
             "compile_instructions_samples": self.compile,
             "n_iter": self.n_iter,

@@ -97,3 +97,23 @@ def test_thread_pool_code_at_exactly_one_percent_is_setup_not_a_renamed_schedule
 
     assert Dump(total=1000, scheduler=0, pool_like=10, xla=5).problem is None
     assert Dump(total=1000, scheduler=0, pool_like=11, xla=5).problem.startswith("the thread-pool filter")
+
+
+def test_glibcs_allocator_internals_are_left_out_and_recorded_apart(tmp_path):
+    from lbfgs_impl.measure.callgrind import read_dump_file
+
+    (tmp_path / "callgrind.out.1").write_text(
+        "version: 1\ncreator: callgrind-3.19.0\ndesc: Trigger: Client Request: j0:solve\nevents: Ir\n"
+        "ob=(1) /usr/lib/x86_64-linux-gnu/libc.so.6\nfn=(1) malloc\n0 30\nfn=(2) _int_malloc\n0 40\n"
+        "fn=(3) _int_free\n0 20\nob=(2) /work/mylib.so\nfn=(4) _int_malloc\n0 7\n"
+        f"fn=(5) {POOL}\n0 100\nfn=(6) main\n0 500\ntotals: 697\n"
+    )
+    name, dump = read_dump_file(tmp_path / "callgrind.out.1")
+    # libc's internals (40 + 20) apart; malloc's entry point and a same-named function elsewhere stay
+    assert name == "j0:solve" and dump.allocator == 60 and dump.scheduler == 100
+    assert dump.net == 697 - 100 - 60
+    c = InstructionCounts(TASK)
+    c.add_sample(read_sample(tmp_path, "j0", {"n_iter": 1, "n_fev": 1, "converged": True}, {}), 0)
+    fields = instruction_fields(c)
+    assert fields["instructions"] == 537 and fields["instructions_allocator_samples"] == [60]
+    assert fields["instructions_thread_pool_share"] == pytest.approx(100 / 697)
