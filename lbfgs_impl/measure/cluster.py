@@ -227,13 +227,13 @@ def _run(
 
 
 def _nobody_can_count(client: Any, plugin: Any, plugin_state: Any) -> str | None:
-    """Why no worker of the cluster can count for this run, or None while one can."""
-    workers = client.scheduler_info(n_workers=-1).get("workers", {})
-    if any((w.get("resources") or {}).get(plugin.resource, 0) > 0 for w in workers.values()):
-        return None
+    """Why no worker of the cluster can count for this run, or None while one can (each worker's
+    plugin says whether it can: one that refused or never could holds no resource)."""
     states = client.run(plugin_state, plugin.name)
-    reasons = sorted({s["unavailable"] for s in states.values() if s.get("unavailable")})
-    return "no worker can count: " + ("; ".join(reasons) or "no worker holds the counting resource")
+    if any(not s.get("unavailable") for s in states.values()):
+        return None
+    reasons = sorted({s["unavailable"] for s in states.values()})
+    return "no worker can count: " + ("; ".join(reasons) or "the cluster has no worker")
 
 
 def _take(
