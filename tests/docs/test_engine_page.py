@@ -72,4 +72,4 @@ def test_counts_of_two_engines_are_set_side_by_side_per_task(tmp_path):
     (page,) = _engine().generate(data, tmp_path / "docs")
     text = page.read_text()
     assert "## old (in-valgrind)" in text and "## new (native-aot:AVX2)" in text
-    assert "| scipy/p-2 | 2.000 M | 1.000 M | 0.500 |" in text and "median 0.500" in text
+    assert "| scipy/p-2 | 2.000 M | 1.000 M | 0.500 | - |" in text and "median 0.500" in text
