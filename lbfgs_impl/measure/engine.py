@@ -29,6 +29,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -174,6 +175,7 @@ class CountingWorker:
         self.environment: dict[str, Any] | None = None
         self.restarts: list[str] = []
         self.closed = False
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="counting-worker")
         self._seq = 0
         self._builds: dict[str, Path] = {}
         self.aslr = _aslr_off_prefix()
@@ -191,10 +193,12 @@ class CountingWorker:
                 os.sched_setaffinity(0, {cpu})
             die_with_parent(parent)
 
-        proc = subprocess.Popen(
-            cmd, env=env, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True, preexec_fn=prepare,
-        )  # fmt: skip
+        # Started from the worker's own long-lived thread: Linux sends PR_SET_PDEATHSIG when the *thread*
+        # that started a child ends, and the caller may be a short-lived one (a plugin's set-up thread).
+        proc = self._spawner.submit(
+            subprocess.Popen, cmd, env=env, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+            text=True, start_new_session=True, preexec_fn=prepare,
+        ).result()  # fmt: skip
         return _Proc(proc, log, log_path)
 
     def _start_builder(self) -> None:
@@ -241,6 +245,7 @@ class CountingWorker:
             if p is not None:
                 p.end()
         self.builder = self.counter = None
+        self._spawner.shutdown(wait=False)
 
     def __enter__(self) -> CountingWorker:
         return self
