@@ -25,7 +25,11 @@ def finite_or_none(x: float | None) -> float | None:
 
 def thread_pool_shares(counts: InstructionCounts) -> list[float]:
     """Per process: the share of everything callgrind counted that XLA's thread-pool scheduler took."""
-    return [(t - n) / t for n, t in zip(counts.solve, counts.solve_total, strict=False) if t > 0]
+    allocator = counts.solve_allocator if len(counts.solve_allocator) == len(counts.solve) else []
+    allocator = allocator or [0] * len(counts.solve)
+    return [
+        (t - n - a) / t for n, t, a in zip(counts.solve, counts.solve_total, allocator, strict=False) if t > 0
+    ]
 
 
 def thread_pool_fields(counts: InstructionCounts) -> dict[str, Any]:
@@ -36,6 +40,7 @@ def thread_pool_fields(counts: InstructionCounts) -> dict[str, Any]:
         "instructions_total_samples": list(counts.solve_total),
         "instructions_thread_pool_share": statistics.median(shares) if shares else None,
         "instructions_thread_pool_share_samples": shares,
+        "instructions_allocator_samples": list(counts.solve_allocator),
     }
 
 
@@ -55,8 +60,16 @@ def counts_environment(meta: dict[str, Any], skipped: str | None) -> dict[str, A
     Args:
       meta: :attr:`lbfgs_impl.measure.instructions.InstructionReport.meta` (valgrind version, flags...).
       skipped: why no count was taken, or None.
+
+    The architecture and OS/glibc image are those the counting processes read
+    (``meta["environment"]``), not the client's: the gate compares the machines that counted.
     """
-    return {**meta, "skipped": skipped, "arch": platform.machine(), "os_image": os_image()}
+    env = meta.get("environment") or {}
+    if env.get("arch") and env.get("os_image"):  # read by the processes that counted
+        return {**meta, "skipped": skipped, "arch": env["arch"], "os_image": env["os_image"]}
+    # nothing was counted: this machine's, said so
+    where = {"environment_read_on": "the client (no count was taken)"}
+    return {**meta, **where, "skipped": skipped, "arch": platform.machine(), "os_image": os_image()}
 
 
 def instruction_fields(counts: InstructionCounts | None) -> dict[str, Any]:

@@ -180,7 +180,7 @@ def problem(case: BenchCase) -> Problem:
 def instruction_report(request: pytest.FixtureRequest) -> InstructionReport | None:
     """Instruction counts of every selected steady benchmark (``--perf-instructions``), taken once.
 
-    The zygotes run on every CPU this run had before pinning, before any timing starts.
+    The counting workers run on every CPU this run had before pinning, before any timing starts.
     """
     pytestconfig = request.config
     if not pytestconfig.getoption("perf_instructions"):

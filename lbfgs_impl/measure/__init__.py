@@ -3,7 +3,7 @@
 * :mod:`~lbfgs_impl.measure.timing`: first call (fresh caches) and steady state
   (AOT-compiled, zero compilations in the timed region, checked); pinning.
 * :mod:`~lbfgs_impl.measure.instructions`: instruction counts under callgrind
-  (with :mod:`~lbfgs_impl.measure._callgrind_worker` and ``_native/``).
+  (with :mod:`~lbfgs_impl.measure.engine` and ``_native/``).
 * :mod:`~lbfgs_impl.measure.environment`: versions, CPU, thread settings.
 * :mod:`~lbfgs_impl.measure.resources`: will a problem fit in memory.
 

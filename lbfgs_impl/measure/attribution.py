@@ -166,7 +166,7 @@ class KeptDump(NamedTuple):
 
 
 def kept_dumps(directory: Path, kind: str = "solve") -> list[KeptDump]:
-    """Every ``kind`` dump under ``directory`` (one folder per zygote), with the task it belongs to."""
+    """Every ``kind`` dump under ``directory`` (a folder per counting worker), with its task."""
     found: list[KeptDump] = []
     for zdir in sorted(p for p in Path(directory).iterdir() if (p / "jobs.json").exists()):
         jobs = {job["id"]: job for job in json.loads((zdir / "jobs.json").read_text())}

@@ -17,6 +17,17 @@ _TRIGGER = re.compile(r"^desc: Trigger: Client Request: (\S+)", re.M)
 SCHEDULER_FUNCTIONS = re.compile(r"^Eigen::(ThreadPoolTempl|RunQueue)<")
 
 
+#: glibc's allocator internals (in an object named ``libc``): how much work a ``malloc`` or ``free``
+#: does inside depends on the heap's layout, which follows the process's history, not the solve
+#: (measured: the residual of the spread between processes once the scheduler is left out). Their
+#: self cost is recorded apart and left out of the compared figure; the entry points ``malloc`` and
+#: ``free`` stay in it, so a change in the number of allocations still shows.
+ALLOCATOR_FUNCTIONS = re.compile(
+    r"^(_int_malloc|_int_free|malloc_consolidate|unlink_chunk.*|_int_memalign|sysmalloc|systrim.*"
+    r"|alloc_perturb|_int_realloc)$"
+)
+
+
 #: Functions that look like thread-pool code under any name (a renamed or re-templated scheduler
 #: would still match), and XLA's own functions (the total "says XLA ran").
 POOL_LIKE_FUNCTIONS = re.compile(r"ThreadPool|RunQueue|WorkerLoop|WorkStealing|Steal\b|EventCount")
@@ -30,7 +41,8 @@ POOL_LIKE_LIMIT = 0.01
 
 
 class Dump(NamedTuple):
-    """One callgrind dump: all instructions, those of :data:`SCHEDULER_FUNCTIONS`, and two checks.
+    """One callgrind dump: all instructions, those of :data:`SCHEDULER_FUNCTIONS` and of
+    :data:`ALLOCATOR_FUNCTIONS`, and two checks.
 
     ``pool_like``: self cost of thread-pool-looking functions the filter did not match;
     ``xla``: self cost of XLA's functions (``xla::``, ``tsl::``).
@@ -40,10 +52,12 @@ class Dump(NamedTuple):
     scheduler: int
     pool_like: int = 0
     xla: int = 0
+    allocator: int = 0
 
     @property
     def net(self) -> int:
-        return self.total - self.scheduler
+        """The compared figure: everything but the scheduler and glibc's allocator internals."""
+        return self.total - self.scheduler - self.allocator
 
     @property
     def share(self) -> float:
@@ -128,14 +142,29 @@ def dump_of(total: int, costs: dict[str, int]) -> Dump:
     return Dump(total, scheduler, pool_like, xla)
 
 
+def read_dump_file(path: Path) -> tuple[str, Dump] | None:
+    """``(dump name, dump)`` of one callgrind output file, or None when it is no client-request dump."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    trigger, totals = _TRIGGER.search(text), _TOTALS.findall(text)
+    if not (trigger and totals):
+        return None
+    by_object = self_cost_by_object(text)
+    costs: dict[str, int] = {}
+    allocator = 0
+    for (obj, fn), cost in by_object.items():
+        costs[fn] = costs.get(fn, 0) + cost
+        if "libc" in Path(obj).name and ALLOCATOR_FUNCTIONS.match(fn):
+            allocator += cost
+    return trigger.group(1), dump_of(int(totals[-1]), costs)._replace(allocator=allocator)
+
+
 def read_dumps(directory: Path) -> dict[str, Dump]:
     """Every client-request dump in ``directory``, by dump name."""
     found: dict[str, Dump] = {}
     for path in directory.glob("callgrind.*"):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        trigger, totals = _TRIGGER.search(text), _TOTALS.findall(text)
-        if trigger and totals:
-            found[trigger.group(1)] = dump_of(int(totals[-1]), self_cost_by_function(text))
+        dump = read_dump_file(path)
+        if dump is not None:
+            found[dump[0]] = dump[1]
     return found
 
 

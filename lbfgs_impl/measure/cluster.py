@@ -8,28 +8,31 @@ results back as they finish (``as_completed``), calling ``progress`` and
 ``$LBFGS_BENCH_SCHEDULER``, else ``"local"``):
 
 * ``"local"`` (default): an embedded ``LocalCluster`` with one single-threaded
-  worker process per allowed CPU, each with its own zygote
-  (:class:`lbfgs_impl.measure.cluster_worker.ZygotePlugin`): the behaviour of the
-  built-in pool, through Dask;
+  worker process per allowed CPU, each with its own counting worker
+  (:class:`lbfgs_impl.measure.cluster_worker.CountingPlugin`): the built-in pool's
+  worker, through Dask;
 * an address (``tcp://host:8786``): an existing cluster (``dask scheduler`` and
   ``dask worker``, dask-jobqueue, dask-kubernetes); every worker needs this
   package, valgrind and a C compiler;
-* ``"none"``: no Dask, the built-in zygote pool of
+* ``"none"``: no Dask, the built-in pool of
   :func:`lbfgs_impl.measure.instructions.measure_instructions` (also what
   ``"local"`` falls back to where ``distributed`` is not installed).
 
 Faults: a worker that dies mid-task has its tasks re-run on another worker by
-the scheduler (up to ``distributed.scheduler.allowed-failures`` deaths); a task
-whose zygote died is retried (``retries=2``); a task that fails everywhere
-becomes one line in its task's ``errors``; each future's result is taken once,
-so nothing is counted twice. Interrupting the caller unregisters the plugin,
-whose teardown kills every zygote's process group.
+the scheduler (up to ``distributed.scheduler.allowed-failures`` deaths); a counting
+process that dies is restarted on its worker and the task counted once more; a worker
+that cannot count withdraws its resource and hands its tasks back, so they run
+elsewhere; a task that fails becomes one line in its task's ``errors``; each
+future's result is taken once, so nothing is counted twice. There is no global
+deadline: each task has its own limit, scaled by its native solve time
+(:func:`lbfgs_impl.measure.engine.task_limit_s`). Each run registers its plugin under
+a name of its own, so two runs on one cluster never end each other's workers;
+interrupting the caller unregisters it, whose teardown ends its processes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import os
 import uuid
@@ -40,7 +43,13 @@ from lbfgs_impl.measure.instructions import (
     InstructionCounts,
     InstructionReport,
     InstructionTask,
+    base_meta,
+    fresh_counts,
     measure_instructions,
+    ordered_jobs,
+    report_environment,
+    task_spec,
+    unavailable_reason,
 )
 
 #: The environment variable read when no ``--scheduler`` is given.
@@ -77,14 +86,6 @@ def check_scheduler(value: str) -> str:
     )
 
 
-def merge_counts(into: InstructionCounts, sample: InstructionCounts) -> None:
-    """Append one process's figures (every list field of :class:`InstructionCounts`) to ``into``."""
-    for f in dataclasses.fields(InstructionCounts):
-        mine, theirs = getattr(into, f.name), getattr(sample, f.name)
-        if isinstance(mine, list):
-            mine.extend(theirs)
-
-
 @contextlib.contextmanager
 def _client(target: str, cpus: Sequence[int]) -> Iterator[tuple[Any, str]]:
     from distributed import Client, LocalCluster
@@ -114,15 +115,14 @@ def count_instructions(
     cpus: Sequence[int] | None = None,
     plugins: Sequence[str] = (),
     progress: Callable[[int, int], None] | None = None,
-    timeout_s: float = 3600.0,
     scheduler: str | None = None,
     on_result: Callable[[InstructionCounts], None] | None = None,
+    resume: dict[str, InstructionCounts] | None = None,
 ) -> InstructionReport:
     """Count each task's instructions, ``repeats`` processes each, wherever ``scheduler`` says.
 
     Args and result as :func:`lbfgs_impl.measure.instructions.measure_instructions`, plus:
       scheduler: ``"local"``, ``"none"`` or a scheduler address (default: see the module docstring).
-      on_result: called with a task's counts so far each time one of its processes finishes.
 
     ``meta["scheduler"]`` says where the tasks ran, ``meta["machines"]`` lists the
     machines that counted and ``meta["task_machines"]`` which one took each sample.
@@ -131,20 +131,16 @@ def count_instructions(
         raise ValueError(f"instruction repeats must be >= 1, got {repeats}")
     target = resolve_scheduler(scheduler)
     cpus = sorted(cpus if cpus is not None else os.sched_getaffinity(0))
+    common = {"repeats": repeats, "compile": compile, "plugins": plugins, "progress": progress,
+              "on_result": on_result, "resume": resume}  # fmt: skip
     if target == NO_DASK:
-        report = measure_instructions(
-            tasks, repeats=repeats, compile=compile, cpus=cpus, plugins=plugins, progress=progress,
-            timeout_s=timeout_s,
-        )  # fmt: skip
-        report.meta["scheduler"] = "none: the built-in zygote pool"
-        for counts in report.counts.values() if on_result else ():
-            on_result(counts)  # type: ignore[misc]
+        report = measure_instructions(tasks, cpus=cpus, **common)  # type: ignore[arg-type]
+        report.meta["scheduler"] = "none: the built-in pool"
         return report
-    # No tasks: the same meta (valgrind, flags, environment) and the local availability check, nothing run.
-    base = measure_instructions([], repeats=repeats, compile=compile, cpus=cpus, plugins=plugins)
-    counts = {t.key: InstructionCounts(t) for t in tasks}
-    if target == LOCAL and base.skipped:
-        return InstructionReport(counts, {**base.meta, "scheduler": target}, base.skipped)
+    meta = base_meta(repeats, compile, cpus, plugins)
+    counts = fresh_counts(tasks, resume)
+    if target == LOCAL and (reason := unavailable_reason()):
+        return InstructionReport(counts, {**meta, "scheduler": target}, reason)
     with contextlib.ExitStack() as stack:
         try:
             client, description = stack.enter_context(_client(target, cpus))
@@ -153,92 +149,103 @@ def count_instructions(
                 raise
             # The embedded cluster could not start (for example a script without a __main__ guard,
             # which spawned workers re-run): the built-in pool counts the same thing.
-            report = count_instructions(
-                tasks, repeats=repeats, compile=compile, cpus=cpus, plugins=plugins, progress=progress,
-                timeout_s=timeout_s, scheduler=NO_DASK, on_result=on_result,
-            )  # fmt: skip
+            report = count_instructions(tasks, cpus=cpus, scheduler=NO_DASK, **common)  # type: ignore[arg-type]
             report.meta["scheduler"] += f" (the embedded LocalCluster did not start: {exc})"
             return report
-        meta = {**base.meta, "scheduler": description}
+        meta["scheduler"] = description
         if target != LOCAL:
-            meta["zygote_cpus"] = "one per worker, claimed on the worker's machine"
-        skipped = _run(client, tasks, counts, meta, repeats, compile, cpus if target == LOCAL else None,
-                       plugins, progress, timeout_s, on_result)  # fmt: skip
+            meta["worker_cpus"] = "one per worker, claimed on the worker's machine"
+        jobs = ordered_jobs(tasks, repeats, resume)
+        skipped = _run(client, jobs, counts, meta, compile, cpus if target == LOCAL else None,
+                       plugins, progress, on_result)  # fmt: skip
+    meta["environment"] = report_environment(counts)
     return InstructionReport(counts, meta, skipped)
+
+
+#: How often the client checks that some worker can still count while it waits.
+WATCH_S = 15.0
 
 
 def _run(
     client: Any,
-    tasks: Sequence[InstructionTask],
+    jobs: Sequence[tuple[InstructionTask, int]],
     counts: dict[str, InstructionCounts],
     meta: dict[str, Any],
-    repeats: int,
     compile: bool,
     cpus: Sequence[int] | None,
     plugins: Sequence[str],
     progress: Callable[[int, int], None] | None,
-    timeout_s: float,
     on_result: Callable[[InstructionCounts], None] | None,
 ) -> str | None:
-    """Submit, stream back, merge. Returns the reason when no worker could count at all."""
-    from distributed import as_completed
+    """Register this run's plugin, submit, stream back, merge. The reason when no worker can count."""
+    from distributed import wait
 
-    from lbfgs_impl.measure.cluster_worker import PLUGIN_NAME, ZygotePlugin, count_one
+    from lbfgs_impl.measure.cluster_worker import CountingPlugin, count_one, plugin_state
 
-    token = uuid.uuid4().hex[:8]
-    client.register_plugin(ZygotePlugin(compile, plugins, cpus, token), name=PLUGIN_NAME)
-    futures = {
-        client.submit(count_one, t, r, key=f"lbfgs-count-{token}-{t.key}-r{r}", pure=False, retries=2): (t, r)
-        for r in range(repeats)
-        for t in tasks
-    }
-    machines: dict[str, list[dict[str, Any]]] = {t.key: [] for t in tasks}
-    skipped: list[str] = []
-    total, done = len(futures), 0
+    plugin = CountingPlugin(uuid.uuid4().hex[:8], compile, plugins, cpus)
+    client.register_plugin(plugin, name=plugin.name)
+    machines: dict[str, list[dict[str, Any]]] = {key: [] for key in counts}
+    total, done = len(jobs), 0
     if progress is not None:
         progress(0, total)
     try:
+        futures = {
+            client.submit(
+                count_one, plugin.name, t.key, task_spec(t), r, pure=False, resources={plugin.resource: 1},
+                key=f"lbfgs-count-{plugin.token}-{t.key}-r{r}",
+            ): (t, r)
+            for t, r in jobs
+        }  # fmt: skip
         pending = set(futures)
-        with contextlib.suppress(TimeoutError):
-            for future in as_completed(futures, timeout=timeout_s):
-                pending.discard(future)
+        while pending:
+            try:
+                finished, pending = wait(pending, timeout=WATCH_S, return_when="FIRST_COMPLETED")
+            except TimeoutError:  # nothing finished in WATCH_S: look whether a worker can still count
+                finished = set()
+            for future in finished:
                 task, repeat = futures[future]
-                _take(future, task, repeat, counts[task.key], machines[task.key], skipped)
+                _take(future, repeat, counts[task.key], machines[task.key], meta)
                 done += 1
                 if progress is not None:
                     progress(done, total)
                 if on_result is not None:
                     on_result(counts[task.key])
-        for future in pending:
-            task, repeat = futures[future]
-            counts[task.key].errors.append(f"repeat {repeat}: not finished within {timeout_s:g} s")
-            future.cancel()
+            if pending and not finished and (why := _nobody_can_count(client, plugin, plugin_state)):
+                for future in pending:
+                    task, repeat = futures[future]
+                    counts[task.key].errors.append(f"repeat {repeat}: {why}")
+                    future.cancel()
+                if done == 0:
+                    return why
+                break
     finally:
         with contextlib.suppress(Exception):
-            client.unregister_worker_plugin(PLUGIN_NAME)
+            client.unregister_worker_plugin(plugin.name)
     meta["task_machines"] = machines
     meta["machines"] = sorted({(m["host"], m["cpu"]) for ms in machines.values() for m in ms})
-    if skipped and len(skipped) == total:
-        return skipped[0]
     return None
 
 
+def _nobody_can_count(client: Any, plugin: Any, plugin_state: Any) -> str | None:
+    """Why no worker of the cluster can count for this run, or None while one can (each worker's
+    plugin says whether it can: one that refused or never could holds no resource)."""
+    states = client.run(plugin_state, plugin.name)
+    if any(not s.get("unavailable") for s in states.values()):
+        return None
+    reasons = sorted({s["unavailable"] for s in states.values()})
+    return "no worker can count: " + ("; ".join(reasons) or "the cluster has no worker")
+
+
 def _take(
-    future: Any,
-    task: InstructionTask,
-    repeat: int,
-    into: InstructionCounts,
-    machines: list[dict[str, Any]],
-    skipped: list[str],
+    future: Any, repeat: int, into: InstructionCounts, machines: list[dict[str, Any]], meta: dict[str, Any]
 ) -> None:
     try:
         out = future.result()
     except Exception as exc:  # failed on every worker it was tried on: one line, the rest go on
         into.errors.append(f"repeat {repeat}: {type(exc).__name__}: {exc}".splitlines()[0])
         return
-    if "skipped" in out:
-        skipped.append(out["skipped"])
-        into.errors.append(f"repeat {repeat}: skipped on {out['worker']}: {out['skipped']}")
-        return
-    merge_counts(into, out["counts"])
-    machines.append({**out["machine"], "worker": out["worker"], "repeat": repeat})
+    into.add_sample(out, repeat)
+    if out.get("restarts"):
+        meta.setdefault("worker_restarts", {})[out["worker"]] = out["restarts"]
+    if not out.get("error"):
+        machines.append({**out["machine"], "worker": out["worker"], "repeat": repeat})

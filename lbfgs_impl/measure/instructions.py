@@ -3,78 +3,57 @@
 A wall-clock median moves between processes on a shared machine, and a hosted
 CI runner changes hardware from night to night. The number of
 instructions a solve executes does neither. This module counts them the way
-CodSpeed's simulation mode and iai-callgrind do:
+CodSpeed's simulation mode and iai-callgrind do, with the engine of
+:mod:`lbfgs_impl.measure.engine`:
 
-* every (solver, problem) is measured in its own process, forked from a
-  "zygote" that imported JAX, Optax and SciPy once under valgrind (import alone
-  is slow there) but never started JAX's backend, so each child starts cold;
-* the child AOT-compiles and warms the solve up uninstrumented, then switches
-  instrumentation on with callgrind *client requests* exactly around one
-  ``prepared.run()`` (``callgrind_control`` would act at its next poll point);
-* the environment is fixed: ``PYTHONHASHSEED=0``, ASLR off (``setarch -R``
-  where it works), OpenBLAS and XLA single-threaded, JAX's async dispatch off,
-  each zygote pinned to one CPU (XLA sizes its thread pool from the affinity:
-  with a pool per core, idle workers' work-stealing added up to 45% to a count),
-  ``gc`` off around the measured call;
-* the self cost of XLA's thread-pool scheduler (idle spinning and work
-  stealing, whose length depends on how valgrind interleaves threads) is
-  subtracted from the compared figure and kept apart
-  (:data:`lbfgs_impl.measure.callgrind.SCHEDULER_FUNCTIONS`);
-* repeats after the first load the compiled executable from JAX's persistent
-  cache in a temporary directory (compiling is ~5x slower under valgrind), or in
-  ``$JAX_COMPILATION_CACHE_DIR`` when the caller set JAX's own variable (then
-  later runs load it too; only the solve is counted, so the count is the same);
-* optionally the trace+lower+compile step is counted the same way (then
-  without the cache)
-  (``compile=True``; ~5x slower than the uninstrumented compile: about a minute
-  per JAX solver on the seed case).
+* compile outside, count inside: each task's solve is compiled natively for the
+  instruction set valgrind emulates (:data:`lbfgs_impl.measure.native_aot.TARGET_ISA`),
+  serialized, and loaded by the counted process, which compiles nothing (XLA compiles
+  ~5-8x slower under valgrind); with ``compile=True`` trace+lower+compile is counted too,
+  in the counted process;
+* start-up paid once per worker: one long-lived counted process per CPU imported JAX and
+  started its backend once, then counts its tasks in sequence, instrumentation switched on
+  with callgrind *client requests* exactly around one ``prepared.run()`` after two
+  uninstrumented warm-up runs; no two samples of one task come from one process;
+* the environment is fixed (:data:`lbfgs_impl.measure.engine.FIXED_ENV`, everything else of
+  the caller's left out), ASLR off (``setarch -R`` where it works), OpenBLAS and XLA
+  single-threaded, JAX's async dispatch off, each worker pinned to one CPU, ``gc`` off
+  around the measured call; each sample records the versions that change a count, read
+  in the process that counted it, and samples of different environments are never merged;
+* the self cost of XLA's thread-pool scheduler is subtracted from the compared figure
+  and kept apart (:data:`lbfgs_impl.measure.callgrind.SCHEDULER_FUNCTIONS`).
 
-Zygotes run in parallel, one per CPU: instruction counts do not care.
-The client requests live in a 10-line C helper (``_native/callgrind_shim.c``)
+Workers run in parallel, one per CPU: instruction counts do not care.
+The client requests live in a small C helper (``_native/callgrind_shim.c``)
 built with the system C compiler on first use.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
 import os
-import platform
-import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from lbfgs_impl.measure.callgrind import read_dumps
-from lbfgs_impl.measure.compile_cache import cache_note, compile_cache_env, counting_cache_dir
-from lbfgs_impl.measure.processes import Zygote, die_with_parent, supervise
+from lbfgs_impl.measure.engine import (
+    FIXED_ENV,
+    VALGRIND_FLAGS,
+    engine_meta,
+    ignored_env,
+)
+from lbfgs_impl.measure.pool import Pool
+from lbfgs_impl.measure.valgrind_tools import (  # noqa: F401  (re-exported)
+    SHIM_SOURCE,
+    InstructionsUnavailable,
+    _aslr_off_prefix,
+    build_shim,
+    unavailable_reason,
+    valgrind_version,
+)
 from lbfgs_impl.solvers import SolverConfig
-
-SHIM_SOURCE = Path(__file__).parent / "_native" / "callgrind_shim.c"
-
-VALGRIND_FLAGS = ("--tool=callgrind", "--instr-atstart=no", "--separate-threads=no", "--dump-instr=no")
-
-#: The environment every measured process gets (on top of the caller's).
-FIXED_ENV = {
-    "PYTHONHASHSEED": "0",
-    "OPENBLAS_NUM_THREADS": "1",
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false",
-    "JAX_CPU_ENABLE_ASYNC_DISPATCH": "false",
-    "JAX_ENABLE_COMPILATION_CACHE": "false",
-}
-
-
-class InstructionsUnavailable(RuntimeError):
-    """valgrind, a C compiler or callgrind's header is missing; the message says which."""
 
 
 class InstructionTask(NamedTuple):
@@ -96,9 +75,15 @@ class InstructionCounts:
 
     Attributes:
       solve: instructions of one complete solve, per process, without the thread
-        pool's idle spinning and work stealing (:data:`lbfgs_impl.measure.callgrind.SCHEDULER_FUNCTIONS`).
+        pool's idle spinning and work stealing (:data:`lbfgs_impl.measure.callgrind.SCHEDULER_FUNCTIONS`)
+        and glibc's allocator internals (:data:`lbfgs_impl.measure.callgrind.ALLOCATOR_FUNCTIONS`).
       solve_total: the same with them: everything callgrind counted.
+      solve_allocator: the allocator internals' part of ``solve_total``, per process.
       compile: instructions of trace+lower+compile, per process (empty unless asked for).
+      environment: what the processes of the merged samples reported (:func:`environment_difference`);
+        samples of another environment are kept apart in ``other_environments``.
+      processes: per sample, where it was counted, how long each step took and how many executables
+        the counted process had to compile itself (0 when everything was loaded).
       n_iter, n_fev, converged: what the solve did under valgrind (valgrind
         emulates a CPU without AVX-512, so SciPy's path may differ by an
         iteration from a native run; compare per-iteration figures across
@@ -113,6 +98,48 @@ class InstructionCounts:
     n_fev: list[int] = field(default_factory=list)
     converged: list[bool] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    environment: dict[str, Any] | None = None
+    other_environments: list[dict[str, Any]] = field(default_factory=list)
+    processes: list[dict[str, Any]] = field(default_factory=list)
+    solve_allocator: list[int] = field(default_factory=list)
+
+    def add_sample(self, sample: dict[str, Any], repeat: int) -> None:
+        """Add one process's sample (:meth:`lbfgs_impl.measure.engine.CountingWorker.count`).
+
+        A sample from another environment than the first one (:func:`environment_difference`) is
+        never merged into this median: it is kept in ``other_environments`` and named in ``errors``.
+        """
+        if sample.get("error"):
+            self.errors.append(f"repeat {repeat}: {sample['error']}".splitlines()[0])
+            return
+        env = sample.get("environment") or {}
+        if self.environment is None:
+            self.environment = env
+        elif why := environment_difference(self.environment, env):
+            self.other_environments.append(sample)
+            self.errors.append(f"repeat {repeat}: counted in another environment ({why}); not merged")
+            return
+        self.solve.append(sample["solve"])
+        self.solve_total.append(sample["solve_total"])
+        self.solve_allocator.append(sample.get("solve_allocator", 0))
+        if "compile" in sample:
+            self.compile.append(sample["compile"])
+        self.n_iter.append(sample["n_iter"])
+        self.n_fev.append(sample["n_fev"])
+        self.converged.append(sample["converged"])
+        self.processes.append({k: sample.get(k) for k in ("host", "cpu", "seconds", "compiled_here")})
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> InstructionCounts:
+        """The counts :meth:`to_dict` wrote (a resumed run reads its saved ones back)."""
+        task = InstructionTask(doc["solver"], doc["problem"], doc["n"], SolverConfig(**doc["config"]))
+        return cls(
+            task, list(doc["instructions_samples"]), list(doc["instructions_total_samples"]),
+            list(doc["compile_instructions_samples"]), list(doc["n_iter"]), list(doc["n_fev"]),
+            list(doc["converged"]), list(doc["errors"]), doc.get("environment"),
+            list(doc.get("other_environments") or []), list(doc.get("processes") or []),
+            list(doc.get("instructions_allocator_samples") or []),
+        )  # fmt: skip
 
     @property
     def ok(self) -> bool:
@@ -148,12 +175,16 @@ class InstructionCounts:
             "instructions_spread": self.spread if self.ok else None,
             "instructions_samples": self.solve,
             "instructions_total_samples": self.solve_total,
+            "instructions_allocator_samples": self.solve_allocator,
             "compile_instructions": self.compile_median,
             "compile_instructions_samples": self.compile,
             "n_iter": self.n_iter,
             "n_fev": self.n_fev,
             "converged": self.converged,
             "errors": self.errors,
+            "environment": self.environment,
+            "other_environments": self.other_environments,
+            "processes": self.processes,
         }
 
 
@@ -176,77 +207,76 @@ class InstructionReport:
         }
 
 
-# ------------------------------------------------------------------ tools
+#: The parts of a sample's environment that change a count; samples that differ in one are never merged.
+COUNT_ENVIRONMENT_KEYS = (
+    "python", "versions", "glibc", "os_image", "arch", "target_isa", "cpu_features", "valgrind",
+    "valgrind_flags", "engine", "target_features",
+)  # fmt: skip
 
 
-def valgrind_version() -> str | None:
-    exe = shutil.which("valgrind")
-    if exe is None:
-        return None
-    proc = subprocess.run([exe, "--version"], capture_output=True, text=True)
-    return proc.stdout.strip() or None
-
-
-def _aslr_off_prefix() -> list[str]:
-    """``setarch <arch> -R`` if it works here (containers may forbid personality changes)."""
-    exe = shutil.which("setarch")
-    if exe is None:
-        return []
-    cmd = [exe, platform.machine(), "-R"]
-    try:
-        ok = subprocess.run([*cmd, "true"], capture_output=True).returncode == 0
-    except OSError:
-        ok = False
-    return cmd if ok else []
-
-
-def build_shim(directory: str | os.PathLike[str]) -> Path:
-    """Compile the client-request helper into ``directory``; :class:`InstructionsUnavailable` if it can't."""
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if not cc:
-        raise InstructionsUnavailable(
-            "instruction counts need a C compiler (cc or gcc) to build their helper"
-        )
-    digest = hashlib.sha256(SHIM_SOURCE.read_bytes()).hexdigest()[:12]
-    out = Path(directory) / f"callgrind_shim-{digest}.so"
-    try:
-        proc = subprocess.run(
-            [cc, "-O2", "-shared", "-fPIC", "-o", str(out), str(SHIM_SOURCE)], capture_output=True, text=True
-        )
-    except OSError as exc:
-        raise InstructionsUnavailable(
-            f"could not build the callgrind helper with {cc}: {exc.strerror}"
-        ) from None
-    if proc.returncode != 0:
-        first = (proc.stderr.strip().splitlines() or ["unknown error"])[0]
-        raise InstructionsUnavailable(f"could not build the callgrind helper with {cc}: {first}")
-    return out
-
-
-def unavailable_reason() -> str | None:
-    """Why instruction counts cannot be taken here, or ``None`` when they can."""
-    if shutil.which("valgrind") is None:
-        return "valgrind is not installed (apt-get install valgrind)"
-    try:
-        with tempfile.TemporaryDirectory(prefix="lbfgs-bench-shim-") as tmp:
-            build_shim(tmp)
-    except InstructionsUnavailable as exc:
-        return str(exc)
+def environment_difference(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    """The first count-changing difference between two sample environments (``"jax 0.10.2 vs 0.11.0"``)."""
+    for key in COUNT_ENVIRONMENT_KEYS:
+        av, bv = a.get(key), b.get(key)
+        if key == "versions" and isinstance(av, dict) and isinstance(bv, dict):
+            for name in sorted(set(av) | set(bv)):
+                if av.get(name) != bv.get(name):
+                    return f"{name} {av.get(name)} vs {bv.get(name)}"
+        elif av != bv:
+            return f"{key} {av} vs {bv}"
     return None
 
 
-# ------------------------------------------------------------------ running
+def report_environment(counts: dict[str, InstructionCounts]) -> dict[str, Any]:
+    """The counting machines' environment, for the report's metadata and the gate: the fields every
+    counted task agrees on, and for a field they do not, every value seen (joined by `` / ``)."""
+    seen: dict[str, list[Any]] = {}
+    for c in counts.values():
+        for env in [c.environment, *(s.get("environment") for s in c.other_environments)]:
+            for key, value in (env or {}).items():
+                if value not in seen.setdefault(key, []):
+                    seen[key].append(value)
+    return {k: v[0] if len(v) == 1 else " / ".join(map(str, v)) for k, v in seen.items()}
 
 
-#: a zygote that died is replaced for the jobs it had not run, up to this many times per CPU
-MAX_ZYGOTE_RESTARTS = 2
+# ------------------------------------------------------------------ the built-in pool
 
 
-def _partition(items: Sequence[Any], parts: int) -> list[list[Any]]:
-    buckets: list[list[Any]] = [[] for _ in range(max(1, parts))]
-    for i, item in enumerate(items):
-        buckets[i % len(buckets)].append(item)
-    return [b for b in buckets if b]
+def base_meta(repeats: int, compile: bool, cpus: Sequence[int], plugins: Sequence[str]) -> dict[str, Any]:
+    """What every report says of how its counts were taken, before any was."""
+    return {
+        "valgrind": valgrind_version(),
+        "valgrind_flags": list(VALGRIND_FLAGS),
+        "env": dict(FIXED_ENV),
+        "caller_env_left_out": ignored_env(),
+        "aslr_disabled": bool(_aslr_off_prefix()),
+        "repeats": repeats,
+        "compile_counted": compile,
+        "worker_cpus": list(cpus),
+        "plugins": list(plugins),
+        **engine_meta(compile),
+    }
+
+
+def fresh_counts(
+    tasks: Sequence[InstructionTask], resume: dict[str, InstructionCounts] | None
+) -> dict[str, InstructionCounts]:
+    """Empty counts for every task, or the saved ones of a resumed run where it has them."""
+    return {t.key: (resume or {}).get(t.key) or InstructionCounts(t) for t in tasks}
+
+
+def ordered_jobs(
+    tasks: Sequence[InstructionTask], repeats: int, done: dict[str, InstructionCounts] | None = None
+) -> list[tuple[InstructionTask, int]]:
+    """(task, repeat) to count, repeat after repeat (a worker's process changes once per round); the
+    samples ``done`` already holds (a resumed run) are not counted again."""
+    jobs = []
+    for r in range(repeats):
+        for t in tasks:
+            have = done.get(t.key) if done else None
+            if have is None or len(have.solve) + len(have.errors) <= r:
+                jobs.append((t, r))
+    return jobs
 
 
 def measure_instructions(
@@ -257,146 +287,58 @@ def measure_instructions(
     cpus: Sequence[int] | None = None,
     plugins: Sequence[str] = (),
     progress: Callable[[int, int], None] | None = None,
-    timeout_s: float = 3600.0,
     keep_dumps: str | os.PathLike[str] | None = None,
+    on_result: Callable[[InstructionCounts], None] | None = None,
+    resume: dict[str, InstructionCounts] | None = None,
 ) -> InstructionReport:
-    """Count the instructions of each task's solve, ``repeats`` processes each.
+    """Count the instructions of each task's solve, ``repeats`` processes each, one worker per CPU.
 
     Args:
       tasks: what to measure.
-      repeats: processes per task (their spread is reported).
-      compile: also count trace+lower+compile (slow: ~5x the uninstrumented compile).
-      cpus: CPUs to spread the zygotes over, one zygote each (default: every CPU
-        this process may use).
-      plugins: modules each child imports first (for example one that registers
-        a solver).
-      progress: called with (done, total) as child processes finish.
-      keep_dumps: a directory to copy each zygote's folder into (callgrind dumps,
-        ``jobs.json``, per-job results, valgrind log) before the temporary one
-        goes; :mod:`lbfgs_impl.measure.attribution` reads them.
+      repeats: samples per task, each from another process (their spread is reported).
+      compile: also count trace+lower+compile (slow: it runs under valgrind).
+      cpus: CPUs to run workers on, one each (default: every CPU this process may use).
+      plugins: modules the worker processes import first (for example one that registers a solver).
+      progress: called with (done, total) as samples come back.
+      keep_dumps: a directory to keep each sample's callgrind dump and result in
+        (:mod:`lbfgs_impl.measure.attribution` reads them).
+      on_result: called with a task's counts so far each time one of its samples comes back
+        (serialized: never from two threads at once).
+      resume: counts saved by an earlier run of the same tasks; what they hold is not counted again.
 
     Returns:
-      An :class:`InstructionReport`; ``skipped`` holds the reason when valgrind
-      or the helper is unavailable (then nothing was run). A child that fails
-      leaves its error in the task's ``errors``; it never raises. A zygote that
-      dies is replaced on its CPU for the jobs it had not run (at most
-      :data:`MAX_ZYGOTE_RESTARTS` times per CPU); ``meta["zygote_restarts"]``
-      says so.
+      An :class:`InstructionReport`; ``skipped`` holds the reason when valgrind or the helper is
+      unavailable (then nothing was run). A task that fails leaves its error in the task's
+      ``errors``; it never raises. A worker process that dies is restarted for the next task
+      (``meta["worker_restarts"]``).
     """
-    # long function: the zygotes' whole lifecycle (build the shim, start, feed, supervise, collect) in one
-    # place; supervise() kills every process group on any path, so no valgrind process outlives it.
     if repeats < 1:
         raise ValueError(f"instruction repeats must be >= 1, got {repeats}")
-    version = valgrind_version()
     cpus = sorted(cpus if cpus is not None else os.sched_getaffinity(0))
-    aslr = _aslr_off_prefix()
-    meta: dict[str, Any] = {
-        "valgrind": version,
-        "valgrind_flags": list(VALGRIND_FLAGS),
-        "env": dict(FIXED_ENV),
-        "aslr_disabled": bool(aslr),
-        "repeats": repeats,
-        "compile_counted": compile,
-        "compilation_cache": "off" if compile else cache_note(),
-        "zygote_cpus": cpus,
-        "plugins": list(plugins),
-    }
-    counts = {t.key: InstructionCounts(t) for t in tasks}
-    if version is None:
+    meta = base_meta(repeats, compile, cpus, plugins)
+    counts = fresh_counts(tasks, resume)
+    if meta["valgrind"] is None:
         return InstructionReport(counts, meta, "valgrind is not installed (apt-get install valgrind)")
+    jobs = ordered_jobs(tasks, repeats, resume)
+    meta["resumed_samples"] = sum(len(c.solve) for c in counts.values()) if resume else 0
     with tempfile.TemporaryDirectory(prefix="lbfgs-bench-callgrind-") as tmp_name:
         tmp = Path(tmp_name)
         try:
             shim = build_shim(tmp)
         except InstructionsUnavailable as exc:
             return InstructionReport(counts, meta, str(exc))
-        jobs = [{"task": t.key, "repeat": r, "spec": _task_spec(t)} for r in range(repeats) for t in tasks]
-        for i, job in enumerate(jobs):
-            job["id"] = f"job{i}"
-
-        def start(zdir: Path, cpu: int, chunk: list[dict[str, Any]]) -> Zygote:
-            zdir.mkdir()
-            (zdir / "jobs.json").write_text(json.dumps(chunk))
-            cmd = [
-                *aslr,
-                "valgrind",
-                *VALGRIND_FLAGS,
-                f"--callgrind-out-file={zdir}/callgrind.%p",
-                sys.executable,
-                "-m",
-                "lbfgs_impl.measure._callgrind_worker",
-                str(shim),
-                str(zdir),
-                *(["--compile"] if compile else []),
-                *[f"--plugin={p}" for p in plugins],
-            ]
-            env = {**os.environ, **FIXED_ENV}
-            if not compile:
-                env.update(compile_cache_env(counting_cache_dir(tmp / "jax-cache")))
-            log = open(zdir / "valgrind.log", "w")  # noqa: SIM115 (closed after the wait below)
-            proc = subprocess.Popen(
-                cmd,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=functools.partial(_pinned_and_tied, cpu, os.getpid()),
-                start_new_session=True,  # its forked children die with it (kill_process_group)
-            )
-            return Zygote(proc, log, zdir, cpu)
-
-        total = len(jobs)
-        chunks = zip(cpus, _partition(jobs, len(cpus)), strict=False)
-        zygotes, restarts = supervise(
-            [(f"zygote{z}", cpu, chunk) for z, (cpu, chunk) in enumerate(chunks)],
-            lambda name, cpu, chunk: start(tmp / name, cpu, chunk),
-            max_restarts_per_cpu=MAX_ZYGOTE_RESTARTS, deadline=time.monotonic() + timeout_s,
-            progress=None if progress is None else lambda done: progress(done, total),
-        )  # fmt: skip
-        if restarts:
-            meta["zygote_restarts"] = restarts
-        if progress is not None:
-            progress(total, total)
-        for zygote in zygotes:
-            _collect(zygote.zdir, counts)
-            if keep_dumps is not None:
-                shutil.copytree(zygote.zdir, Path(keep_dumps) / zygote.zdir.name, dirs_exist_ok=True)
+        pool = Pool(
+            counts, shim, tmp, compile, tuple(plugins), keep_dumps, on_result, progress, jobs, task_spec
+        )
+        pool.run(cpus)
+    restarts, failures = pool.restarts, pool.failures
+    if restarts or failures:
+        meta["worker_restarts"] = restarts + failures
+    meta["environment"] = report_environment(counts)
+    if failures and len(failures) == len(cpus) and not any(c.ok for c in counts.values()):
+        return InstructionReport(counts, meta, failures[0])
     return InstructionReport(counts, meta)
 
 
-def _pinned_and_tied(cpu: int, parent: int) -> None:
-    """In a zygote before valgrind starts: pinned to ``cpu``, and ended if the measuring process is."""
-    os.sched_setaffinity(0, {cpu})
-    die_with_parent(parent)
-
-
-def _task_spec(task: InstructionTask) -> dict[str, Any]:
+def task_spec(task: InstructionTask) -> dict[str, Any]:
     return {"solver": task.solver, "problem": task.problem, "n": task.n, "config": task.config._asdict()}
-
-
-def _collect(zdir: Path, counts: dict[str, InstructionCounts]) -> None:
-    dumps = read_dumps(zdir)
-    log_tail = (zdir / "valgrind.log").read_text(errors="replace").strip().splitlines()[-3:]
-    for job in json.loads((zdir / "jobs.json").read_text()):
-        entry = counts[job["task"]]
-        result_path = zdir / f"{job['id']}.json"
-        if not result_path.exists():
-            entry.errors.append(
-                f"repeat {job['repeat']}: no result; valgrind log ends: {' | '.join(log_tail)}"
-            )
-            continue
-        result = json.loads(result_path.read_text())
-        if result.get("error"):
-            entry.errors.append(f"repeat {job['repeat']}: {result['error']}")
-            continue
-        solve = dumps.get(f"{job['id']}:solve")
-        if solve is None or solve.problem:
-            why = solve.problem if solve is not None else "callgrind wrote no dump for the solve"
-            entry.errors.append(f"repeat {job['repeat']}: {why}")
-            continue
-        entry.solve.append(solve.net)
-        entry.solve_total.append(solve.total)
-        if f"{job['id']}:compile" in dumps:
-            entry.compile.append(dumps[f"{job['id']}:compile"].net)
-        entry.n_iter.append(result["n_iter"])
-        entry.n_fev.append(result["n_fev"])
-        entry.converged.append(result["converged"])

@@ -114,8 +114,27 @@ def stop_status(value: float, grad_inf_norm: float, n_iter: int, config: SolverC
     return False, "not converged: stopped before reaching gtol"
 
 
+#: ``hook(fn, args) -> (compiled, StageTimes)`` replacing :func:`aot_compile` while set: the counting
+#: engine (:mod:`lbfgs_impl.measure.native_aot`) records each executable natively, then serves it to
+#: the counted process in the same order instead of compiling there.
+AotHook = Callable[[Callable[..., Any], tuple[Any, ...]], tuple[Any, "StageTimes"]]
+_aot_hook: list[AotHook] = []
+
+
+def set_aot_hook(hook: AotHook | None) -> None:
+    """Route every :func:`aot_compile` through ``hook`` (``None``: compile as usual again)."""
+    _aot_hook[:] = [] if hook is None else [hook]
+
+
 def aot_compile(fn: Callable[..., Any], *args: Any) -> tuple[Any, StageTimes]:
-    """``jax.jit(fn).lower(*args).compile()``, timing the two stages."""
+    """``jax.jit(fn).lower(*args).compile()``, timing the two stages (or the hook's, while one is set)."""
+    if _aot_hook:
+        return _aot_hook[0](fn, args)
+    return plain_aot_compile(fn, *args)
+
+
+def plain_aot_compile(fn: Callable[..., Any], *args: Any) -> tuple[Any, StageTimes]:
+    """:func:`aot_compile` without the hook."""
     t0 = time.perf_counter()
     lowered = jax.jit(fn).lower(*args)
     t1 = time.perf_counter()

@@ -49,6 +49,7 @@ from lbfgs_impl.tracking.runs import (  # noqa: F401  (re-exported: the gate's p
 )
 from lbfgs_impl.tracking.signals import (
     benchmark_environment_difference,
+    engine_step,
     has_instruction_phase,
     instruction_findings,
     nothing_changed,
@@ -244,6 +245,8 @@ def _instructions(name, baseline, ibase, current, th, mismatches, env_notes):
         env_notes.update(notes)
         if mismatch and is_count((current.benchmarks[name].get("extra_info") or {}).get("instructions")):
             mismatches.append(mismatch)
+            if engine_step(mismatch):  # another engine: a step in the counts, said once, not alerted
+                return [], [], False
             source = " (the baseline's re-count)" if ibase is not baseline else ""
             rule = f"not compared ({mismatch}){source}"
             return [Finding(name, "instructions not compared", None, None, None, rule)], [], False
@@ -284,7 +287,12 @@ def _signals(
 ) -> list[tuple[str, str]]:
     th = result.thresholds
     mismatched = sum(f.kind == "instructions not compared" for f in result.regressions)
-    if result.environment_mismatch and not result.instructions_compared:
+    if engine_step(result.environment_mismatch) and not result.instructions_compared:
+        instr = (
+            f"engine changed ({result.environment_mismatch}): counts not compared for {expected} "
+            "benchmark(s), not alerted; a one-time step in the counts (re-count the baseline to compare)"
+        )
+    elif result.environment_mismatch and not result.instructions_compared:
         instr = f"not compared ({result.environment_mismatch}) for {expected} benchmark(s)"
     elif result.instructions_compared:
         source = " (the baseline commit re-counted tonight)" if result.instruction_baseline else ""

@@ -9,8 +9,10 @@
   :data:`lbfgs_impl.measure.callgrind.SCHEDULER_FUNCTIONS`) is compared too: a rise beyond
   its band (capped, so a noisy baseline cannot open it wide) is a finding, and a share that
   is missing, null or not a number on either side is a finding of its own;
-* counts are comparable only when valgrind's version, the tool flags, the architecture and
-  the OS/glibc image are the same, read for each benchmark (:func:`benchmark_environment_difference`);
+* counts are comparable only when valgrind's version, the tool flags, the architecture,
+  the OS/glibc image (of the machines that counted) and the counting engine are the same, read
+  for each benchmark (:func:`benchmark_environment_difference`); another engine is a one-time
+  step, not an alert (:func:`engine_step`);
 * wall time says nothing when the commit, the library versions and the machine are all the
   same (:func:`nothing_changed`).
 """
@@ -24,11 +26,21 @@ from lbfgs_impl.tracking.runs import BenchmarkRun, Finding, Thresholds, is_count
 
 #: What must match for two counts to be comparable, as recorded in ``extra_info["instructions_meta"]``.
 ENVIRONMENT_KEYS = (
+    ("engine", "counting engine"),  # first: another engine is a step, whatever else changed with it
     ("valgrind", "valgrind"),
     ("valgrind_flags", "tool flags"),
     ("arch", "architecture"),
     ("os_image", "OS/glibc image"),
 )
+
+#: The engine of counts recorded before the engine was (each count compiled in the counted process).
+ENGINE_BEFORE_RECORDED = "in-valgrind"
+
+
+def engine_step(mismatch: str | None) -> bool:
+    """Whether a :func:`benchmark_environment_difference` is a change of counting engine: a one-time
+    step in the counts, said once and never alerted (re-count the baseline to compare again)."""
+    return bool(mismatch) and mismatch.startswith("counting engine ")  # type: ignore[union-attr]
 
 
 def has_instruction_phase(info: dict[str, Any]) -> bool:
@@ -188,6 +200,8 @@ def benchmark_environment_difference(
     notes: list[str] = []
     for key, label in ENVIRONMENT_KEYS:
         bv, cv = b.get(key), c.get(key)
+        if key == "engine":  # counts recorded before the engine was: each compiled where it was counted
+            bv, cv = bv or ENGINE_BEFORE_RECORDED, cv or ENGINE_BEFORE_RECORDED
         if key == "os_image" and (bv is None or cv is None):
             notes.append(
                 f"{label} not recorded by the {'baseline' if bv is None else 'current run'}; not checked"

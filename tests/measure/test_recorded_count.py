@@ -1,17 +1,17 @@
 """Which instruction count is recorded: net of the thread-pool scheduler, the total beside it.
 
-Read from dump files written in callgrind's format in a zygote's folder, as a real
-run leaves them (jobs.json, one result file per job, the valgrind log): no valgrind.
+Read from dump files written in callgrind's format in a counted process's folder, as a real
+run leaves them: no valgrind.
 """
 
 from __future__ import annotations
 
-import json
 import statistics
 
 import pytest
 
-from lbfgs_impl.measure.instructions import InstructionCounts, InstructionTask, _collect
+from lbfgs_impl.measure.engine import read_sample
+from lbfgs_impl.measure.instructions import InstructionCounts, InstructionTask
 from lbfgs_impl.records import instruction_fields
 
 TASK = InstructionTask("scipy", "quadratic", 5)
@@ -34,17 +34,15 @@ def _dump(path, name: str, main: int, xla: int, pool: int) -> None:
 
 @pytest.fixture
 def counts(tmp_path) -> InstructionCounts:
-    jobs = [{"id": f"j{r}", "task": TASK.key, "repeat": r} for r in range(len(SOLVES))]
-    (tmp_path / "jobs.json").write_text(json.dumps(jobs))
-    (tmp_path / "valgrind.log").write_text("==1== Callgrind\n")
     for r, costs in enumerate(SOLVES):
         _dump(tmp_path / f"callgrind.out.{2 * r + 1}", f"j{r}:solve", *costs)
         _dump(tmp_path / f"callgrind.out.{2 * r + 2}", f"j{r}:compile", *COMPILE)
+    found = InstructionCounts(TASK)
+    for r in range(len(SOLVES)):
         result = {"n_iter": 4 + r, "n_fev": 6 + r, "converged": True}
-        (tmp_path / f"j{r}.json").write_text(json.dumps(result))
-    found = {TASK.key: InstructionCounts(TASK)}
-    _collect(tmp_path, found)
-    return found[TASK.key]
+        found.add_sample(read_sample(tmp_path, f"j{r}", result, {"environment": {}}), r)
+    assert not list(tmp_path.glob("callgrind.*"))  # each dump read once, then removed
+    return found
 
 
 def test_the_recorded_count_is_net_of_the_scheduler_and_the_total_beside_it(counts):
@@ -67,21 +65,12 @@ def test_the_recorded_count_is_net_of_the_scheduler_and_the_total_beside_it(coun
     assert fields["instructions_n_iter"] == [4, 5, 6]
 
 
-def test_a_repeat_without_its_solve_dump_or_result_is_an_error_not_a_count(tmp_path):
-    jobs = [{"id": "a", "task": TASK.key, "repeat": 0}, {"id": "b", "task": TASK.key, "repeat": 1}]
-    (tmp_path / "z").mkdir()
-    z = tmp_path / "z"
-    (z / "jobs.json").write_text(json.dumps(jobs))
-    (z / "valgrind.log").write_text("l1\nl2\nthe end\n")
-    (z / "a.json").write_text(json.dumps({"n_iter": 1, "n_fev": 1, "converged": True}))
-    found = {TASK.key: InstructionCounts(TASK)}
-    _collect(z, found)
-    c = found[TASK.key]
+def test_a_repeat_without_its_solve_dump_is_an_error_not_a_count(tmp_path):
+    _dump(tmp_path / "callgrind.out.1", "other:solve", 1, 1, 1)  # another job's dump is not taken
+    c = InstructionCounts(TASK)
+    c.add_sample(read_sample(tmp_path, "a", {"n_iter": 1, "n_fev": 1, "converged": True}, {}), 0)
     assert c.solve == [] and not c.ok
-    assert c.errors == [
-        "repeat 0: callgrind wrote no dump for the solve",
-        "repeat 1: no result; valgrind log ends: l1 | l2 | the end",
-    ]
+    assert c.errors == ["repeat 0: callgrind wrote no dump for the solve"]
     assert instruction_fields(c)["instructions"] is None
 
 
@@ -108,3 +97,23 @@ def test_thread_pool_code_at_exactly_one_percent_is_setup_not_a_renamed_schedule
 
     assert Dump(total=1000, scheduler=0, pool_like=10, xla=5).problem is None
     assert Dump(total=1000, scheduler=0, pool_like=11, xla=5).problem.startswith("the thread-pool filter")
+
+
+def test_glibcs_allocator_internals_are_left_out_and_recorded_apart(tmp_path):
+    from lbfgs_impl.measure.callgrind import read_dump_file
+
+    (tmp_path / "callgrind.out.1").write_text(
+        "version: 1\ncreator: callgrind-3.19.0\ndesc: Trigger: Client Request: j0:solve\nevents: Ir\n"
+        "ob=(1) /usr/lib/x86_64-linux-gnu/libc.so.6\nfn=(1) malloc\n0 30\nfn=(2) _int_malloc\n0 40\n"
+        "fn=(3) _int_free\n0 20\nob=(2) /work/mylib.so\nfn=(4) _int_malloc\n0 7\n"
+        f"fn=(5) {POOL}\n0 100\nfn=(6) main\n0 500\ntotals: 697\n"
+    )
+    name, dump = read_dump_file(tmp_path / "callgrind.out.1")
+    # libc's internals (40 + 20) apart; malloc's entry point and a same-named function elsewhere stay
+    assert name == "j0:solve" and dump.allocator == 60 and dump.scheduler == 100
+    assert dump.net == 697 - 100 - 60
+    c = InstructionCounts(TASK)
+    c.add_sample(read_sample(tmp_path, "j0", {"n_iter": 1, "n_fev": 1, "converged": True}, {}), 0)
+    fields = instruction_fields(c)
+    assert fields["instructions"] == 537 and fields["instructions_allocator_samples"] == [60]
+    assert fields["instructions_thread_pool_share"] == pytest.approx(100 / 697)

@@ -207,7 +207,7 @@ def _count_instructions(
 ) -> InstructionReport:
     cpus = options.cpus
     if cpus is None and pinning and pinning.get("pinned"):
-        cpus = tuple(pinning["cpus_before"])  # the timing process is pinned; the zygotes need not be
+        cpus = tuple(pinning["cpus_before"])  # the timing process is pinned; the counting workers need not be
     tasks = [InstructionTask(name, problem.name, problem.n, config) for name in solvers]
     what = "solve and compile" if options.compile else "solve"
     progress(f"instruction counts ({what}) under callgrind: {len(tasks)} x {options.repeats} process(es)")

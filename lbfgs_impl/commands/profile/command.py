@@ -47,6 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--instructions", action="store_true", help="also profile instruction counts (callgrind; slow)"
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="with --instructions: keep the counts a run cut short saved in "
+        "OUTDIR/instructions-partial.jsonl "
+        "and count only the rest (default: start afresh)",
+    )
     add_scheduler_argument(parser)
     add_pin_arguments(parser)
 
@@ -55,12 +62,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 PARTIAL = "instructions-partial.jsonl"
 
 
-def _saver(path: Path) -> Callable[[Any], None]:
-    """Append each task's counts to ``path`` as they arrive (a run cut short keeps what it had)."""
+def saved_counts(path: Path) -> dict[str, Any]:
+    """The counts an earlier run appended to ``path``, by task (the last line of each wins; a line cut
+    short by a killed run is left out)."""
+    import json
+
+    from lbfgs_impl.measure.instructions import InstructionCounts
+
+    found: dict[str, Any] = {}
+    if not path.exists():
+        return found
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            counts = InstructionCounts.from_dict(json.loads(line))
+        except (ValueError, KeyError, TypeError):
+            continue
+        found[counts.task.key] = counts
+    return found
+
+
+def _saver(path: Path, resume: bool = False) -> Callable[[Any], None]:
+    """Append each task's counts to ``path`` as they arrive (a run cut short keeps what it had; with
+    ``resume`` the lines already there stay)."""
     import json
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
+    if not resume:
+        path.unlink(missing_ok=True)
+    elif path.exists() and not path.read_bytes().endswith(b"\n"):  # a line cut short: end it
+        with path.open("a", encoding="utf-8") as f:
+            f.write("\n")
 
     def save(counts: Any) -> None:
         with path.open("a", encoding="utf-8") as f:
@@ -120,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
                 progress=lambda msg: bar.write(f"[{PROG}] {msg}", file=sys.stderr),
                 bar=bar,
                 scheduler=args.scheduler,
-                on_instruction_result=_saver(outdir / PARTIAL) if args.instructions else None,
+                on_instruction_result=_saver(outdir / PARTIAL, args.resume) if args.instructions else None,
+                instruction_resume=saved_counts(outdir / PARTIAL) if args.resume else None,
             )
         meta = collect_meta(pinning)
     for name, reason in result.skipped_solvers.items():

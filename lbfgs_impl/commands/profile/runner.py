@@ -150,13 +150,17 @@ def run_profile(
     scheduler: str | None = None,
     on_instruction_result: Callable[[Any], None] | None = None,
     timed: bool = True,
+    instruction_resume: dict[str, Any] | None = None,
 ) -> ProfileRun:
     """Solve every problem with every available solver; see the module docstring.
 
     ``scheduler`` says where the instruction counts run (:mod:`lbfgs_impl.measure.cluster`);
-    ``on_instruction_result`` gets each task's counts as they arrive (to save them).
+    ``on_instruction_result`` gets each task's counts as they arrive (to save them);
+    ``instruction_resume`` holds counts saved by an earlier run (not counted again).
     ``timed=False`` times nothing (:func:`trace_problem`): outcomes and evaluations only.
     """
+    # long function: the profile's phases in order (check the solvers and problems, time or trace
+    # each problem here or on the cluster, then the instruction counts), each a call of its own.
     from lbfgs_impl.commands.profile.remote import time_on_cluster, timing_address
 
     config = (config or SolverConfig()).validate()
@@ -188,7 +192,16 @@ def run_profile(
             progress(f"{name}: solved by {', '.join(r.solver for r in rows if r.solved) or 'none'}")
     result = ProfileRun(runs, kept, active, skipped, excluded_problems=excluded, meta={"timed": timed})
     if instructions:
-        _add_instructions(result, config, instruction_cpus, progress, bar, scheduler, on_instruction_result)
+        _add_instructions(
+            result,
+            config,
+            instruction_cpus,
+            progress,
+            bar,
+            scheduler,
+            on_instruction_result,
+            instruction_resume,
+        )
     return result
 
 
@@ -307,6 +320,7 @@ def _add_instructions(
     bar: Any,
     scheduler: str | None,
     on_result: Callable[[Any], None] | None,
+    resume: dict[str, Any] | None = None,
 ) -> None:
     from lbfgs_impl.measure.cluster import count_instructions
     from lbfgs_impl.measure.instructions import InstructionTask
@@ -325,10 +339,10 @@ def _add_instructions(
 
     t0 = time.monotonic()
     report = count_instructions(tasks, repeats=1, cpus=cpus, scheduler=scheduler, progress=advance,
-                                on_result=on_result)  # fmt: skip
+                                on_result=on_result, resume=resume)  # fmt: skip
     phase_s = time.monotonic() - t0
     run.meta["instructions"] = counts_environment(report.meta, report.skipped)
-    # the phase's wall time (zygote or worker start-up included) and its rate, for the scaling figures
+    # the phase's wall time (the counting workers' start-up included) and its rate, for the scaling figures
     run.meta["instructions"].update(tasks=len(tasks), phase_s=round(phase_s, 1))
     if not report.skipped and tasks:
         rate = 60 * len(tasks) / phase_s

@@ -1,0 +1,168 @@
+"""The counting engine's cost and counts: CPU seconds per task, where a task's time goes, per solver.
+
+Data: ``docs/data/engine/*.json``, each the output of ``python scripts/engine_timing.py OUT.json``
+(one run of the engine on a set of the profile's tasks, with the machine and its load). Without
+data the page says so. Every number on the page comes from those files.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any
+
+from _common import GENERATED_NOTE, load_json, machine, versions, write_text
+
+PAGE = "engine"
+HOW = [
+    "```bash",
+    "nice python scripts/engine_timing.py docs/data/engine/quick.json --grid quick",
+    "python scripts/regen_docs.py",
+    "```",
+]
+STEPS = ("build_s", "load_s", "warm_up_s", "counted_s", "result_s")
+
+
+def _step_medians(results: list[dict[str, Any]]) -> dict[str, float]:
+    found: dict[str, list[float]] = {s: [] for s in STEPS}
+    for r in results:
+        for proc in r.get("processes") or []:
+            for step in STEPS:
+                value = (proc.get("seconds") or {}).get(step)
+                if isinstance(value, (int, float)):
+                    found[step].append(value)
+    return {s: statistics.median(v) for s, v in found.items() if v}
+
+
+def _section(name: str, doc: dict[str, Any]) -> list[str]:
+    results = doc["results"]
+    n, repeats = len(doc["tasks"]), doc["repeats"]
+    counted = [r for r in results if r.get("instructions")]
+    lines = [
+        f"## {name}: {n} task(s) of the {doc['grid']} grid, {repeats} sample(s) each, "
+        f"{len(doc['cpus'])} worker(s), scheduler `{doc['scheduler']}`",
+        "",
+        f"On {machine(doc['machine'])}; {versions(doc['machine'])}. Load average (1, 5, 15 min) "
+        f"before {', '.join(f'{x:.1f}' for x in doc['load_before'])}, after "
+        f"{', '.join(f'{x:.1f}' for x in doc['load_after'])}.",
+        "",
+        "| wall (s) | CPU of the counting processes (s) | CPU per sample (s) | tasks counted "
+        "| tasks with errors |",
+        "|---:|---:|---:|---:|---:|",
+        f"| {doc['wall_s']:.0f} | {doc['cpu_s']:.0f} | {doc['cpu_s_per_sample']:.2f} | {len(counted)} of {n} "
+        f"| {sum(bool(r['errors']) for r in results)} |",
+        "",
+        "The CPU time includes each worker's start-up (valgrind importing JAX and starting its backend, "
+        "the native builder importing JAX) and every native build.",
+        "",
+    ]
+    steps = _step_medians(results)
+    if steps:
+        lines += [
+            "Median wall seconds of one task's steps (under the load above):",
+            "",
+            "| " + " | ".join(steps) + " |",
+            "|" + "---:|" * len(steps),
+            "| " + " | ".join(f"{v:.2f}" for v in steps.values()) + " |",
+            "",
+        ]
+    by_solver: dict[str, list[dict[str, Any]]] = {}
+    for r in counted:
+        by_solver.setdefault(r["solver"], []).append(r)
+    lines += [
+        "| solver | tasks counted | median instructions | median per iteration |",
+        "|---|---:|---:|---:|",
+    ]
+    for solver, rows in sorted(by_solver.items()):
+        per_iter = [r["instructions_per_iteration"] for r in rows if r.get("instructions_per_iteration")]
+        med = statistics.median(r["instructions"] for r in rows)
+        pit = f"{statistics.median(per_iter) / 1e3:.1f} k" if per_iter else "-"
+        lines.append(f"| {solver} | {len(rows)} | {med / 1e6:.3f} M | {pit} |")
+    env = (doc.get("meta") or {}).get("environment") or {}
+    if env:
+        lines += ["", f"Counted by engine `{env.get('engine')}` (target `{env.get('target_isa')}`), "
+                  f"{env.get('valgrind')}, {env.get('glibc')}, Python {env.get('python')}."]  # fmt: skip
+    return [*lines, ""]
+
+
+#: What counts recorded before the engine was were: each compiled in the counted process, under valgrind.
+EARLIER = "in-valgrind"
+
+
+def engine_of(doc: dict[str, Any]) -> str:
+    return (doc.get("meta") or {}).get("engine") or EARLIER
+
+
+def _ratios(docs: dict[str, dict[str, Any]]) -> list[str]:
+    """Per task, the current engine's count over the earlier engine's, where files of both cover it."""
+    counts: dict[str, dict[str, float]] = {}
+    totals: dict[str, dict[str, float]] = {}
+    for doc in docs.values():
+        for r in doc["results"]:
+            if r.get("instructions"):
+                key = f"{r['solver']}/{r['problem']}-{r['n']}"
+                counts.setdefault(engine_of(doc), {})[key] = r["instructions"]
+                all_counted = r.get("instructions_total_samples") or []
+                if all_counted:
+                    totals.setdefault(engine_of(doc), {})[key] = statistics.median(all_counted)
+    earlier, earlier_totals = counts.pop(EARLIER, {}), totals.pop(EARLIER, {})
+    lines: list[str] = []
+    for engine, mine in sorted(counts.items()):
+        common = sorted(set(mine) & set(earlier))
+        if not common:
+            continue
+        ratios = [mine[k] / earlier[k] for k in common]
+        mine_totals = totals.get(engine, {})
+
+        def total_ratio(k: str, mine_totals: dict[str, float] = mine_totals) -> str:
+            if k in mine_totals and earlier_totals.get(k):
+                return f"{mine_totals[k] / earlier_totals[k]:.3f}"
+            return "-"
+
+        lines += [
+            f"## Counts of `{engine}` against the earlier engine (compiled under valgrind)",
+            "",
+            f"{len(common)} task(s) counted by both; ratio = `{engine}` / in-valgrind: median "
+            f"{statistics.median(ratios):.3f}, from {min(ratios):.3f} to {max(ratios):.3f}. Two things "
+            "differ: executables compiled natively for AVX2 are other code than those compiled for "
+            "valgrind's CPU, and this engine's compared figure leaves out glibc's allocator internals "
+            "besides the scheduler (the ratio of everything callgrind counted is beside it). The counts "
+            'step once when the engine changes; the gate says so ("engine changed") rather than alerting.',
+            "",
+            "| task | in-valgrind | this engine | ratio | ratio of everything counted |",
+            "|---|---:|---:|---:|---:|",
+            *(
+                f"| {k} | {earlier[k] / 1e6:.3f} M | {mine[k] / 1e6:.3f} M | {mine[k] / earlier[k]:.3f} "
+                f"| {total_ratio(k)} |"
+                for k in common
+            ),
+            "",
+        ]
+    return lines
+
+
+def generate(data_dir: Path, docs_dir: Path) -> list[Path]:
+    files = sorted(data_dir.glob("*.json")) if data_dir.is_dir() else []
+    lines = [
+        GENERATED_NOTE.format(page=PAGE).rstrip("\n"),
+        "# Results: the counting engine's cost",
+        "",
+        "How much CPU one instruction count costs with the engine of "
+        "[What instruction counts are](../explanation/instruction-counts.md): executables compiled "
+        "natively for valgrind's instruction set, loaded by a long-lived counted process per worker.",
+        "",
+    ]
+    if not files:
+        lines += ["No measurement is committed yet. To add one:", "", *HOW, ""]
+    docs = {path.stem: load_json(path) for path in files}
+    if len(docs) > 1:
+        lines += [
+            "Each run below was measured on its own, under the load it records: their times are not a "
+            "ratio measured side by side; the counts do not depend on the load.",
+            "",
+        ]
+    for name, doc in docs.items():
+        lines += _section(f"{name} ({engine_of(doc)})", doc)
+    lines += _ratios(docs)
+    lines += ["To measure again:", "", *HOW, ""]
+    return [write_text(docs_dir / "results" / f"{PAGE}.md", "\n".join(lines))]

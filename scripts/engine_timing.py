@@ -1,0 +1,90 @@
+"""Time the counting engine on a set of the profile's tasks: CPU seconds per task, counts, load.
+
+    python scripts/engine_timing.py OUT.json [--grid quick|mgh] [--solvers a,b] [--limit N]
+        [--cpus 0,1] [--repeats 1] [--scheduler none|local|ADDRESS]
+
+The tasks are those of ``lbfgs-bench profile --instructions`` (every solver on every problem of
+the grid at its standard size, ``maxiter=1000``), taken round-robin over the solvers when
+``--limit`` keeps a subset, so every solver is represented. Recorded: the wall time, the CPU
+time of the counting processes (valgrind, the native builders: less sensitive to other work on
+the machine than the wall time, never independent of it), the load average before and after,
+and every task's counts, iterations and errors. ``OUT.json`` is written once the run ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from lbfgs_impl.commands.profile.runner import QUICK_PROBLEMS
+from lbfgs_impl.measure.cluster import count_instructions
+from lbfgs_impl.measure.environment import collect_meta
+from lbfgs_impl.measure.instructions import InstructionTask
+from lbfgs_impl.outputs import write_json_atomic
+from lbfgs_impl.problems import make_problem, mgh
+from lbfgs_impl.solvers import SolverConfig, solver_names
+
+GRIDS = {"quick": QUICK_PROBLEMS, "mgh": tuple(mgh.STANDARD_SET)}
+
+
+def tasks_for(grid: str, solvers: list[str], limit: int | None) -> list[InstructionTask]:
+    config = SolverConfig(maxiter=1000)
+    by_solver = [[InstructionTask(s, p, make_problem(p).n, config) for p in GRIDS[grid]] for s in solvers]
+    tasks = [t for row in zip(*by_solver, strict=True) for t in row]  # round-robin over the solvers
+    return tasks[:limit] if limit else tasks
+
+
+def children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out")
+    parser.add_argument("--grid", choices=sorted(GRIDS), default="quick")
+    parser.add_argument("--solvers", help=f"comma-separated subset of: {', '.join(solver_names())}")
+    parser.add_argument("--limit", type=int, help="only the first N tasks")
+    parser.add_argument("--cpus", help="CPUs for the counting workers (default: all this process may use)")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--scheduler", default="none", help="none (the built-in pool), local or an address")
+    args = parser.parse_args(argv)
+    solvers = args.solvers.split(",") if args.solvers else solver_names()
+    cpus = [int(c) for c in args.cpus.split(",")] if args.cpus else sorted(os.sched_getaffinity(0))
+    tasks = tasks_for(args.grid, solvers, args.limit)
+    print(f"{len(tasks)} task(s) x {args.repeats} on CPUs {cpus}, scheduler {args.scheduler}", flush=True)
+    load_before = os.getloadavg()
+    cpu0, t0 = children_cpu_s(), time.monotonic()
+    report = count_instructions(tasks, repeats=args.repeats, cpus=cpus, scheduler=args.scheduler)
+    wall, cpu = time.monotonic() - t0, children_cpu_s() - cpu0
+    doc: dict[str, Any] = {
+        "grid": args.grid,
+        "tasks": [t.key for t in tasks],
+        "cpus": cpus,
+        "repeats": args.repeats,
+        "scheduler": args.scheduler,
+        "machine": {**collect_meta(), "node": platform.node()},
+        "wall_s": round(wall, 1),
+        "cpu_s": round(cpu, 1),
+        "cpu_s_per_sample": round(cpu / max(1, len(tasks) * args.repeats), 2),
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
+        "skipped": report.skipped,
+        "meta": report.meta,
+        "results": [c.to_dict() for c in report.counts.values()],
+    }
+    write_json_atomic(Path(args.out), doc)
+    errors = sum(bool(c.errors) for c in report.counts.values())
+    per = doc["cpu_s_per_sample"]
+    print(f"{wall:.0f} s wall, {cpu:.0f} s CPU ({per} s a sample), {errors} task(s) with errors")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

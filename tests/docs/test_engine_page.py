@@ -1,0 +1,75 @@
+"""The engine page takes every figure from its data: CPU per sample, steps, per-solver medians."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _generators_on_path(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "scripts" / "docs_pages"))
+
+
+def _engine():
+    spec = importlib.util.spec_from_file_location(
+        "docs_pages_engine", ROOT / "scripts" / "docs_pages" / "engine.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _row(solver: str, count: int, n_iter: int, build_s: float) -> dict:
+    seconds = {"build_s": build_s, "load_s": 1.0, "warm_up_s": 2.0, "counted_s": 3.0, "result_s": 0.5}
+    return {"solver": solver, "problem": "p", "n": 2, "instructions": count, "n_iter": [n_iter],
+            "instructions_per_iteration": count / n_iter, "errors": [],
+            "processes": [{"seconds": seconds}]}  # fmt: skip
+
+
+def test_every_figure_comes_from_the_data(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    doc = {
+        "grid": "quick", "tasks": ["a", "b", "c"], "cpus": [0, 1], "repeats": 1, "scheduler": "none",
+        "machine": {"cpu": "Test CPU", "cpu_count": 2, "versions": {"jax": "9.9"}, "python": "3.11.7"},
+        "wall_s": 123.4, "cpu_s": 77.0, "cpu_s_per_sample": 25.67, "load_before": [1.0, 2.0, 3.0],
+        "load_after": [4.0, 5.0, 6.0], "meta": {"environment": {"engine": "native-aot:AVX2"}},
+        "results": [_row("scipy", 4_000_000, 20, 0.5), _row("scipy", 6_000_000, 30, 1.5),
+                    {"solver": "optax_while", "problem": "p", "n": 2, "instructions": None,
+                     "errors": ["boom"]}],
+    }  # fmt: skip
+    (data / "run.json").write_text(json.dumps(doc))
+    (page,) = _engine().generate(data, tmp_path / "docs")
+    text = page.read_text()
+    assert "| 123 | 77 | 25.67 | 2 of 3 | 1 |" in text
+    assert "| 1.00 | 1.00 | 2.00 | 3.00 | 0.50 |" in text  # median build 1.0 of 0.5 and 1.5
+    assert "| scipy | 2 | 5.000 M | 200.0 k |" in text and "Test CPU" in text and "jax 9.9" in text
+    assert "optax_while |" not in text  # a task without a count is not a solver's median
+
+
+def test_without_data_the_page_says_how_to_measure(tmp_path):
+    (page,) = _engine().generate(tmp_path / "absent", tmp_path / "docs")
+    assert "No measurement is committed yet" in page.read_text()
+
+
+def test_counts_of_two_engines_are_set_side_by_side_per_task(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    base = {"grid": "quick", "cpus": [0], "repeats": 1, "scheduler": "none", "machine": {}, "wall_s": 1.0,
+            "cpu_s": 1.0, "cpu_s_per_sample": 1.0, "load_before": [0, 0, 0],
+            "load_after": [0, 0, 0]}  # fmt: skip
+    old = {**base, "tasks": ["a"], "meta": {}, "results": [_row("scipy", 2_000_000, 20, 0.5)]}
+    new = {**base, "tasks": ["a"], "meta": {"engine": "native-aot:AVX2"}}
+    new["results"] = [_row("scipy", 1_000_000, 20, 0.5)]
+    (data / "old.json").write_text(json.dumps(old))
+    (data / "new.json").write_text(json.dumps(new))
+    (page,) = _engine().generate(data, tmp_path / "docs")
+    text = page.read_text()
+    assert "## old (in-valgrind)" in text and "## new (native-aot:AVX2)" in text
+    assert "| scipy/p-2 | 2.000 M | 1.000 M | 0.500 | - |" in text and "median 0.500" in text

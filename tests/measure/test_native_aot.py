@@ -1,0 +1,147 @@
+"""The counting engine's executables: built natively for valgrind's CPU, and nothing valgrind cannot run."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lbfgs_impl.measure import native_aot
+from lbfgs_impl.measure.engine import FIXED_ENV, counting_env, ignored_env
+from lbfgs_impl.measure.instructions import unavailable_reason
+
+REASON = unavailable_reason()
+needs_valgrind = pytest.mark.skipif(REASON is not None, reason=f"instruction counts unavailable: {REASON}")
+needs_objdump = pytest.mark.skipif(shutil.which("objdump") is None, reason="objdump (binutils) not installed")
+
+FEATURES = b"+64bit,+adx,+avx,+avx2,+sse2,-avx512f,-amx"
+
+
+def _blob_with(tmp_path: Path, asm: str, features: bytes = FEATURES) -> bytes:
+    """A stand-in for a serialized executable: a target feature list and one compiled object file."""
+    src = tmp_path / "k.c"
+    src.write_text(f"void kernel(void) {{ __asm__ volatile({json.dumps(asm)}); }}\n")
+    subprocess.run(["cc", "-c", "-O1", "-o", str(tmp_path / "k.o"), str(src)], check=True)
+    return b"header " + features + b" middle " + (tmp_path / "k.o").read_bytes() + b" trailer"
+
+
+def test_cpu_features_read_each_cpuid_bit():
+    def cpuid(leaf: int, sub: int) -> tuple[int, int, int, int]:
+        if (leaf, sub) == (7, 0):
+            return (0, 1 << 5 | 1 << 19, 0, 0)  # avx2, adx
+        if leaf == 1:
+            return (0, 0, 1 << 28, 1 << 26)  # avx, sse2
+        return (0, 0, 0, 0)
+
+    assert native_aot.cpu_features(cpuid) == {"avx2", "adx", "avx", "sse2"}
+
+
+def test_target_features_are_the_plus_entries():
+    blob = b"junk " + FEATURES + b" more"
+    assert native_aot.target_features(blob) == ["64bit", "adx", "avx", "avx2", "sse2"]
+    assert native_aot.excess_features(blob, {"64bit", "avx", "avx2", "sse2"}) == ["adx"]
+    with pytest.raises(ValueError, match="no target feature list"):
+        native_aot.target_features(b"nothing here")
+
+
+@needs_objdump
+def test_an_instruction_of_a_feature_valgrind_lacks_is_found(tmp_path):
+    valgrind = {"64bit", "avx", "avx2", "sse2"}
+    found = native_aot.instructions_outside(_blob_with(tmp_path, "adcx %rax, %rbx"), valgrind)
+    assert list(found) == ["adx"] and "adcx" in found["adx"][0]
+    assert native_aot.instructions_outside(_blob_with(tmp_path, "addq %rax, %rbx"), valgrind) == {}
+    # AVX-512 is looked for even where the target list does not name it
+    found = native_aot.instructions_outside(
+        _blob_with(tmp_path, "vaddpd %zmm1, %zmm2, %zmm3"), valgrind | {"adx"}
+    )
+    assert list(found) == ["avx512"]
+
+
+@needs_objdump
+def test_an_excess_feature_that_cannot_be_checked_or_unreadable_code_is_reported(tmp_path):
+    blob = _blob_with(tmp_path, "addq %rax, %rbx", b"+64bit,+avx2,+newext")
+    assert native_aot.instructions_outside(blob, {"64bit", "avx2"}) == {"newext": ["cannot be checked"]}
+    broken = b"+64bit,+avx2" + b"\x7fELF\x02\x01" + bytes(58)  # an ELF header and nothing behind it
+    assert (
+        "objdump could not read kernel 0"
+        in native_aot.instructions_outside(broken, {"64bit", "avx2"})["*"][0]
+    )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> list[dict]:
+    """Executables built as the engine builds them: the native builder process, valgrind's target ISA."""
+    tmp = tmp_path_factory.mktemp("aot")
+    config = {"gtol": 1e-5, "maxiter": 1000, "memory_size": 10}
+    specs = [
+        {"solver": s, "problem": "rosenbrock", "n": 10, "config": config} for s in ("optax_while", "scipy")
+    ]
+    jobs = "".join(json.dumps({"spec": s, "out": str(tmp / f"t{i}.pkl")}) + "\n" for i, s in enumerate(specs))
+    env = counting_env({"XLA_FLAGS": native_aot.NATIVE_XLA_FLAGS})
+    proc = subprocess.run(
+        [sys.executable, "-m", "lbfgs_impl.measure._builder"],
+        input=jobs,
+        env=env,
+        text=True,
+        capture_output=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = []
+    for i in range(len(specs)):
+        summary = json.loads((tmp / f"t{i}.json").read_text())
+        assert "error" not in summary, summary.get("traceback")
+        out.append({**pickle.loads((tmp / f"t{i}.pkl").read_bytes()), "summary": summary})
+    return out
+
+
+@needs_valgrind
+@needs_objdump
+@pytest.mark.slow
+def test_the_counted_executables_use_no_instruction_valgrinds_cpu_lacks(built):
+    valgrind = native_aot.valgrind_cpu_features()
+    assert {"sse2", "avx2"} <= valgrind and not any(f.startswith("avx512") for f in valgrind)
+    for doc in built:
+        assert "error" not in doc and doc["executables"]
+        for serialized, _, _ in doc["executables"]:
+            features = native_aot.target_features(serialized)
+            assert "avx2" in features and not any(f.startswith("avx512") for f in features)
+            assert native_aot.elf_objects(serialized)  # machine code was found and read
+            assert native_aot.instructions_outside(serialized, valgrind) == {}
+    assert built[0]["result"]["converged"] and built[0]["path"][1] == built[0]["result"]["n_iter"]
+    assert built[0]["summary"]["native_run_s"] > 0
+
+
+def test_the_counting_environment_is_fixed_by_the_suite(monkeypatch):
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # what Dask's Nanny sets for its workers
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.tcache_count=0")
+    monkeypatch.setenv("LD_PRELOAD", "libjemalloc.so")
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_use_thunk_runtime=false")
+    monkeypatch.setenv("JAX_ENABLE_X64", "0")
+    monkeypatch.setenv("DASK_WORKER_SOMETHING", "x")  # any other variable: the environment's size is fixed
+    monkeypatch.setenv("LBFGS_BENCH_EXTRA_WORK", "scipy:0.1")  # the suite's own: kept
+    env = counting_env()
+    assert not {"MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES", "LD_PRELOAD", "DASK_WORKER_SOMETHING"} & set(env)
+    assert "JAX_ENABLE_X64" not in env and env["LBFGS_BENCH_EXTRA_WORK"] == "scipy:0.1"
+    assert {k: env[k] for k in FIXED_ENV} == FIXED_ENV and env["PATH"] == os.environ["PATH"]
+    left_out = ignored_env()  # named in the counts' metadata
+    assert {"MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES", "LD_PRELOAD", "XLA_FLAGS", "JAX_ENABLE_X64"} <= set(
+        left_out
+    )
+
+
+@needs_objdump
+def test_the_builder_refuses_an_executable_with_an_instruction_valgrind_lacks(tmp_path):
+    from lbfgs_impl.measure._builder import check_isa
+
+    valgrind = {"64bit", "avx", "avx2", "sse2"}
+    features, bad = check_isa([(_blob_with(tmp_path, "adcx %rax, %rbx"), None, None)], valgrind)
+    assert "adx" in features
+    assert bad.startswith("the executable uses instructions valgrind's CPU lacks (adx: ")
+    assert check_isa([(_blob_with(tmp_path, "addq %rax, %rbx"), None, None)], valgrind)[1] is None
+    assert check_isa([(b"no machine code here", None, None)], valgrind) == ([], None)

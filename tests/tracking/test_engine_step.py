@@ -1,0 +1,33 @@
+"""Another counting engine is a one-time step in the counts: said in one line, not compared, not alerted."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.tracking.test_gate_trust import SLOWED, check, counted, run_doc  # noqa: F401  (fixture)
+
+
+def _with_engine(doc: dict, engine: str | None) -> dict:
+    for b in doc["benchmarks"]:
+        meta = b["extra_info"].get("instructions_meta")
+        if meta is not None and engine is not None:
+            meta["engine"] = engine
+    return doc
+
+
+@pytest.mark.parametrize("base_engine", [None, "in-valgrind"])  # None: recorded before engines were
+def test_another_engine_is_not_compared_and_not_alerted(tmp_path, capsys, run_doc, base_engine):  # noqa: F811
+    base = _with_engine(counted(run_doc), base_engine)
+    # the current run's counts are 30% higher: with one engine this is a finding (exit 1)
+    cur = _with_engine(counted(run_doc, instructions=1.3 * 1e6 * 10), "native-aot:AVX2")
+    assert check(tmp_path, base, cur) == 0
+    out = capsys.readouterr().out
+    assert "engine changed (counting engine in-valgrind vs native-aot:AVX2)" in out
+    assert "not alerted" in out and f"`{SLOWED}` | instructions" not in out
+
+
+def test_the_same_engine_still_compares(tmp_path, capsys, run_doc):  # noqa: F811
+    base = _with_engine(counted(run_doc), "native-aot:AVX2")
+    cur = _with_engine(counted(run_doc, instructions=1.3 * 1e6 * 10), "native-aot:AVX2")
+    assert check(tmp_path, base, cur) == 1
+    assert f"`{SLOWED}` | instructions |" in capsys.readouterr().out
