@@ -34,6 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--python", default=sys.executable, help="interpreter the environments are made from")
     parser.add_argument("--repeats", type=positive_int, default=1, help="callgrind processes per release")
     parser.add_argument("--cpu", type=int, default=0, help="the CPU valgrind (or the A/B workers) run on")
+    parser.add_argument(
+        "--record-only",
+        action="store_true",
+        help="only write OUTDIR/envs.json (the series, the disk use of the environments); count nothing",
+    )
     parser.add_argument("--ab", metavar="A,B", help="two Optax releases to time side by side instead")
     parser.add_argument("--rounds", type=positive_int, default=10, help="A/B rounds (default: 10)")
     parser.add_argument("--per-round", type=positive_int, default=20, help="timed solves per round")
@@ -72,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     }
     for name in series:
         envs_doc["series"][name] = [r.name for r in plan.SERIES[name]]
-    for release in plan.releases(series):
+    _record(args, series, out, envs_doc)
+    for release in [] if args.record_only else plan.releases(series):
         target = out / "runs" / f"{release.name}.json"
         if target.exists():
             progress(f"{release.name}: measured already ({target})")
@@ -87,11 +93,20 @@ def run(args: argparse.Namespace) -> int:
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
             write_json_atomic(target, {"release": release.name, "error": last})
-    envs_doc["disk_bytes"] = {r.name: plan.disk_use(args.envs / r.name) for r in plan.releases(series)}
+        _record(args, series, out, envs_doc)
+    return 0
+
+
+def _record(args: argparse.Namespace, series: list[str], out: Path, envs_doc: dict) -> None:
+    """Write ``OUTDIR/envs.json``: the series, and the disk use of each environment built so far."""
+    from lbfgs_impl.commands.history import plan
+    from lbfgs_impl.outputs import write_json_atomic
+
+    disk = {r.name: plan.disk_use(args.envs / r.name) for r in plan.releases(series)}
+    envs_doc["disk_bytes"] = {name: size for name, size in disk.items() if size}
     envs_doc["pip_cache_bytes"] = plan.disk_use(args.pip_cache) if args.pip_cache else None
     write_json_atomic(out / "envs.json", envs_doc)
     progress(f"wrote {out / 'envs.json'}")
-    return 0
 
 
 def _env() -> dict[str, str]:

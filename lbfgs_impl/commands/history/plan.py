@@ -38,8 +38,8 @@ class Release:
 OPTAX_RELEASES = ("0.2.3", "0.2.4", "0.2.5", "0.2.6", "0.2.7", "0.2.8")
 FIXED_JAX = "0.9.2"
 FIXED_JAX_REASON = (
-    "the newest JAX on which every Optax from 0.2.3 to 0.2.8 imports: JAX 0.10.2 no longer knows the "
-    "config option jax_pmap_shmap_merge that Optax 0.2.7 sets at import"
+    "the newest JAX on which every Optax from 0.2.3 to 0.2.8 imports: from 0.10.0 on, JAX no longer "
+    "knows the config option jax_pmap_shmap_merge that Optax 0.2.7 sets at import"
 )
 JAX_CHAIN = (
     ("0.4.30", "0.2.5"),
