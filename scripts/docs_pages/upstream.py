@@ -14,14 +14,14 @@ from typing import Any
 from _common import GENERATED_NOTE, load_json, write_text
 
 from lbfgs_impl.commands.history import document as doc
+from lbfgs_impl.commands.history.figure import series_figure
 from lbfgs_impl.commands.history.plan import FIXED_JAX
-from lbfgs_impl.plots.history import series_figure
 
 PAGE = "upstream"
 SOURCES = (
     "lbfgs_impl/commands/history/document.py",
     "lbfgs_impl/commands/history/steps.py",
-    "lbfgs_impl/plots/history.py",
+    "lbfgs_impl/commands/history/figure.py",
 )
 TITLES = {"optax": f"Optax releases, JAX {FIXED_JAX}", "jax": "JAX releases, each with its newest Optax"}
 AB_PAIR = ("0.2.4", "0.2.8")

@@ -1,4 +1,4 @@
-"""Figures of ``lbfgs-bench history``: one per series, the figures of each release side by side."""
+"""The figures of ``lbfgs-bench history``: one per series, the figures of each release side by side."""
 
 from __future__ import annotations
 
