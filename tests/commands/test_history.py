@@ -187,3 +187,11 @@ def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, capsys):
     assert main(["history", str(tmp_path), "--envs", str(tmp_path / "envs"), *args]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_a_kernel_step_tells_the_compiled_loop_from_more_line_search_evaluations():
+    a = Point("a", 47e6, None, 200.0, 500, 600, kernels_fixed=170.0)
+    more_evals = Point("b", 47e6, None, 210.0, 500, 700, kernels_fixed=170.0)
+    new_loop = Point("c", 47e6, None, 240.0, 500, 600, kernels_fixed=210.0)
+    assert cause(a, more_evals, "kernels_per_iteration") == "evaluations per iteration"
+    assert cause(a, new_loop, "kernels_per_iteration") == "kernels"

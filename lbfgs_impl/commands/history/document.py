@@ -49,7 +49,14 @@ def point(run: dict[str, Any], label: str) -> Point:
         kernels_per_iteration=static.get("kernels_per_iteration_total"),
         n_iter=n_iter,
         n_fev=n_fev,
+        kernels_fixed=_fixed_kernels(static.get("kernels_per_iteration")),
     )
+
+
+def _fixed_kernels(parts: dict[str, float] | None) -> float | None:
+    if not parts:
+        return None
+    return sum(v for k, v in parts.items() if k != "line search")
 
 
 def label(series: str, name: str, run: dict[str, Any]) -> str:

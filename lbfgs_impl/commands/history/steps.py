@@ -35,6 +35,9 @@ class Point:
     kernels_per_iteration: float | None
     n_iter: int | None
     n_fev: int | None
+    #: kernels per iteration outside the line search (iteration body and fixed loops): the part of
+    #: ``kernels_per_iteration`` that does not scale with the evaluations per iteration
+    kernels_fixed: float | None = None
 
     @property
     def per_iteration(self) -> float | None:
@@ -79,7 +82,9 @@ def cause(before: Point, after: Point, figure: str, threshold: float = THRESHOLD
         return "compile"
     if figure == "kernels_per_iteration":
         # the static figure counts the line search at its measured evaluations per iteration
-        return "evaluations per iteration" if before.n_fev != after.n_fev else "kernels"
+        if before.kernels_fixed is not None and before.kernels_fixed == after.kernels_fixed:
+            return "evaluations per iteration" if path_changed else "kernels"
+        return "kernels"
     per_it = _relative(before.per_iteration, after.per_iteration)
     iters = _relative(before.n_iter, after.n_iter)
     iters_moved = path_changed and (iters is None or abs(iters) >= threshold or before.n_fev != after.n_fev)
