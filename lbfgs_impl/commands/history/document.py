@@ -123,13 +123,21 @@ def step_table(steps: list[Step]) -> list[str]:
 
 
 def step_sentences(steps: list[Step]) -> list[str]:
-    """One sentence per step: what a user moving between the two releases gets."""
+    """One sentence per step: what a user moving between the two releases gets on this case."""
     out = []
     for s in steps:
         direction = "more" if s.change > 0 else "fewer"
+        detail = ""
+        if s.figure == "solve":
+            per_it = "-" if s.per_iteration_change is None else f"{s.per_iteration_change:+.1%}"
+            detail = (
+                f" (iterations {s.iterations[0]} -> {s.iterations[1]}, evaluations {s.evaluations[0]} -> "
+                f"{s.evaluations[1]}, instructions per iteration {per_it})"
+            )
+        better = "cheaper" if s.change < 0 else "dearer"
         out.append(
-            f"- {s.before} -> {s.after}: {abs(s.change):.1%} {direction} {FIGURES[s.figure]}; "
-            f"{CAUSE_MEANING[s.cause]}."
+            f"- {s.before} -> {s.after}: {abs(s.change):.1%} {direction} {FIGURES[s.figure]}{detail}; "
+            f"{CAUSE_MEANING[s.cause]}. On this case the move to {s.after} makes it {better}."
         )
     return out
 
