@@ -75,32 +75,37 @@ def _series(name: str, runs: dict[str, dict[str, Any]], docs_dir: Path) -> tuple
     return lines, [path]
 
 
+def _instructions_line(runs: dict[str, dict[str, Any]], jax: str) -> str | None:
+    a, b = AB_PAIR
+    ratio = doc.instruction_ratio(runs, f"jax-{jax}-optax-{a}", f"jax-{jax}-optax-{b}")
+    if ratio is None:
+        return None
+    pa, pb = ratio["a"], ratio["b"]
+    compile_ = "" if ratio["compile"] is None else f"; the first call's compile {ratio['compile']:.3f}x"
+    return (
+        f"- JAX {jax}: the steady solve of Optax {b} executes {ratio['solve']:.3f}x the instructions of "
+        f"Optax {a} ({doc.verdict(ratio['solve'])} them), in {pb.n_iter} iterations against {pa.n_iter}; "
+        f"per iteration {ratio['per_iteration']:.3f}x{compile_}."
+    )
+
+
 def _ab(runs: dict[str, dict[str, Any]], ab: dict[str, Any] | None) -> list[str]:
     a, b = AB_PAIR
     lines = [f"## Optax {a} against {b} on the seed case", ""]
-    ratio = doc.instruction_ratio(runs, a, b)
-    if ratio is None:
-        lines += ["Not both releases are counted yet.", ""]
-    else:
-        pa, pb = ratio["a"], ratio["b"]
-        lines += [
-            f"Instructions (JAX {FIXED_JAX}): the steady solve of Optax {b} executes {ratio['solve']:.3f}x "
-            f"the instructions of Optax {a} ({doc.verdict(ratio['solve'])} them), in {pb.n_iter} iterations "
-            f"against {pa.n_iter}; per iteration {ratio['per_iteration']:.3f}x"
-            + ("" if ratio["compile"] is None else f"; the first call's compile {ratio['compile']:.3f}x")
-            + ".",
-            "",
-        ]
+    jaxes = sorted({n.split("-")[1] for n in runs if n.endswith((f"optax-{a}", f"optax-{b}"))}, key=_version)
+    found = [line for line in (_instructions_line(runs, j) for j in jaxes) if line]
+    lines += ["Instructions, counted under callgrind:", "", *found, ""] if found else ["Not counted yet.", ""]
     if ab is None:
         return [*lines, "No wall-time run recorded.", ""]
     s = doc.ab_summary(ab)
     q1, q2, q3 = s["round_ratio_quartiles"]
     lo, hi = s["round_ratio_range"]
+    jax = ab["envs"][s["a"]]["meta"]["versions"]["jax"]
     lines += [
-        f"Wall time, side by side in one run: {ab['rounds']} alternating rounds of {ab['per_round']} "
-        f"steady solves in each environment ({s['samples']} per release), both workers pinned to CPU "
-        f"{ab['cpu']}, AOT-compiled, zero compilations in every timed region. {s['b']} over {s['a']}: "
-        f"ratio of medians {s['ratio_of_medians']:.3f} ({s['median_b'] * 1e3:.2f} ms against "
+        f"Wall time on JAX {jax}, side by side in one run: {ab['rounds']} alternating rounds of "
+        f"{ab['per_round']} steady solves in each environment ({s['samples']} per release), both workers "
+        f"pinned to CPU {ab['cpu']}, AOT-compiled, zero compilations in every timed region. {s['b']} over "
+        f"{s['a']}: ratio of medians {s['ratio_of_medians']:.3f} ({s['median_b'] * 1e3:.2f} ms against "
         f"{s['median_a'] * 1e3:.2f} ms), ratio of minima {s['ratio_of_minima']:.3f}; the per-round "
         f"ratios have median {q2:.3f}, quartiles {q1:.3f}-{q3:.3f} and range {lo:.3f}-{hi:.3f}.",
         "",
@@ -108,10 +113,22 @@ def _ab(runs: dict[str, dict[str, Any]], ab: dict[str, Any] | None) -> list[str]
         f"{', '.join(f'{x:.1f}' for x in ab['load_before'])} before, "
         f"{', '.join(f'{x:.1f}' for x in ab['load_after'])} after, on "
         f"{ab['envs'][s['a']]['meta'].get('cpu_count')} logical CPUs: the wall times carry that load's "
-        "noise; the instruction counts above do not.",
+        "noise; the instruction counts do not.",
         "",
     ]
+    same = doc.instruction_ratio(runs, f"jax-{jax}-optax-{a}", f"jax-{jax}-optax-{b}")
+    if same is not None:
+        lines += [
+            f"Answer, on JAX {jax}: Optax {b}'s steady solve executes {doc.verdict(same['solve'])} Optax "
+            f"{a}'s instructions, and its fastest timed solve is {doc.verdict(s['ratio_of_minima'])} "
+            f"{a}'s (the minimum is the figure the machine's load disturbs least).",
+            "",
+        ]
     return lines
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split("."))
 
 
 def _disk(envs: dict[str, Any]) -> list[str]:

@@ -4,7 +4,8 @@
 takes, in the interpreter of that environment, the static HLO figures of one native solve
 (kernels per iteration, flops, iterations, evaluations) and then the instruction counts of
 the first call's trace+lower+compile and of one steady solve, ``R`` processes under callgrind
-(:func:`lbfgs_impl.measure.instructions.measure_instructions` with ``compile=True``, one
+(:func:`lbfgs_impl.measure.instructions.measure_instructions` with ``compile=True`` unless
+``--no-compile``, one
 zygote on one CPU), and writes them with the versions that ran them to ``OUT.json``.
 """
 
@@ -17,7 +18,9 @@ import sys
 from typing import Any
 
 
-def measure(solver: str, problem_name: str, n: int, repeats: int, cpu: int | None) -> dict[str, Any]:
+def measure(
+    solver: str, problem_name: str, n: int, repeats: int, cpu: int | None, count_compile: bool = True
+) -> dict[str, Any]:
     """Static figures and instruction counts of ``solver`` on ``problem_name``-``n`` in this interpreter."""
     from lbfgs_impl.commands.explain.static import solver_static
     from lbfgs_impl.measure.environment import collect_meta
@@ -45,7 +48,7 @@ def measure(solver: str, problem_name: str, n: int, repeats: int, cpu: int | Non
         doc["static"] = {"error": f"{type(exc).__name__}: {exc}"}
     cpus = [cpu] if cpu is not None else sorted(os.sched_getaffinity(0))[:1]
     report = measure_instructions(
-        [InstructionTask(solver, problem_name, n)], repeats=repeats, compile=True, cpus=cpus
+        [InstructionTask(solver, problem_name, n)], repeats=repeats, compile=count_compile, cpus=cpus
     )
     doc["instructions"] = report.to_dict()
     doc["meta"]["valgrind"] = report.meta.get("valgrind")
@@ -63,8 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--cpu", type=int, default=None)
+    parser.add_argument("--no-compile", action="store_true", help="count the steady solve only")
     args = parser.parse_args(argv)
-    write_json_atomic(args.out, measure(args.solver, args.problem, args.n, args.repeats, args.cpu))
+    doc = measure(args.solver, args.problem, args.n, args.repeats, args.cpu, not args.no_compile)
+    write_json_atomic(args.out, doc)
     return 0
 
 

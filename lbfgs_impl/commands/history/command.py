@@ -40,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="only write OUTDIR/envs.json (the series, the disk use of the environments); count nothing",
     )
     parser.add_argument("--ab", metavar="A,B", help="two Optax releases to time side by side instead")
+    parser.add_argument(
+        "--ab-jax", help="the JAX release of the A/B environments (default: the optax series')"
+    )
     parser.add_argument("--rounds", type=positive_int, default=10, help="A/B rounds (default: 10)")
     parser.add_argument("--per-round", type=positive_int, default=20, help="timed solves per round")
 
@@ -69,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         pair = [s.strip() for s in args.ab.split(",")]
         if len(pair) != 2 or any(p not in plan.OPTAX_RELEASES for p in pair):
             raise UsageError(f"--ab takes two of: {', '.join(plan.OPTAX_RELEASES)}; got {args.ab!r}")
-        return _ab(args, [plan.Release(plan.FIXED_JAX, p) for p in pair], out)
+        return _ab(args, [plan.Release(args.ab_jax or plan.FIXED_JAX, p) for p in pair], out)
     envs_doc = {
         "series": {},
         "fixed_jax_reason": plan.FIXED_JAX_REASON,
@@ -128,6 +131,7 @@ def _ab(args: argparse.Namespace, pair: list, out: Path) -> int:
     doc = ab_rounds(
         envs, case, rounds=args.rounds, per_round=args.per_round, cpu=args.cpu, code_path=code_path()
     )
+    doc["releases"] = [release.name for release in pair]
     write_json_atomic(out / "ab.json", doc)
     progress(f"wrote {out / 'ab.json'}; ratio of medians {doc['ratio_of_medians']:.3f}")
     return 0

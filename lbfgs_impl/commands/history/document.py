@@ -162,10 +162,11 @@ def ab_summary(ab: dict[str, Any]) -> dict[str, Any]:
 
 
 def instruction_ratio(runs: dict[str, dict[str, Any]], a: str, b: str) -> dict[str, Any] | None:
-    """B over A of the optax series' figures for Optax releases ``a`` and ``b`` (None if one is missing)."""
-    points = {p.label: p for _, p in series_points("optax", runs)}
-    pa, pb = points.get(f"optax {a}"), points.get(f"optax {b}")
-    if pa is None or pb is None or not pa.solve or not pb.solve:
+    """B over A of the figures of the counted releases named ``a`` and ``b`` (None if one is missing)."""
+    if a not in runs or b not in runs or "meta" not in runs[a] or "meta" not in runs[b]:
+        return None
+    pa, pb = point(runs[a], a), point(runs[b], b)
+    if not pa.solve or not pb.solve:
         return None
     return {
         "a": pa,
