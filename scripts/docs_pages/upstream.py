@@ -127,7 +127,8 @@ def _ab(runs: dict[str, dict[str, Any]], ab: dict[str, Any] | None) -> list[str]
     if same is None:
         answer = f"Optax {b}'s steady solve {wall}; its instructions on this JAX are not counted yet."
     else:
-        answer = f"Optax {b}'s steady solve executes {doc.verdict(same['solve'])} Optax {a}'s instructions and {wall}."
+        counted = doc.verdict(same["solve"])
+        answer = f"Optax {b}'s steady solve executes {counted} Optax {a}'s instructions and {wall}."
     lines += [f"Answer, on JAX {jax}: {answer}", ""]
     return lines
 
