@@ -5,8 +5,8 @@ takes, in the interpreter of that environment, the static HLO figures of one nat
 (kernels per iteration, flops, iterations, evaluations) and then the instruction counts of
 the first call's trace+lower+compile and of one steady solve, ``R`` processes under callgrind
 (:func:`lbfgs_impl.measure.instructions.measure_instructions` with ``compile=True`` unless
-``--no-compile``, one
-zygote on one CPU), and writes them with the versions that ran them to ``OUT.json``.
+``--no-compile``, one zygote on one CPU), and writes them with the versions that ran them to
+``OUT.json``.
 """
 
 from __future__ import annotations
