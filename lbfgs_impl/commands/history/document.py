@@ -109,11 +109,12 @@ def step_table(steps: list[Step]) -> list[str]:
     if not steps:
         return [f"No change of {THRESHOLD:.0%} or more between neighbouring releases."]
     lines = [
-        "| figure | from | to | change | iterations | evaluations | per iteration | cause | named by |",
+        "| figure | from | to | change | iterations | evaluations | solve per iteration | cause | named by |",
         "|---|---|---|---:|---|---|---:|---|---|",
     ]
     for s in steps:
-        per_it = "-" if s.per_iteration_change is None else f"{s.per_iteration_change:+.1%}"
+        solve = s.figure == "solve" and s.per_iteration_change is not None
+        per_it = f"{s.per_iteration_change:+.1%}" if solve else "-"
         lines.append(
             f"| {FIGURES[s.figure]} | {s.before} | {s.after} | {s.change:+.1%} | {s.iterations[0]} -> "
             f"{s.iterations[1]} | {s.evaluations[0]} -> {s.evaluations[1]} | {per_it} | {s.cause} "
