@@ -72,6 +72,9 @@ def _series(name: str, runs: dict[str, dict[str, Any]], docs_dir: Path) -> tuple
         [p for _, p in points], steps, TITLES[name], docs_dir / "figures" / f"{PAGE}_{name}.png"
     )
     lines += [f"![{TITLES[name]}](../figures/{path.name})", "", *doc.series_table(name, runs), ""]
+    skipped = doc.uncompiled(name, runs)
+    if skipped:
+        lines += [f"Steady solve counted, first call's compile not counted (`-`): {', '.join(skipped)}.", ""]
     lines += ["### Steps", "", *doc.step_table(steps), ""]
     if steps:
         lines += ["What each step means for a choice of versions:", "", *doc.step_sentences(steps), ""]

@@ -105,6 +105,15 @@ def series_table(series: str, runs: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+def uncompiled(series: str, runs: dict[str, dict[str, Any]]) -> list[str]:
+    """Labels of the releases of ``series`` whose first call's compile was not counted."""
+    out = []
+    for name, p in series_points(series, runs):
+        if not (runs[name].get("instructions") or {}).get("meta", {}).get("compile_counted", True):
+            out.append(p.label)
+    return out
+
+
 def step_table(steps: list[Step]) -> list[str]:
     if not steps:
         return [f"No change of {THRESHOLD:.0%} or more between neighbouring releases."]
