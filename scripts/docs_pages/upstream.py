@@ -74,7 +74,11 @@ def _series(name: str, runs: dict[str, dict[str, Any]], docs_dir: Path) -> tuple
     lines += [f"![{TITLES[name]}](../figures/{path.name})", "", *doc.series_table(name, runs), ""]
     skipped = doc.uncompiled(name, runs)
     if skipped:
-        lines += [f"Steady solve counted, first call's compile not counted (`-`): {', '.join(skipped)}.", ""]
+        lines += [
+            f"Steady solve counted, first call's compile not counted (`-`): {', '.join(skipped)}; a compile "
+            "step beside them is named between the nearest releases whose compile was counted.",
+            "",
+        ]
     lines += ["### Steps", "", *doc.step_table(steps), ""]
     if steps:
         lines += ["What each step means for a choice of versions:", "", *doc.step_sentences(steps), ""]
