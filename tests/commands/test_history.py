@@ -137,7 +137,7 @@ def test_the_page_names_the_step_and_answers_the_ab_question_from_the_data(fixtu
     assert (tmp_path / "docs" / "figures" / "upstream_optax.png") in written
     assert "| optax 0.2.5 | optax 0.2.6 | +10.0% |" in text
     assert "cost per iteration" in text
-    assert "first call's compile not counted (`-`): optax 0.2.7." in text
+    assert "first call's compile not counted (`-`): optax 0.2.7; " in text
     assert f"JAX {FIXED_JAX}" in text
     # 0.2.8's solve is 44 M against 0.2.4's 40 M, and its wall times are twice 0.2.4's
     assert f"- JAX {FIXED_JAX}: the steady solve of Optax 0.2.8 executes 1.100x the instructions" in text
