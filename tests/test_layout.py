@@ -93,7 +93,16 @@ def test_every_command_has_its_own_room():
         # `lbfgs-bench X` lives at lbfgs_impl/commands/X* (a module or a package)
         assert dotted.split(".")[2] == stem, (module.NAME, dotted)
         names.append(module.NAME)
-    assert names == ["compare", "profile", "report", "explain", "pitfalls", "check-regressions", "list"]
+    assert names == [
+        "compare",
+        "profile",
+        "report",
+        "explain",
+        "pitfalls",
+        "history",
+        "check-regressions",
+        "list",
+    ]
 
 
 @pytest.mark.parametrize(

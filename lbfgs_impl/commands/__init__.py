@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "lbfgs_impl.commands.report.command",
     "lbfgs_impl.commands.explain.command",
     "lbfgs_impl.commands.pitfalls.command",
+    "lbfgs_impl.commands.history.command",
     "lbfgs_impl.commands.check_regressions",
     "lbfgs_impl.commands.list",
 )

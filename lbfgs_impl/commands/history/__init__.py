@@ -1,0 +1,1 @@
+"""``lbfgs-bench history``: instruction counts of one case across Optax and JAX releases."""
