@@ -119,7 +119,10 @@ def _plugin_names() -> list[str]:
 def solver_names() -> list[str]:
     """Every registered name accepted by :func:`get_solver` (seed variants, peers, then installed plugins);
     any ``module:attr`` is accepted as well."""
-    return [*SOLVERS, *(n for n in _plugin_names() if n not in SOLVERS)]
+    # a module:attr looked up earlier is kept in SOLVERS to be loaded once, but it is no registered name
+    # (it would otherwise join every later "all solvers" default in the same process)
+    registered = [name for name in SOLVERS if not registry.is_spec(name)]
+    return [*registered, *(n for n in _plugin_names() if n not in SOLVERS)]
 
 
 def available_solver_names() -> list[str]:
