@@ -141,6 +141,32 @@ def _ratios(docs: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _profile_section(name: str, doc: dict[str, Any]) -> list[str]:
+    """A whole ``profile --instructions`` run (``scripts/record_profile_run.py``): its wall time, the
+    instruction phase's, and how many of its tasks were counted."""
+    tasks, phase = doc["tasks"], doc["instruction_phase_s"]
+    load = ", ".join(f"{x:.1f}" for x in doc["load_before"]), ", ".join(f"{x:.1f}" for x in doc["load_after"])
+    env = (doc.get("meta") or {}).get("environment") or {}
+    return [
+        f"## {name}: `{doc['command']}`, {doc['problems']} problems x {len(doc['solvers'])} solvers",
+        "",
+        f"On {machine(doc['machine'])}; {versions(doc['machine'])}; engine `{doc['meta'].get('engine')}`"
+        f" ({env.get('valgrind', 'valgrind unknown')}). Run from {doc['started']} to {doc['ended']}; load "
+        f"average (1, 5, 15 min) before {load[0]}, after {load[1]}.",
+        "",
+        "| tasks | counted | instruction phase (s) | seconds per task, 2 workers | whole command (s) "
+        "| CPU of the whole command (s) |",
+        "|---:|---:|---:|---:|---:|---:|",
+        f"| {tasks} | {doc['tasks_counted']} | {phase:.0f} | {phase / tasks:.2f} | {doc['wall_s']:.0f} "
+        f"| {doc['cpu_s']:.0f} |",
+        "",
+        "The whole command first times every solve (pinned to one CPU, the other idle), then counts "
+        "every task's instructions on a worker per CPU; the instruction phase includes the workers' "
+        "start-up and every native build.",
+        "",
+    ]
+
+
 def generate(data_dir: Path, docs_dir: Path) -> list[Path]:
     files = sorted(data_dir.glob("*.json")) if data_dir.is_dir() else []
     lines = [
@@ -162,7 +188,10 @@ def generate(data_dir: Path, docs_dir: Path) -> list[Path]:
             "",
         ]
     for name, doc in docs.items():
-        lines += _section(f"{name} ({engine_of(doc)})", doc)
-    lines += _ratios(docs)
+        if doc.get("kind") == "profile":
+            lines += _profile_section(name, doc)
+        else:
+            lines += _section(f"{name} ({engine_of(doc)})", doc)
+    lines += _ratios({name: doc for name, doc in docs.items() if doc.get("kind") != "profile"})
     lines += ["To measure again:", "", *HOW, ""]
     return [write_text(docs_dir / "results" / f"{PAGE}.md", "\n".join(lines))]

@@ -73,3 +73,22 @@ def test_counts_of_two_engines_are_set_side_by_side_per_task(tmp_path):
     text = page.read_text()
     assert "## old (in-valgrind)" in text and "## new (native-aot:AVX2)" in text
     assert "| scipy/p-2 | 2.000 M | 1.000 M | 0.500 | - |" in text and "median 0.500" in text
+
+
+def test_a_whole_profile_run_is_shown_from_its_record(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    doc = {
+        "kind": "profile", "command": "lbfgs-bench profile --instructions --scheduler none OUTDIR",
+        "problems": 33, "solvers": ["a", "b", "c", "d", "e", "f", "g"], "tasks": 231,
+        "instruction_phase_s": 924.0, "wall_s": 1950.2, "cpu_s": 3100.0, "tasks_counted": 229,
+        "load_before": [1.5, 2.0, 4.0], "load_after": [2.0, 2.1, 2.2], "started": "S", "ended": "E",
+        "machine": {"cpu": "Test CPU", "cpu_count": 2, "versions": {"jax": "9.9"}, "python": "3.11.7"},
+        "meta": {"engine": "native-aot:AVX2", "environment": {"valgrind": "valgrind-9"}},
+    }  # fmt: skip
+    (data / "mgh.json").write_text(json.dumps(doc))
+    (page,) = _engine().generate(data, tmp_path / "docs")
+    text = page.read_text()
+    assert "| 231 | 229 | 924 | 4.00 | 1950 | 3100 |" in text
+    assert "33 problems x 7 solvers" in text and "valgrind-9" in text and "Test CPU" in text
+    assert "against the earlier engine" not in text  # a profile record holds no per-task counts

@@ -1,0 +1,71 @@
+"""Record how long one ``lbfgs-bench profile --instructions`` run took, for the engine results page.
+
+    python scripts/record_profile_run.py PROFILE_OUTDIR RUN_DIR OUT.json
+
+``PROFILE_OUTDIR`` is the profile's output (its ``results.json`` gives the tasks, the instruction
+phase's seconds, the counts and the machine); ``RUN_DIR`` holds what the shell around the run
+wrote: ``time.txt`` (``/usr/bin/time -v`` of the whole command), ``load_before`` and
+``load_after`` (``/proc/loadavg``), ``started`` and ``ended`` (UTC). Nothing is estimated: a file
+that is missing is an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from lbfgs_impl.outputs import write_json_atomic
+
+
+def _seconds(text: str, label: str) -> float:
+    found = re.search(rf"^\s*{re.escape(label)}: (.+)$", text, re.M)
+    if not found:
+        raise SystemExit(f"record_profile_run: no '{label}' in time.txt")
+    value = found.group(1).strip()
+    if ":" in value:  # Elapsed (wall clock) time (h:mm:ss or m:ss): 31:02.11
+        parts = [float(p) for p in value.split(":")]
+        return sum(p * 60**i for i, p in enumerate(reversed(parts)))
+    return float(value)
+
+
+def record(profile_dir: Path, run_dir: Path) -> dict:
+    import json
+
+    doc = json.loads((profile_dir / "results.json").read_text())
+    meta = doc["meta"]
+    inst = meta.get("instructions") or {}
+    timing = (run_dir / "time.txt").read_text()
+    counted = sum(run.get("instructions") is not None for run in doc["runs"])
+    return {
+        "kind": "profile",
+        "command": "lbfgs-bench profile --instructions --scheduler none OUTDIR",
+        "problems": len(doc["problems"]),
+        "solvers": doc["solvers"],
+        "tasks": inst.get("tasks"),
+        "instruction_phase_s": inst.get("phase_s"),
+        "wall_s": _seconds(timing, "Elapsed (wall clock) time (h:mm:ss or m:ss)"),
+        "cpu_s": _seconds(timing, "User time (seconds)") + _seconds(timing, "System time (seconds)"),
+        "tasks_counted": counted,
+        "load_before": [float(x) for x in (run_dir / "load_before").read_text().split()[:3]],
+        "load_after": [float(x) for x in (run_dir / "load_after").read_text().split()[:3]],
+        "started": (run_dir / "started").read_text().strip(),
+        "ended": (run_dir / "ended").read_text().strip(),
+        "machine": {k: meta.get(k) for k in ("cpu", "cpu_count", "versions", "python", "pinning")},
+        "meta": {"engine": inst.get("engine"), "environment": inst.get("environment") or {}},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="record_profile_run.py")
+    parser.add_argument("profile_dir", type=Path)
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("out", type=Path)
+    args = parser.parse_args(argv)
+    write_json_atomic(args.out, record(args.profile_dir, args.run_dir))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
