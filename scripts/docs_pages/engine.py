@@ -17,6 +17,11 @@ PAGE = "engine"
 HOW = [
     "```bash",
     "nice python scripts/engine_timing.py docs/data/engine/quick.json --grid quick",
+    "# a whole profile run: time it from a shell, then record it",
+    "mkdir run && cat /proc/loadavg > run/load_before && date -u +%FT%TZ > run/started",
+    "/usr/bin/time -v -o run/time.txt lbfgs-bench profile --instructions --scheduler none run/out",
+    "cat /proc/loadavg > run/load_after && date -u +%FT%TZ > run/ended",
+    "python scripts/record_profile_run.py run/out run docs/data/engine/mgh-profile.json",
     "python scripts/regen_docs.py",
     "```",
 ]
