@@ -142,7 +142,8 @@ def test_the_page_names_the_step_and_answers_the_ab_question_from_the_data(fixtu
     # 0.2.8's solve is 44 M against 0.2.4's 40 M, and its wall times are twice 0.2.4's
     assert f"- JAX {FIXED_JAX}: the steady solve of Optax 0.2.8 executes 1.100x the instructions" in text
     assert "ratio of medians 2.000" in text and "ratio of minima 2.000" in text
-    assert "Optax 0.2.8's steady solve executes more than Optax 0.2.4's instructions and takes more than" in text
+    answer = "Optax 0.2.8's steady solve executes more than Optax 0.2.4's instructions and takes more than"
+    assert answer in text
 
 
 def test_the_ab_summary_reads_every_round_not_the_first():
