@@ -20,6 +20,7 @@ import os
 import pickle
 import platform
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -70,6 +71,38 @@ def environment(shim: ctypes.CDLL) -> dict[str, Any]:
     }
 
 
+#: Longest wait for the other threads to go quiet (a pool thread that never sleeps is not waited for).
+QUIET_LIMIT_S = 5.0
+
+
+def _others_cpu_ticks() -> int:
+    """CPU ticks (user + system) of every thread of this process but the calling one."""
+    own, total = threading.get_native_id(), 0
+    for task in os.listdir("/proc/self/task"):
+        if int(task) == own:
+            continue
+        try:
+            fields = Path(f"/proc/self/task/{task}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the thread ended meanwhile
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total
+
+
+def _quiet() -> None:
+    """Sleep until XLA's other threads have done what they had left (their CPU time stops growing):
+    under load a fixed pause was sometimes too short, and their leftover work was counted."""
+    time.sleep(QUIET_S)
+    deadline = time.monotonic() + QUIET_LIMIT_S
+    last = _others_cpu_ticks()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = _others_cpu_ticks()
+        if now == last:
+            return
+        last = now
+
+
 def _counted(shim: ctypes.CDLL, name: str, fn: Any) -> Any:
     # the requests and the name are looked up before counting starts: ctypes resolves a symbol on its
     # first use (Python code, dlsym), which would otherwise be counted in the first task only
@@ -77,7 +110,7 @@ def _counted(shim: ctypes.CDLL, name: str, fn: Any) -> Any:
     gc.collect()
     gc.disable()
     try:
-        time.sleep(QUIET_S)  # XLA's pool finishes what the last warm-up left (buffer release) uncounted
+        _quiet()  # XLA's pool finishes what the last warm-up left (buffer release) uncounted
         start()
         out = fn()
         stop(dump)
