@@ -21,6 +21,8 @@ def test_optax_loop_share_of_the_thread_pool_is_positive_and_reported():
     assert fields["instructions_total"] > fields["instructions"] > 0
     # measured: 27% of optax_loop's count on rosenbrock-10 (24% on rosenbrock-100), 0 on quadratic-5
     assert 0.05 < fields["instructions_thread_pool_share"] < 0.6
+    # what the compared figure leaves out: the thread pool's share and glibc's allocator internals
+    (allocator,) = fields["instructions_allocator_samples"]
     assert fields["instructions_total"] - fields["instructions"] == pytest.approx(
-        fields["instructions_thread_pool_share"] * fields["instructions_total"]
+        fields["instructions_thread_pool_share"] * fields["instructions_total"] + allocator
     )
