@@ -208,6 +208,7 @@ def compare_runs(
         result.regressions.extend(worse + q_worse)
         result.improvements.extend(better + q_better)
     result.environment_mismatch = "; ".join(dict.fromkeys(mismatches)) or None
+    stepped = sum(engine_step(m) for m in mismatches)  # one entry a benchmark: each counted once
     if tbase is not None:
         timed = len(common) - len(no_time) - len(no_figure)
         time_line += f"; compared for {timed} of {len(common)} benchmark(s)"
@@ -217,7 +218,7 @@ def compare_runs(
     if no_figure:
         time_line += f", not compared for {len(no_figure)} whose figures are unusable (see the findings)"
     _classify_noise(result, tbase)
-    result.signals = _signals(result, expected, time_line, sorted(env_notes))
+    result.signals = _signals(result, expected, stepped, time_line, sorted(env_notes))
     if Path(baseline.path).resolve() == Path(current.path).resolve():  # a run checked against itself
         first = "the run checked against itself: nothing to compare with"
         result.signals = [
@@ -283,13 +284,13 @@ def hold_time_only(result: Comparison) -> None:
 
 
 def _signals(
-    result: Comparison, expected: int, time_line: str, env_notes: list[str]
+    result: Comparison, expected: int, stepped: int, time_line: str, env_notes: list[str]
 ) -> list[tuple[str, str]]:
     th = result.thresholds
     mismatched = sum(f.kind == "instructions not compared" for f in result.regressions)
     if engine_step(result.environment_mismatch) and not result.instructions_compared:
         instr = (
-            f"engine changed ({result.environment_mismatch}): counts not compared for {expected} "
+            f"engine changed ({result.environment_mismatch}): counts not compared for {stepped} "
             "benchmark(s), not alerted; a one-time step in the counts (re-count the baseline to compare)"
         )
     elif result.environment_mismatch and not result.instructions_compared:
@@ -306,6 +307,11 @@ def _signals(
         )
         if mismatched:
             instr += f"; not compared for {mismatched} (see the findings)"
+        if stepped:
+            instr += (
+                f"; not compared for {stepped} counted by another engine "
+                f"({result.environment_mismatch}), not alerted"
+            )
     elif expected:
         instr = f"not compared: counts missing for {expected} benchmark(s) (see the findings)"
     else:

@@ -217,6 +217,7 @@ def test_the_confirmation_environment_is_reported_with_pip_freeze_and_pip_check(
 def test_counts_from_another_valgrind_are_re_counted_at_the_baseline_commit(tmp_path, capsys, scratch_repo):
     import platform
 
+    from lbfgs_impl.measure.engine import engine_meta
     from lbfgs_impl.measure.instructions import VALGRIND_FLAGS, unavailable_reason, valgrind_version
     from lbfgs_impl.records import os_image
 
@@ -224,7 +225,9 @@ def test_counts_from_another_valgrind_are_re_counted_at_the_baseline_commit(tmp_
         pytest.skip(f"instruction counts unavailable: {unavailable_reason()}")
     repo, baseline, _ = scratch_repo
     here = {"valgrind": valgrind_version(), "valgrind_flags": list(VALGRIND_FLAGS), "skipped": None}
-    here.update(arch=platform.machine(), os_image=os_image())
+    here.update(
+        arch=platform.machine(), os_image=os_image(), engine=engine_meta(False)["engine"]
+    )  # this engine's
     docs = {}
     for side, meta, count in (("base", {**here, "valgrind": "valgrind-3.18.1"}, 1e8), ("cur", here, 1e12)):
         doc = json.loads(DATA.read_text())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from lbfgs_impl.tracking.runs import is_count
 from tests.tracking.test_gate_trust import SLOWED, check, counted, run_doc  # noqa: F401  (fixture)
 
 
@@ -24,6 +25,24 @@ def test_another_engine_is_not_compared_and_not_alerted(tmp_path, capsys, run_do
     out = capsys.readouterr().out
     assert "engine changed (counting engine in-valgrind vs native-aot:AVX2)" in out
     assert "not alerted" in out and f"`{SLOWED}` | instructions" not in out
+    counted_benchmarks = sum(is_count(b["extra_info"].get("instructions")) for b in cur["benchmarks"])
+    assert counted_benchmarks > 1
+    assert f"counts not compared for {counted_benchmarks} benchmark(s)" in out  # every one, not 0
+
+
+def test_a_mix_of_engines_names_the_benchmarks_it_did_not_compare(tmp_path, capsys, run_doc):  # noqa: F811
+    base = _with_engine(counted(run_doc), "native-aot:AVX2")
+    cur = _with_engine(counted(run_doc), "native-aot:AVX2")
+    counted_names = [b for b in base["benchmarks"] if is_count(b["extra_info"].get("instructions"))]
+    counted_names[0]["extra_info"]["instructions_meta"]["engine"] = "in-valgrind"  # one counted the old way
+    assert check(tmp_path, base, cur) == 0
+    out = capsys.readouterr().out
+    line = next(row for row in out.splitlines() if row.startswith("| instructions |"))
+    assert f"compared for {len(counted_names) - 1} of {len(counted_names) - 1} benchmark(s)" in line
+    assert (
+        "not compared for 1 counted by another engine (counting engine in-valgrind vs native-aot:AVX2)"
+        in line
+    )
 
 
 def test_the_same_engine_still_compares(tmp_path, capsys, run_doc):  # noqa: F811
