@@ -158,9 +158,7 @@ def _measure(shim: ctypes.CDLL, job: dict[str, Any]) -> dict[str, Any]:
     if same:
         outcome = dict(built["result"])
     else:  # another path than the native run: its own result, computed here
-        result = prepared.result(raw)
-        outcome = {"n_iter": result.n_iter, "n_fev": result.n_fev, "converged": result.converged,
-                   "status": result.status}  # fmt: skip
+        outcome = native_aot.ended(prepared, raw, spec.get("evaluations", True))
     seconds = {
         "load_s": t1 - t0,
         "warm_up_s": t2 - t1,

@@ -57,12 +57,18 @@ from lbfgs_impl.solvers import SolverConfig
 
 
 class InstructionTask(NamedTuple):
-    """One thing to count: ``solver`` on ``problem`` of size ``n`` under ``config``."""
+    """One thing to count: ``solver`` on ``problem`` of size ``n`` under ``config``.
+
+    ``evaluations=False``: the samples' ``n_fev`` is not counted (None), for a caller that has it
+    already; it spares a jitted solve's counting solve, a second compile per task. Not part of
+    :attr:`key`: the instructions counted are the same.
+    """
 
     solver: str
     problem: str
     n: int
     config: SolverConfig = SolverConfig()
+    evaluations: bool = True
 
     @property
     def key(self) -> str:
@@ -341,4 +347,5 @@ def measure_instructions(
 
 
 def task_spec(task: InstructionTask) -> dict[str, Any]:
-    return {"solver": task.solver, "problem": task.problem, "n": task.n, "config": task.config._asdict()}
+    return {"solver": task.solver, "problem": task.problem, "n": task.n, "config": task.config._asdict(),
+            "evaluations": task.evaluations}  # fmt: skip

@@ -44,3 +44,17 @@ def test_a_timed_problem_holds_all_its_solvers_and_records_the_machine():
     assert [r.solver for r in rows] == ["scipy", "optax_while"]
     assert all(r.steady_s is not None and r.solved for r in rows)
     assert {r.cpu for r in rows} == {cpu_model()} and all(r.host for r in rows)
+
+
+def test_a_counted_solve_on_another_path_is_named_in_profile_md(tmp_path):
+    run = _run({"p1": "Xeon A", "p2": "Xeon A"})
+    for r in run.runs:
+        r.n_iter, r.instructions, r.instructions_n_iter = 30, 1e6, 30
+    run.runs[1].instructions_n_iter = 31  # optax_while on p1 counted a solve of one more iteration
+    write_outputs(run, tmp_path)
+    md = (tmp_path / "profile.md").read_text()
+    assert "Counted solves that took another path than the timed one (1;" in md
+    assert "optax_while on p1 (31 vs 30 iterations)" in md and "scipy on p1" not in md
+    run.runs[1].instructions_n_iter = 30
+    write_outputs(run, tmp_path)
+    assert "another path" not in (tmp_path / "profile.md").read_text()

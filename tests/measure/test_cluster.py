@@ -285,6 +285,8 @@ def test_profile_on_a_hand_started_cluster_survives_a_killed_worker_and_matches_
     for task in TASKS:
         counted = rows[task.solver, task.problem]["instructions"]
         assert counted is not None and _agree(counted, report.counts[task.key].median), task.key
+        # the counted solve's own iterations, read from its sample, beside the timed solve's
+        assert rows[task.solver, task.problem]["instructions_n_iter"] == report.counts[task.key].n_iter[0]
     # nothing counted twice: one sample per task, though a worker died under it
     assert all(len(ms) == 1 for ms in doc["meta"]["instructions"]["task_machines"].values())
     assert not (by_hand["out"] / "instructions-partial.jsonl").exists()  # all of it is in results.json

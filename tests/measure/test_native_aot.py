@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -145,3 +146,56 @@ def test_the_builder_refuses_an_executable_with_an_instruction_valgrind_lacks(tm
     assert bad.startswith("the executable uses instructions valgrind's CPU lacks (adx: ")
     assert check_isa([(_blob_with(tmp_path, "addq %rax, %rbx"), None, None)], valgrind)[1] is None
     assert check_isa([(b"no machine code here", None, None)], valgrind) == ([], None)
+
+
+#: One disassembled line (objdump's layout) of each feature the check looks for.
+FEATURE_LINE_EXAMPLES = {
+    "adx": "  1f:\t66 48 0f 38 f6 d8    \tadcx   %rax,%rbx",
+    "clflushopt": "  2a:\t66 0f ae 38          \tclflushopt (%rax)",
+    "clwb": "  2a:\t66 0f ae 30          \tclwb   (%rax)",
+    "clzero": "  2a:\t0f 01 fc             \tclzero",
+    "fsgsbase": "  2a:\tf3 48 0f ae c0       \trdfsbase %rax",
+    "gfni": "  2a:\tc4 e3 f5 ce c2 00    \tvgf2p8affineqb $0x0,%ymm2,%ymm1,%ymm0",
+    "prfchw": "  2a:\t0f 0d 08             \tprefetchw (%rax)",
+    "rdpid": "  2a:\tf3 0f c7 f8          \trdpid  %rax",
+    "sha": "  2a:\t0f 38 c8 c1          \tsha1nexte %xmm1,%xmm0",
+    "shstk": "  2a:\tf3 48 0f 1e c8       \trdsspq %rax",
+    "sse4a": "  2a:\t66 0f 79 c1          \textrq  %xmm1,%xmm0",
+    "vaes": "  2a:\tc4 e2 75 dc c2       \tvaesenc %ymm2,%ymm1,%ymm0",
+    "vpclmulqdq": "  2a:\tc4 e3 75 44 c2 00    \tvpclmulqdq $0x0,%ymm2,%ymm1,%ymm0",
+    "xsavec": "  2a:\t0f c7 20             \txsavec (%rax)",
+    "xsaveopt": "  2a:\t0f ae 30             \txsaveopt (%rax)",
+    "xsaves": "  2a:\t0f c7 28             \txsaves (%rax)",
+    "avx512": "  2a:\t62 f1 f5 48 58 c2    \tvaddpd %zmm2,%zmm1,%zmm0",
+}
+
+
+def test_the_line_filter_keeps_every_features_example_and_drops_plain_code():
+    # grep -E picks the lines the Python patterns then read: a pattern grep reads otherwise would
+    # pass an executable that uses the feature
+    assert set(FEATURE_LINE_EXAMPLES) == set(native_aot.FEATURE_INSTRUCTIONS)
+    plain = "  10:\t48 01 c3             \tadd    %rax,%rbx\n  13:\tc3                   \tret"
+    for feature, line in FEATURE_LINE_EXAMPLES.items():
+        pattern = native_aot.FEATURE_INSTRUCTIONS[feature]
+        assert re.search(pattern, line), feature
+        kept = native_aot._candidate_lines(
+            f"{plain}\n{line}\n{plain}", list(native_aot.FEATURE_INSTRUCTIONS.values())
+        )
+        assert kept == [line], feature
+    assert native_aot._candidate_lines(plain, list(native_aot.FEATURE_INSTRUCTIONS.values())) == []
+
+
+@pytest.mark.parametrize("solver", ["optax_while", "optax_loop", "scipy"])
+def test_ended_without_evaluations_skips_only_the_evaluation_count(solver):
+    from lbfgs_impl.problems import make_problem
+    from lbfgs_impl.solvers import SolverConfig, get_solver
+
+    prepared = get_solver(solver).prepare(make_problem("mgh_beale"), SolverConfig())
+    raw = prepared.run()
+    full, spared = native_aot.ended(prepared, raw), native_aot.ended(prepared, raw, evaluations=False)
+    assert isinstance(full["n_fev"], int) and full["n_fev"] >= full["n_iter"] > 0
+    assert {k: v for k, v in full.items() if k != "n_fev"} == {
+        k: v for k, v in spared.items() if k != "n_fev"
+    }
+    # a host loop counts its evaluations as it runs (nothing to spare); a compiled solve does not
+    assert spared["n_fev"] == (full["n_fev"] if solver == "scipy" else None)

@@ -46,6 +46,20 @@ def markdown(run: ProfileRun, figures: Sequence[str]) -> str:
         lines.append(f"| {s} | skipped: {reason} | - |")
     for p, reason in run.excluded_problems.items():
         lines.append(f"\n- {p}: {reason}")
+    other_path = [
+        r for r in run.runs if r.instructions_n_iter is not None and r.instructions_n_iter != r.n_iter
+    ]
+    if other_path:
+        lines.append(
+            f"\nCounted solves that took another path than the timed one ({len(other_path)}; built for "
+            "valgrind's instruction set, their rounding differs): "
+            + ", ".join(
+                f"{r.solver} on {r.problem} ({r.instructions_n_iter} vs {r.n_iter} iterations)"
+                for r in other_path
+            )
+            + ". Their instructions to success scale the counted solve's total by the timed solve's "
+            "share of evaluations."
+        )
     models = run.timed_on()
     if len(models) > 1:
         lines += [

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import platform
+import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -71,6 +72,9 @@ class Run:
     instructions: float | None = None
     instructions_total: float | None = None
     instructions_thread_pool_share: float | None = None
+    # iterations of the counted solve (built for valgrind's instruction set, not this CPU's): where
+    # they differ from ``n_iter`` the count is of a solve that took another path
+    instructions_n_iter: int | None = None
     converged: bool = False
     solved: bool = False
     minimum_reached: str = ""
@@ -326,7 +330,12 @@ def _add_instructions(
     from lbfgs_impl.measure.instructions import InstructionTask
     from lbfgs_impl.records import counts_environment, thread_pool_fields
 
-    tasks = [InstructionTask(r.solver, r.problem, r.n, config) for r in run.runs if r.value is not None]
+    # each row has its evaluations already (timed or traced): the builders do not count them again
+    tasks = [
+        InstructionTask(r.solver, r.problem, r.n, config, evaluations=False)
+        for r in run.runs
+        if r.value is not None
+    ]
     progress(f"instruction counts under callgrind: {len(tasks)} process(es)")
     if bar is not None:  # the same bar, now counting processes as they come back
         bar.reset(total=len(tasks))
@@ -357,6 +366,7 @@ def _add_instructions(
             pool = thread_pool_fields(counts)
             r.instructions_total = pool["instructions_total"]
             r.instructions_thread_pool_share = pool["instructions_thread_pool_share"]
+            r.instructions_n_iter = int(statistics.median_low(counts.n_iter))
 
 
 # --------------------------------------------------------------------------- outputs
