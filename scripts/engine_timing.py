@@ -1,14 +1,16 @@
 """Time the counting engine on a set of the profile's tasks: CPU seconds per task, counts, load.
 
-    python scripts/engine_timing.py OUT.json [--grid quick|mgh] [--solvers a,b] [--limit N]
+    python scripts/engine_timing.py OUT.json [--grid quick|mgh|perf-quick] [--solvers a,b] [--limit N]
         [--cpus 0,1] [--repeats 1] [--scheduler none|local|ADDRESS]
 
 The tasks are those of ``lbfgs-bench profile --instructions`` (every solver on every problem of
 the grid at its standard size, ``maxiter=1000``), taken round-robin over the solvers when
-``--limit`` keeps a subset, so every solver is represented. Recorded: the wall time, the CPU
-time of the counting processes (valgrind, the native builders: less sensitive to other work on
-the machine than the wall time, never independent of it), the load average before and after,
-and every task's counts, iterations and errors. ``OUT.json`` is written once the run ends.
+``--limit`` keeps a subset, so every solver is represented; ``--grid perf-quick``: those of
+``pytest perf --perf-instructions`` on its quick grid (the seed variants on each quick case).
+Recorded: the wall time, the CPU time of the counting processes (valgrind, the native builders:
+less sensitive to other work on the machine than the wall time, never independent of it), the
+load average before and after, and every task's counts, iterations and errors. ``OUT.json`` is
+written once the run ends.
 """
 
 from __future__ import annotations
@@ -22,18 +24,31 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lbfgs_impl.cases import QUICK_CASES
 from lbfgs_impl.commands.profile.runner import QUICK_PROBLEMS
 from lbfgs_impl.measure.cluster import count_instructions
 from lbfgs_impl.measure.environment import collect_meta
 from lbfgs_impl.measure.instructions import InstructionTask
 from lbfgs_impl.outputs import write_json_atomic
 from lbfgs_impl.problems import make_problem, mgh
-from lbfgs_impl.solvers import SolverConfig, solver_names
+from lbfgs_impl.solvers import SEED_SOLVERS, SolverConfig, solver_names
 
-GRIDS = {"quick": QUICK_PROBLEMS, "mgh": tuple(mgh.STANDARD_SET)}
+GRIDS = {"quick": QUICK_PROBLEMS, "mgh": tuple(mgh.STANDARD_SET), "perf-quick": ()}
+
+
+def perf_quick_tasks(solvers: list[str] | None) -> list[InstructionTask]:
+    """The tasks ``pytest perf --perf-instructions`` counts on its quick grid: every case of
+    :data:`lbfgs_impl.cases.QUICK_CASES` with each seed variant (or ``solvers``), the case's config."""
+    return [
+        InstructionTask(s, case.problem, case.n, case.config())
+        for case in QUICK_CASES
+        for s in solvers or SEED_SOLVERS
+    ]
 
 
 def tasks_for(grid: str, solvers: list[str], limit: int | None) -> list[InstructionTask]:
+    if grid == "perf-quick":
+        return perf_quick_tasks(solvers)[:limit] if limit else perf_quick_tasks(solvers)
     config = SolverConfig(maxiter=1000)
     by_solver = [[InstructionTask(s, p, make_problem(p).n, config) for p in GRIDS[grid]] for s in solvers]
     tasks = [t for row in zip(*by_solver, strict=True) for t in row]  # round-robin over the solvers
@@ -55,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--scheduler", default="none", help="none (the built-in pool), local or an address")
     args = parser.parse_args(argv)
-    solvers = args.solvers.split(",") if args.solvers else solver_names()
+    solvers = (
+        args.solvers.split(",") if args.solvers else None if args.grid == "perf-quick" else solver_names()
+    )
     cpus = [int(c) for c in args.cpus.split(",")] if args.cpus else sorted(os.sched_getaffinity(0))
     tasks = tasks_for(args.grid, solvers, args.limit)
     print(f"{len(tasks)} task(s) x {args.repeats} on CPUs {cpus}, scheduler {args.scheduler}", flush=True)

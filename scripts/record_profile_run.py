@@ -30,6 +30,17 @@ def _seconds(text: str, label: str) -> float:
     return float(value)
 
 
+def _command(text: str, profile_dir: Path) -> str:
+    """The command ``/usr/bin/time -v`` ran, its output folder written ``OUTDIR``."""
+    found = re.search(r'^\s*Command being timed: "(.+)"$', text, re.M)
+    if not found:
+        raise SystemExit("record_profile_run: no 'Command being timed' in time.txt")
+    words = [
+        Path(w).name if Path(w).parent.name == "bin" else w for w in found.group(1).split()
+    ]  # no venv path
+    return " ".join("OUTDIR" if w.rstrip("/") == str(profile_dir).rstrip("/") else w for w in words)
+
+
 def record(profile_dir: Path, run_dir: Path) -> dict:
     import json
 
@@ -40,7 +51,9 @@ def record(profile_dir: Path, run_dir: Path) -> dict:
     counted = sum(run.get("instructions") is not None for run in doc["runs"])
     return {
         "kind": "profile",
-        "command": "lbfgs-bench profile --instructions --scheduler none OUTDIR",
+        "command": _command(timing, profile_dir),
+        "workers": len(inst.get("worker_cpus") or []),
+        "scheduler": inst.get("scheduler"),
         "problems": len(doc["problems"]),
         "solvers": doc["solvers"],
         "tasks": inst.get("tasks"),

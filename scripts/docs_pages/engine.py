@@ -71,6 +71,8 @@ def _section(name: str, doc: dict[str, Any]) -> list[str]:
             "| " + " | ".join(f"{v:.2f}" for v in steps.values()) + " |",
             "",
         ]
+    if repeats > 1:
+        lines += _spreads(counted)
     by_solver: dict[str, list[dict[str, Any]]] = {}
     for r in counted:
         by_solver.setdefault(r["solver"], []).append(r)
@@ -87,6 +89,24 @@ def _section(name: str, doc: dict[str, Any]) -> list[str]:
     if env:
         lines += ["", f"Counted by engine `{env.get('engine')}` (target `{env.get('target_isa')}`), "
                   f"{env.get('valgrind')}, {env.get('glibc')}, Python {env.get('python')}."]  # fmt: skip
+    return [*lines, ""]
+
+
+def _spreads(counted: list[dict[str, Any]]) -> list[str]:
+    """Each task's spread over its processes ((max - min) / median of the compared count)."""
+    rows = sorted(counted, key=lambda r: -(r.get("instructions_spread") or 0.0))
+    spreads = [r.get("instructions_spread") or 0.0 for r in rows]
+    lines = [
+        f"Spread of each task's count over its processes, (max - min) / median: largest "
+        f"{100 * spreads[0]:.3f}%, median {100 * statistics.median(spreads):.3f}%.",
+        "",
+        "| task | processes | median instructions | spread |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in rows:
+        key = f"{r['solver']}/{r['problem']}-{r['n']}"
+        lines.append(f"| {key} | {len(r['instructions_samples'])} | {r['instructions'] / 1e6:.3f} M "
+                     f"| {100 * (r.get('instructions_spread') or 0.0):.3f}% |")  # fmt: skip
     return [*lines, ""]
 
 
@@ -159,15 +179,15 @@ def _profile_section(name: str, doc: dict[str, Any]) -> list[str]:
         f" ({env.get('valgrind', 'valgrind unknown')}). Run from {doc['started']} to {doc['ended']}; load "
         f"average (1, 5, 15 min) before {load[0]}, after {load[1]}.",
         "",
-        "| tasks | counted | instruction phase (s) | seconds per task, 2 workers | whole command (s) "
+        "| tasks | counted | counting workers | instruction phase (s) | seconds per task | whole command (s) "
         "| CPU of the whole command (s) |",
-        "|---:|---:|---:|---:|---:|---:|",
-        f"| {tasks} | {doc['tasks_counted']} | {phase:.0f} | {phase / tasks:.2f} | {doc['wall_s']:.0f} "
-        f"| {doc['cpu_s']:.0f} |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {tasks} | {doc['tasks_counted']} | {doc.get('workers') or '-'} | {phase:.0f} "
+        f"| {phase / tasks:.2f} | {doc['wall_s']:.0f} | {doc['cpu_s']:.0f} |",
         "",
         "The whole command first times every solve (pinned to one CPU, the other idle), then counts "
-        "every task's instructions on a worker per CPU; the instruction phase includes the workers' "
-        "start-up and every native build.",
+        f"every task's instructions ({doc.get('scheduler') or 'scheduler not recorded'}); the instruction "
+        "phase includes the counting workers' start-up and every native build.",
         "",
     ]
 

@@ -85,10 +85,34 @@ def test_a_whole_profile_run_is_shown_from_its_record(tmp_path):
         "load_before": [1.5, 2.0, 4.0], "load_after": [2.0, 2.1, 2.2], "started": "S", "ended": "E",
         "machine": {"cpu": "Test CPU", "cpu_count": 2, "versions": {"jax": "9.9"}, "python": "3.11.7"},
         "meta": {"engine": "native-aot:AVX2", "environment": {"valgrind": "valgrind-9"}},
+        "workers": 2, "scheduler": "none: the built-in pool",
     }  # fmt: skip
     (data / "mgh.json").write_text(json.dumps(doc))
     (page,) = _engine().generate(data, tmp_path / "docs")
     text = page.read_text()
-    assert "| 231 | 229 | 924 | 4.00 | 1950 | 3100 |" in text
+    assert "| 231 | 229 | 2 | 924 | 4.00 | 1950 | 3100 |" in text and "(none: the built-in pool)" in text
     assert "33 problems x 7 solvers" in text and "valgrind-9" in text and "Test CPU" in text
     assert "against the earlier engine" not in text  # a profile record holds no per-task counts
+
+
+def test_repeated_counts_show_each_tasks_spread_largest_first(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = []
+    for name, samples in (("a", [1000, 1001, 1002]), ("b", [2000, 2000, 2000]), ("c", [500, 505, 501])):
+        row = _row(name, sorted(samples)[1], 10, 1.0)
+        row.update(
+            instructions_samples=samples,
+            instructions_spread=(max(samples) - min(samples)) / row["instructions"],
+        )
+        rows.append(row)
+    doc = {"grid": "perf-quick", "tasks": ["a", "b", "c"], "cpus": [0, 1], "repeats": 3, "scheduler": "none",
+           "machine": {}, "wall_s": 1.0, "cpu_s": 1.0, "cpu_s_per_sample": 1.0, "load_before": [0, 0, 0],
+           "load_after": [0, 0, 0], "meta": {}, "results": rows}  # fmt: skip
+    (data / "spread.json").write_text(json.dumps(doc))
+    (page,) = _engine().generate(data, tmp_path / "docs")
+    text = page.read_text()
+    assert "largest 0.998%, median 0.200%" in text  # c: 5/501; a: 2/1001; b: 0
+    table = text.split("| task | processes | median instructions | spread |")[1]
+    assert table.index("| c/p-2 | 3 |") < table.index("| a/p-2 | 3 |") < table.index("| b/p-2 | 3 |")
+    assert "| b/p-2 | 3 | 0.002 M | 0.000% |" in table
