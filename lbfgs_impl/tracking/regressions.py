@@ -208,7 +208,6 @@ def compare_runs(
         result.regressions.extend(worse + q_worse)
         result.improvements.extend(better + q_better)
     result.environment_mismatch = "; ".join(dict.fromkeys(mismatches)) or None
-    stepped = sum(engine_step(m) for m in mismatches)  # one entry a benchmark: each counted once
     if tbase is not None:
         timed = len(common) - len(no_time) - len(no_figure)
         time_line += f"; compared for {timed} of {len(common)} benchmark(s)"
@@ -218,7 +217,7 @@ def compare_runs(
     if no_figure:
         time_line += f", not compared for {len(no_figure)} whose figures are unusable (see the findings)"
     _classify_noise(result, tbase)
-    result.signals = _signals(result, expected, stepped, time_line, sorted(env_notes))
+    result.signals = _signals(result, expected, mismatches, time_line, sorted(env_notes))
     if Path(baseline.path).resolve() == Path(current.path).resolve():  # a run checked against itself
         first = "the run checked against itself: nothing to compare with"
         result.signals = [
@@ -284,17 +283,25 @@ def hold_time_only(result: Comparison) -> None:
 
 
 def _signals(
-    result: Comparison, expected: int, stepped: int, time_line: str, env_notes: list[str]
+    result: Comparison, expected: int, mismatches: list[str], time_line: str, env_notes: list[str]
 ) -> list[tuple[str, str]]:
+    """The report's signal lines; ``mismatches`` has one entry a benchmark whose counts' environment
+    differs (an engine step is not in ``expected``: it has no finding)."""
     th = result.thresholds
     mismatched = sum(f.kind == "instructions not compared" for f in result.regressions)
-    if engine_step(result.environment_mismatch) and not result.instructions_compared:
+    steps = [m for m in mismatches if engine_step(m)]
+    step_text = "; ".join(dict.fromkeys(steps))
+    other_text = "; ".join(dict.fromkeys(m for m in mismatches if not engine_step(m)))
+    if steps and not result.instructions_compared:
         instr = (
-            f"engine changed ({result.environment_mismatch}): counts not compared for {stepped} "
+            f"engine changed ({step_text}): counts not compared for {len(steps)} "
             "benchmark(s), not alerted; a one-time step in the counts (re-count the baseline to compare)"
         )
-    elif result.environment_mismatch and not result.instructions_compared:
-        instr = f"not compared ({result.environment_mismatch}) for {expected} benchmark(s)"
+        if expected:  # the others are findings: another environment, or a count missing
+            why = f" ({other_text})" if other_text else ""
+            instr += f"; not compared for {expected} more{why} (see the findings)"
+    elif other_text and not result.instructions_compared:
+        instr = f"not compared ({other_text}) for {expected} benchmark(s)"
     elif result.instructions_compared:
         source = " (the baseline commit re-counted tonight)" if result.instruction_baseline else ""
         instr = (
@@ -307,11 +314,8 @@ def _signals(
         )
         if mismatched:
             instr += f"; not compared for {mismatched} (see the findings)"
-        if stepped:
-            instr += (
-                f"; not compared for {stepped} counted by another engine "
-                f"({result.environment_mismatch}), not alerted"
-            )
+        if steps:
+            instr += f"; not compared for {len(steps)} counted by another engine ({step_text}), not alerted"
     elif expected:
         instr = f"not compared: counts missing for {expected} benchmark(s) (see the findings)"
     else:

@@ -50,3 +50,51 @@ def test_the_same_engine_still_compares(tmp_path, capsys, run_doc):  # noqa: F81
     cur = _with_engine(counted(run_doc, instructions=1.3 * 1e6 * 10), "native-aot:AVX2")
     assert check(tmp_path, base, cur) == 1
     assert f"`{SLOWED}` | instructions |" in capsys.readouterr().out
+
+
+def _instruction_line(out: str) -> str:
+    return next(row for row in out.splitlines() if row.startswith("| instructions |"))
+
+
+@pytest.mark.parametrize("engine_first", [True, False], ids=["engine-first", "valgrind-first"])
+def test_engine_and_valgrind_mismatches_are_both_counted_whatever_their_order(
+    tmp_path,
+    capsys,
+    run_doc,  # noqa: F811
+    engine_first,
+):
+    base = _with_engine(counted(run_doc), "native-aot:AVX2")
+    cur = _with_engine(counted(run_doc), "native-aot:AVX2")
+    steady = [b for b in base["benchmarks"] if is_count(b["extra_info"].get("instructions"))]
+    half = len(steady) // 2
+    assert half >= 1
+    for i, b in enumerate(steady):  # half counted the old way, half under another valgrind
+        if (i < half) == engine_first:
+            b["extra_info"]["instructions_meta"]["engine"] = "in-valgrind"
+        else:
+            b["extra_info"]["instructions_meta"]["valgrind"] = "valgrind-3.22.0"
+    stepped, other = (half, len(steady) - half) if engine_first else (len(steady) - half, half)
+    assert check(tmp_path, base, cur) == 2  # the valgrind ones are findings: not comparable
+    line = _instruction_line(capsys.readouterr().out)
+    # the engine step is said, counted alone; the valgrind mismatches are never called "not alerted"
+    step = "engine changed (counting engine in-valgrind vs native-aot:AVX2)"
+    assert f"{step}: counts not compared for {stepped} benchmark(s), not alerted" in line
+    valgrind = "(valgrind valgrind-3.22.0 vs valgrind-3.19.0)"
+    assert f"not compared for {other} more {valgrind} (see the findings)" in line
+
+
+def test_an_engine_step_beside_missing_counts_names_the_missing(tmp_path, capsys, run_doc):  # noqa: F811
+    base = _with_engine(counted(run_doc), "native-aot:AVX2")
+    cur = _with_engine(counted(run_doc), "native-aot:AVX2")
+    steady = [b for b in base["benchmarks"] if is_count(b["extra_info"].get("instructions"))]
+    now = [b for b in cur["benchmarks"] if is_count(b["extra_info"].get("instructions"))]
+    half = len(steady) // 2
+    for i, (b, c) in enumerate(zip(steady, now, strict=True)):
+        if i < half:
+            b["extra_info"]["instructions_meta"]["engine"] = "in-valgrind"
+        else:
+            c["extra_info"]["instructions"] = None  # tonight's count of it failed
+    assert check(tmp_path, base, cur) == 2
+    line = _instruction_line(capsys.readouterr().out)
+    assert f"counts not compared for {half} benchmark(s), not alerted" in line
+    assert f"not compared for {len(steady) - half} more (see the findings)" in line
