@@ -92,21 +92,32 @@ def _section(name: str, doc: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _spread(r: dict[str, Any]) -> float | None:
+    """A task's spread over its processes, or None where it has none: counted once, or not recorded."""
+    value = r.get("instructions_spread")
+    several = len(r.get("instructions_samples") or []) > 1
+    return float(value) if several and isinstance(value, (int, float)) else None
+
+
 def _spreads(counted: list[dict[str, Any]]) -> list[str]:
     """Each task's spread over its processes ((max - min) / median of the compared count)."""
-    rows = sorted(counted, key=lambda r: -(r.get("instructions_spread") or 0.0))
-    spreads = [r.get("instructions_spread") or 0.0 for r in rows]
+    known = [s for r in counted if (s := _spread(r)) is not None]
+    if not known:
+        return []
+    rows = sorted(counted, key=lambda r: -(_spread(r) if _spread(r) is not None else -1.0))
     lines = [
         f"Spread of each task's count over its processes, (max - min) / median: largest "
-        f"{100 * spreads[0]:.3f}%, median {100 * statistics.median(spreads):.3f}%.",
+        f"{100 * max(known):.3f}%, median {100 * statistics.median(known):.3f}% ({len(known)} task"
+        f"{'s' if len(known) > 1 else ''} counted more than once).",
         "",
         "| task | processes | median instructions | spread |",
         "|---|---:|---:|---:|",
     ]
     for r in rows:
-        key = f"{r['solver']}/{r['problem']}-{r['n']}"
-        lines.append(f"| {key} | {len(r['instructions_samples'])} | {r['instructions'] / 1e6:.3f} M "
-                     f"| {100 * (r.get('instructions_spread') or 0.0):.3f}% |")  # fmt: skip
+        key, spread = f"{r['solver']}/{r['problem']}-{r['n']}", _spread(r)
+        shown = "-" if spread is None else f"{100 * spread:.3f}%"
+        processes = len(r.get("instructions_samples") or [])
+        lines.append(f"| {key} | {processes} | {r['instructions'] / 1e6:.3f} M | {shown} |")
     return [*lines, ""]
 
 

@@ -116,3 +116,35 @@ def test_repeated_counts_show_each_tasks_spread_largest_first(tmp_path):
     table = text.split("| task | processes | median instructions | spread |")[1]
     assert table.index("| c/p-2 | 3 |") < table.index("| a/p-2 | 3 |") < table.index("| b/p-2 | 3 |")
     assert "| b/p-2 | 3 | 0.002 M | 0.000% |" in table
+
+
+def _spread_doc(rows: list[dict]) -> dict:
+    return {"grid": "perf-quick", "tasks": [r["solver"] for r in rows], "cpus": [0, 1], "repeats": 3,
+            "scheduler": "none", "machine": {}, "wall_s": 1.0, "cpu_s": 1.0, "cpu_s_per_sample": 1.0,
+            "load_before": [0, 0, 0], "load_after": [0, 0, 0], "meta": {}, "results": rows}  # fmt: skip
+
+
+def test_a_task_counted_once_or_without_a_spread_has_no_spread_figure(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    twice = _row("a", 1000, 10, 1.0) | {"instructions_samples": [990, 1000, 1010]}
+    twice["instructions_spread"] = 0.02
+    once = _row("b", 2000, 10, 1.0) | {"instructions_samples": [2000], "instructions_spread": 0.0}
+    unread = _row("c", 3000, 10, 1.0) | {"instructions_samples": [2990, 3000, 3010]}  # no spread recorded
+    once["errors"] = ["repeat 1: timed out", "repeat 2: timed out"]
+    (data / "spread.json").write_text(json.dumps(_spread_doc([twice, once, unread])))
+    (page,) = _engine().generate(data, tmp_path / "docs")
+    text = page.read_text()
+    # one process has no spread: its 0 is not a figure, nor part of the median
+    assert "largest 2.000%, median 2.000% (1 task counted more than once)" in text
+    assert "| b/p-2 | 1 | 0.002 M | - |" in text and "| c/p-2 | 3 | 0.003 M | - |" in text
+    assert "| a/p-2 | 3 | 0.001 M | 2.000% |" in text
+
+
+def test_repeats_where_no_task_was_counted_still_make_a_page(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    failed = {"solver": "a", "problem": "p", "n": 2, "instructions": None, "errors": ["boom"] * 3}
+    (data / "spread.json").write_text(json.dumps(_spread_doc([failed])))
+    (page,) = _engine().generate(data, tmp_path / "docs")
+    assert "| 1 | 1 | 1.00 | 0 of 1 | 1 |" in page.read_text()
