@@ -38,7 +38,25 @@ def _command(text: str, profile_dir: Path) -> str:
     words = [
         Path(w).name if Path(w).parent.name == "bin" else w for w in found.group(1).split()
     ]  # no venv path
-    return " ".join("OUTDIR" if w.rstrip("/") == str(profile_dir).rstrip("/") else w for w in words)
+    return " ".join("OUTDIR" if _same_path(w, profile_dir) else w for w in words)
+
+
+def _same_path(word: str, path: Path) -> bool:
+    """Whether the command's ``word`` names ``path`` (``run/out``, ``./run/out/``, an absolute path)."""
+    try:
+        return Path(word).resolve() == path.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
+def _workers(inst: dict) -> int | None:
+    """The counting workers: one a CPU of ``worker_cpus`` (the built-in pool, the embedded cluster);
+    on a scheduler's cluster (``worker_cpus`` is a sentence) those that took a sample; None unknown."""
+    cpus = inst.get("worker_cpus")
+    if isinstance(cpus, list):
+        return len(cpus) or None
+    machines = inst.get("task_machines") or {}
+    return len({m["worker"] for ms in machines.values() for m in ms if m.get("worker")}) or None
 
 
 def record(profile_dir: Path, run_dir: Path) -> dict:
@@ -52,7 +70,7 @@ def record(profile_dir: Path, run_dir: Path) -> dict:
     return {
         "kind": "profile",
         "command": _command(timing, profile_dir),
-        "workers": len(inst.get("worker_cpus") or []),
+        "workers": _workers(inst),
         "scheduler": inst.get("scheduler"),
         "problems": len(doc["problems"]),
         "solvers": doc["solvers"],
