@@ -26,6 +26,7 @@ The long-lived builder process is :mod:`lbfgs_impl.measure._builder`; the counte
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -212,13 +213,48 @@ def instructions_outside(serialized: bytes, valgrind_cpu: set[str]) -> dict[str,
 def _candidate_lines(text: str, patterns: list[str]) -> list[str]:
     """The lines of ``text`` that may match one of ``patterns``: GNU grep's one pass over every
     pattern at once (10,000 lines of a kernel's disassembly in ~10 ms, where a search per line
-    and pattern in Python took ~0.5 s); every line when grep is missing or fails."""
-    if patterns and shutil.which("grep"):
-        out = subprocess.run(["grep", "-E", "|".join(f"({p})" for p in patterns)], input=text,
+    and pattern in Python took ~0.5 s); every line when grep is missing, is not GNU grep, fails, or
+    a pattern is not one both read alike (:func:`grep_reads_alike`): never a line Python would match."""
+    if patterns and _gnu_grep() and all(grep_reads_alike(p) for p in patterns):
+        # -a: a NUL byte makes GNU grep print "binary file matches" instead of the lines
+        out = subprocess.run(["grep", "-a", "-E", "|".join(f"({p})" for p in patterns)], input=text,
                              capture_output=True, text=True)  # fmt: skip
-        if out.returncode in (0, 1):  # 1: no line matched
+        if out.returncode in (0, 1) and not out.stderr:  # 1: no line matched; a warning: not trusted
             return out.stdout.splitlines()
     return text.splitlines()
+
+
+@functools.cache
+def _gnu_grep() -> bool:
+    """Whether ``grep`` is GNU grep (others, busybox's or one on musl's regex, read ``\\b``, ``\\w``
+    and ``\\s`` otherwise or not at all)."""
+    if shutil.which("grep") is None:
+        return False
+    try:
+        out = subprocess.run(["grep", "--version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return out.returncode == 0 and "GNU grep" in out.stdout
+
+
+#: One token of the syntax GNU ``grep -E`` and Python's ``re`` read alike (ASCII text): a word-class or
+#: boundary escape, an escaped punctuation mark, a bracket expression without escapes or POSIX classes,
+#: an interval, a group that is not an extension ``(?``, or a character with the same meaning to both.
+_ALIKE_TOKEN = re.compile(
+    r"""\\[bBwWsS]|\\[.^$|()\[\]{}*+?\\/%#-]|\[\^?\]?[^\]\\\[]*\]|\{\d+(?:,\d*)?\}|\((?!\?)|[^\\\[{(]"""
+)
+
+
+def grep_reads_alike(pattern: str) -> bool:
+    """Whether ``grep -E`` reads ``pattern`` as Python's ``re`` does (the syntax of :data:`_ALIKE_TOKEN`,
+    no possessive quantifier): ``\\d``, ``(?:``, ``[\\d]`` or ``[[:alpha:]]`` are read otherwise."""
+    pos = 0
+    while pos < len(pattern):
+        m = _ALIKE_TOKEN.match(pattern, pos)
+        if m is None:
+            return False
+        pos = m.end()
+    return re.search(r"[*+?}]\+", pattern.replace("\\\\", "").replace("\\+", "")) is None
 
 
 # ------------------------------------------------------------------ building (native) and loading

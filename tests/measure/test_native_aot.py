@@ -199,3 +199,53 @@ def test_ended_without_evaluations_skips_only_the_evaluation_count(solver):
     }
     # a host loop counts its evaluations as it runs (nothing to spare); a compiled solve does not
     assert spared["n_fev"] == (full["n_fev"] if solver == "scipy" else None)
+
+
+#: Patterns Python's ``re`` reads one way and ``grep -E`` another (or not at all): each would drop
+#: the line that uses the feature before the Python pattern could see it.
+NOT_ALIKE = {
+    r"\bvaddpd\s+%zmm\d": "  2a:\t62 f1 f5 48 58 c2    \tvaddpd %zmm2,%zmm1,%zmm0",  # ERE: \d is 'd'
+    r"\bvaddpd\s+%zmm[\d]": "  2a:\t62 f1 f5 48 58 c2    \tvaddpd %zmm2,%zmm1,%zmm0",  # ERE: '\' or 'd'
+    r"\b(?:adcx|adox)": "  1f:\t66 48 0f 38 f6 d8    \tadcx   %rax,%rbx",  # ERE: no (?:
+    r"(?i)\bADCX": "  1f:\t66 48 0f 38 f6 d8    \tadcx   %rax,%rbx",  # ERE: no inline flags
+    r"\badcx(?=\s)": "  1f:\t66 48 0f 38 f6 d8    \tadcx   %rax,%rbx",  # ERE: no look-ahead
+    r"\badcx\s+%[[:alpha:]]": "  1f:\t66 48 0f 38 f6 d8    \tadcx   %rax,%rbx",  # re: a nested set
+}
+
+
+@pytest.mark.filterwarnings("ignore:Possible nested set:FutureWarning")
+@pytest.mark.parametrize("pattern", list(NOT_ALIKE))
+def test_a_pattern_grep_reads_otherwise_keeps_every_line(pattern):
+    line = NOT_ALIKE[pattern]
+    plain = "  10:\t48 01 c3             \tadd    %rax,%rbx"
+    if re.search(pattern, line):  # what the Python pattern finds is never filtered out by grep
+        assert line in native_aot._candidate_lines(f"{plain}\n{line}\n", [pattern])
+    assert not native_aot.grep_reads_alike(pattern)
+
+
+def test_every_feature_pattern_is_one_grep_reads_alike():
+    # else the filter keeps every line (correct, but the slow path the filter exists to avoid)
+    for feature, pattern in native_aot.FEATURE_INSTRUCTIONS.items():
+        assert native_aot.grep_reads_alike(pattern), feature
+
+
+def test_a_nul_byte_in_the_disassembly_does_not_hide_its_lines():
+    # GNU grep calls such input binary and prints "binary file matches" instead of the lines
+    line = FEATURE_LINE_EXAMPLES["avx512"]
+    patterns = list(native_aot.FEATURE_INSTRUCTIONS.values())
+    assert line in native_aot._candidate_lines(f"<sym\x00bol>:\n{line}\n", patterns)
+
+
+def test_a_grep_other_than_gnu_is_not_trusted(tmp_path, monkeypatch):
+    # busybox's or musl's grep reads \b, \w and \s otherwise: such a grep keeps nothing here
+    fake = tmp_path / "grep"
+    version = "echo 'BusyBox v1.36.1 multi-call binary.'"
+    fake.write_text(f'#!/bin/sh\n[ "$1" = --version ] && {version}\nexit 1\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    native_aot._gnu_grep.cache_clear()
+    try:
+        line, patterns = FEATURE_LINE_EXAMPLES["adx"], list(native_aot.FEATURE_INSTRUCTIONS.values())
+        assert line in native_aot._candidate_lines(f"{line}\n", patterns)
+    finally:
+        native_aot._gnu_grep.cache_clear()
