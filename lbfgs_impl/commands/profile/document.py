@@ -49,12 +49,12 @@ def markdown(run: ProfileRun, figures: Sequence[str]) -> str:
     other_path = [
         r for r in run.runs if r.instructions_n_iter is not None and r.instructions_n_iter != r.n_iter
     ]
-    if other_path:
+    if other_path:  # iterations only: a counted solve's evaluations are not counted (the row has them)
         lines.append(
-            f"\nCounted solves that took another path than the timed one ({len(other_path)}; built for "
-            "valgrind's instruction set, their rounding differs): "
+            f"\nCounted solves whose iterations differ from the timed solve's, so on another path "
+            f"({len(other_path)}; built for valgrind's instruction set, their rounding differs): "
             + ", ".join(
-                f"{r.solver} on {r.problem} ({r.instructions_n_iter} vs {r.n_iter} iterations)"
+                f"{r.solver} on {r.problem} ({r.instructions_n_iter} counted, {r.n_iter} timed iterations)"
                 for r in other_path
             )
             + ". Their instructions to success scale the counted solve's total by the timed solve's "
