@@ -304,8 +304,9 @@ def _signals(
         instr = f"not compared ({other_text}) for {expected} benchmark(s)"
     elif result.instructions_compared:
         source = " (the baseline commit re-counted tonight)" if result.instruction_baseline else ""
+        counted = expected + len(steps)  # with the engine-stepped ones, as with any not compared
         instr = (
-            f"compared for {result.instructions_compared} of {expected} benchmark(s){source}; limit "
+            f"compared for {result.instructions_compared} of {counted} benchmark(s){source}; limit "
             f"{th.instructions_spread_factor:g} x the baseline's repeat spread, "
             f"at least {th.instructions:.0%}, "
             f"at most {th.instructions_cap:.0%}; spread rise beyond max({th.spread_floor:.0%}, "
