@@ -35,10 +35,15 @@ def _command(text: str, profile_dir: Path) -> str:
     found = re.search(r'^\s*Command being timed: "(.+)"$', text, re.M)
     if not found:
         raise SystemExit("record_profile_run: no 'Command being timed' in time.txt")
-    words = [
-        Path(w).name if Path(w).parent.name == "bin" else w for w in found.group(1).split()
-    ]  # no venv path
-    return " ".join("OUTDIR" if _same_path(w, profile_dir) else w for w in words)
+    words = found.group(1).split()
+    return " ".join(
+        "OUTDIR" if _same_path(w, profile_dir) else Path(w).name if _installed(w) else w for w in words
+    )
+
+
+def _installed(word: str) -> bool:
+    """A program named by its absolute path in a ``bin`` folder (a virtualenv's): shown by its name."""
+    return word.startswith("/") and Path(word).parent.name == "bin"
 
 
 def _same_path(word: str, path: Path) -> bool:

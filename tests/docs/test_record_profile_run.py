@@ -68,3 +68,10 @@ def test_the_output_folder_is_replaced_however_it_was_spelled(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     rec = _run(tmp_path, {"worker_cpus": [0]}, "none", out_word="./out/")
     assert rec["command"].endswith("--scheduler none OUTDIR"), rec["command"]
+
+
+def test_only_the_programs_path_is_shortened(tmp_path):
+    # an option's value that ends in a bin folder's file is the command's, kept as it was
+    rec = _run(tmp_path, {"worker_cpus": [0]}, "none --plugin-dir=x/bin/mine")
+    assert rec["command"].startswith("lbfgs-bench profile")
+    assert "--scheduler none --plugin-dir=x/bin/mine OUTDIR" in rec["command"], rec["command"]
