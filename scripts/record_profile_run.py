@@ -70,6 +70,9 @@ def record(profile_dir: Path, run_dir: Path) -> dict:
     doc = json.loads((profile_dir / "results.json").read_text())
     meta = doc["meta"]
     inst = meta.get("instructions") or {}
+    if not inst.get("tasks") or not isinstance(inst.get("phase_s"), (int, float)):
+        why = inst.get("skipped") or "no instruction phase (was it run with --instructions?)"
+        raise SystemExit(f"record_profile_run: {profile_dir / 'results.json'} has no counted tasks: {why}")
     timing = (run_dir / "time.txt").read_text()
     counted = sum(run.get("instructions") is not None for run in doc["runs"])
     return {

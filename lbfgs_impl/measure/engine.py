@@ -259,6 +259,7 @@ class CountingWorker:
         """Ask the builder for ``spec``'s executables ahead of :meth:`count` (it builds while this counts)."""
         if self.builder is None or not self.builder.alive() or self.environment is None:
             self._ensure()  # the counter first: the builder checks its executables against its CPU
+        key = _build_key(key, spec)
         if key in self._builds:
             return
         self._seq += 1
@@ -278,11 +279,11 @@ class CountingWorker:
             self.counter.end()  # type: ignore[union-attr]
             self._start_counter()
         self.build(key, spec)
-        built = self._builds[key]
+        built = self._builds[_build_key(key, spec)]
         try:
             _wait_file(built.with_suffix(".json"), self.builder, BUILD_LIMIT_S, "native builder")  # type: ignore[arg-type]
         except (WorkerDied, TimeoutError) as exc:
-            self._builds.pop(key, None)
+            self._builds.pop(_build_key(key, spec), None)
             if self.builder is not None:
                 self.builder.end()
                 self.builder = None
@@ -337,6 +338,12 @@ class CountingWorker:
         extra["seconds"] = {**doc.get("seconds", {}), "build_s": native.get("build_s")}
         extra["compiled_here"] = doc.get("compiled_here")
         return read_sample(self.counter_dir, job_id, doc, extra)
+
+
+def _build_key(key: str, spec: dict[str, Any]) -> str:
+    """A build is reused only for the same task built the same way (a build without the evaluation
+    count has none to give a task that asks for it)."""
+    return f"{key}|evaluations={spec.get('evaluations', True)}"
 
 
 def read_sample(

@@ -177,6 +177,17 @@ def _ratios(docs: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _timed_where(machine_meta: dict[str, Any]) -> str:
+    """Where a profile run timed its solves, from its pinning record."""
+    pin = machine_meta.get("pinning") or {}
+    if not pin.get("pinned") or not pin.get("cpus"):
+        return "not pinned"
+    cpus, before = pin["cpus"], pin.get("cpus_before") or []
+    idle = [c for c in before if c not in cpus]
+    rest = f", CPU {', '.join(map(str, idle))} left to nothing else of the run" if idle else ""
+    return f"pinned to CPU {', '.join(map(str, cpus))}{rest}"
+
+
 def _profile_section(name: str, doc: dict[str, Any]) -> list[str]:
     """A whole ``profile --instructions`` run (``scripts/record_profile_run.py``): its wall time, the
     instruction phase's, and how many of its tasks were counted."""
@@ -196,7 +207,7 @@ def _profile_section(name: str, doc: dict[str, Any]) -> list[str]:
         f"| {tasks} | {doc['tasks_counted']} | {doc.get('workers') or '-'} | {phase:.0f} "
         f"| {phase / tasks:.2f} | {doc['wall_s']:.0f} | {doc['cpu_s']:.0f} |",
         "",
-        "The whole command first times every solve (pinned to one CPU, the other idle), then counts "
+        f"The whole command first times every solve ({_timed_where(doc['machine'])}), then counts "
         f"every task's instructions ({doc.get('scheduler') or 'scheduler not recorded'}); the instruction "
         "phase includes the counting workers' start-up and every native build.",
         "",

@@ -148,3 +148,19 @@ def test_repeats_where_no_task_was_counted_still_make_a_page(tmp_path):
     (data / "spread.json").write_text(json.dumps(_spread_doc([failed])))
     (page,) = _engine().generate(data, tmp_path / "docs")
     assert "| 1 | 1 | 1.00 | 0 of 1 | 1 |" in page.read_text()
+
+
+@pytest.mark.parametrize(
+    ("pinning", "said"),
+    [
+        ({"pinned": True, "cpus": [0], "cpus_before": [0, 1]}, "pinned to CPU 0, CPU 1 left to nothing else"),
+        ({"pinned": True, "cpus": [3], "cpus_before": [3]}, "(pinned to CPU 3), then"),
+        ({"pinned": False}, "(not pinned), then"),
+    ],
+)
+def test_where_a_profile_run_timed_is_read_from_its_pinning(pinning, said):
+    doc = {"kind": "profile", "command": "c", "problems": 1, "solvers": ["a"], "tasks": 1,
+           "instruction_phase_s": 1.0, "wall_s": 2.0, "cpu_s": 2.0, "tasks_counted": 1,
+           "load_before": [0, 0, 0], "load_after": [0, 0, 0], "started": "S", "ended": "E",
+           "machine": {"pinning": pinning}, "meta": {}}  # fmt: skip
+    assert said in "\n".join(_engine()._profile_section("run", doc))

@@ -60,18 +60,26 @@ def test_a_cluster_run_counts_the_workers_that_counted_not_the_letters_of_a_sent
 
 
 def test_no_worker_known_is_recorded_as_unknown(tmp_path):
-    inst = {"worker_cpus": "one per worker, claimed on the worker's machine", "tasks": 0, "phase_s": 0.0}
+    inst = {"worker_cpus": "one per worker, claimed on the worker's machine", "tasks": 1, "phase_s": 1.0}
     assert _run(tmp_path, inst, "tcp://s:8786")["workers"] is None
 
 
 def test_the_output_folder_is_replaced_however_it_was_spelled(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    rec = _run(tmp_path, {"worker_cpus": [0]}, "none", out_word="./out/")
+    rec = _run(tmp_path, {"worker_cpus": [0], "tasks": 1, "phase_s": 1.0}, "none", out_word="./out/")
     assert rec["command"].endswith("--scheduler none OUTDIR"), rec["command"]
 
 
 def test_only_the_programs_path_is_shortened(tmp_path):
     # an option's value that ends in a bin folder's file is the command's, kept as it was
-    rec = _run(tmp_path, {"worker_cpus": [0]}, "none --plugin-dir=x/bin/mine")
+    rec = _run(tmp_path, {"worker_cpus": [0], "tasks": 1, "phase_s": 1.0}, "none --plugin-dir=x/bin/mine")
     assert rec["command"].startswith("lbfgs-bench profile")
     assert "--scheduler none --plugin-dir=x/bin/mine OUTDIR" in rec["command"], rec["command"]
+
+
+@pytest.mark.parametrize(
+    "instructions", [{}, {"tasks": 0, "phase_s": 1.0}, {"tasks": 3, "skipped": "valgrind is not installed"}]
+)
+def test_a_run_without_counted_tasks_is_refused(tmp_path, instructions):
+    with pytest.raises(SystemExit, match="has no counted tasks"):
+        _run(tmp_path, instructions, "none")

@@ -249,3 +249,11 @@ def test_a_grep_other_than_gnu_is_not_trusted(tmp_path, monkeypatch):
         assert line in native_aot._candidate_lines(f"{line}\n", patterns)
     finally:
         native_aot._gnu_grep.cache_clear()
+
+
+def test_a_build_is_reused_only_for_a_task_built_the_same_way():
+    from lbfgs_impl.measure.engine import _build_key
+
+    spec = {"solver": "optax_while", "problem": "rosenbrock", "n": 100, "config": {}}
+    assert _build_key("t", spec) == _build_key("t", {**spec, "evaluations": True})
+    assert _build_key("t", spec) != _build_key("t", {**spec, "evaluations": False})
