@@ -321,6 +321,11 @@ def solve_path(raw: Any) -> tuple[Any, int] | None:
         return np.asarray(x), int(n_iter)
     if isinstance(raw, tuple) and raw and hasattr(raw[0], "x") and hasattr(raw[0], "nit"):  # SciPy's
         return np.asarray(raw[0].x), int(raw[0].nit)
+    if isinstance(raw, tuple) and raw and hasattr(raw[0], "x") and hasattr(raw[0], "n_iter"):
+        # a protocol solver's (state, calls): without this, every such count computed its own result
+        # in the counted process (a counting solve compiled under valgrind, ~30 s a task)
+        x, n_iter = jax.device_get((raw[0].x, raw[0].n_iter))
+        return np.asarray(x), int(np.asarray(n_iter))
     return None
 
 

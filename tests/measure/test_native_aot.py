@@ -257,3 +257,16 @@ def test_a_build_is_reused_only_for_a_task_built_the_same_way():
     spec = {"solver": "optax_while", "problem": "rosenbrock", "n": 100, "config": {}}
     assert _build_key("t", spec) == _build_key("t", {**spec, "evaluations": True})
     assert _build_key("t", spec) != _build_key("t", {**spec, "evaluations": False})
+
+
+@pytest.mark.parametrize("solver", ["scipy", "optax_loop", "optax_while", "jaxopt_lbfgs", "optimistix_bfgs"])
+def test_every_solvers_raw_output_gives_its_path(solver):
+    # the counted process reuses the native result only where it can read the solve's path; a solver
+    # whose output it cannot read has its result computed again under valgrind (slow, never wrong)
+    from lbfgs_impl.problems import make_problem
+    from lbfgs_impl.solvers import SolverConfig, get_solver
+
+    prepared = get_solver(solver).prepare(make_problem("mgh_beale"), SolverConfig())
+    path = native_aot.solve_path(prepared.run())
+    result = native_aot.ended(prepared, prepared.run(), evaluations=False)
+    assert path is not None and path[1] == result["n_iter"] and path[0].shape == (2,)
