@@ -50,7 +50,11 @@ def tasks_for(grid: str, solvers: list[str], limit: int | None) -> list[Instruct
     if grid == "perf-quick":
         return perf_quick_tasks(solvers)[:limit] if limit else perf_quick_tasks(solvers)
     config = SolverConfig(maxiter=1000)
-    by_solver = [[InstructionTask(s, p, make_problem(p).n, config) for p in GRIDS[grid]] for s in solvers]
+    # as the profile counts them: its rows have the evaluations, its builders do not count them again
+    by_solver = [
+        [InstructionTask(s, p, make_problem(p).n, config, evaluations=False) for p in GRIDS[grid]]
+        for s in solvers
+    ]
     tasks = [t for row in zip(*by_solver, strict=True) for t in row]  # round-robin over the solvers
     return tasks[:limit] if limit else tasks
 
