@@ -188,6 +188,42 @@ def _timed_where(machine_meta: dict[str, Any]) -> str:
     return f"pinned to CPU {', '.join(map(str, cpus))}{rest}"
 
 
+def _agreement(docs: dict[str, dict[str, Any]]) -> list[str]:
+    """Runs of one engine that counted the same tasks, task by task: how far their counts agree (each
+    sample from another process, another worker, possibly another scheduler)."""
+    runs = [(name, doc) for name, doc in docs.items() if doc.get("kind") != "profile" and doc.get("results")]
+    lines: list[str] = []
+    for i, (a_name, a) in enumerate(runs):
+        for b_name, b in runs[i + 1 :]:
+            if engine_of(a) != engine_of(b) or a.get("grid") != b.get("grid"):
+                continue
+            counts_a = {(r["solver"], r["problem"], r["n"]): r for r in a["results"] if r.get("instructions")}
+            counts_b = {(r["solver"], r["problem"], r["n"]): r for r in b["results"] if r.get("instructions")}
+            same = [k for k in counts_a if k in counts_b and counts_a[k]["n_iter"] == counts_b[k]["n_iter"]]
+            if len(same) < 2:
+                continue
+            ratio = {k: counts_b[k]["instructions"] / counts_a[k]["instructions"] for k in same}
+            off = sorted(same, key=lambda k: -abs(ratio[k] - 1))
+            within = sum(abs(ratio[k] - 1) <= 0.002 for k in same)
+            lines += [
+                f"## `{a_name}` and `{b_name}`: the same tasks counted twice (`{engine_of(a)}`)",
+                "",
+                f"{len(same)} task(s) counted by both with the same iterations; ratio {b_name} / {a_name}: "
+                f"median {statistics.median(ratio.values()):.4f}, from {min(ratio.values()):.4f} to "
+                f"{max(ratio.values()):.4f}; {within} of {len(same)} within 0.2%. The largest differences:",
+                "",
+                f"| task | {a_name} | {b_name} | ratio |",
+                "|---|---:|---:|---:|",
+                *(
+                    f"| {s}/{p}-{n} | {counts_a[(s, p, n)]['instructions'] / 1e6:.3f} M "
+                    f"| {counts_b[(s, p, n)]['instructions'] / 1e6:.3f} M | {ratio[(s, p, n)]:.4f} |"
+                    for s, p, n in off[:10]
+                ),
+                "",
+            ]
+    return lines
+
+
 def _profile_section(name: str, doc: dict[str, Any]) -> list[str]:
     """A whole ``profile --instructions`` run (``scripts/record_profile_run.py``): its wall time, the
     instruction phase's, and how many of its tasks were counted."""
@@ -240,5 +276,6 @@ def generate(data_dir: Path, docs_dir: Path) -> list[Path]:
         else:
             lines += _section(f"{name} ({engine_of(doc)})", doc)
     lines += _ratios({name: doc for name, doc in docs.items() if doc.get("kind") != "profile"})
+    lines += _agreement(docs)
     lines += ["To measure again:", "", *HOW, ""]
     return [write_text(docs_dir / "results" / f"{PAGE}.md", "\n".join(lines))]

@@ -164,3 +164,36 @@ def test_where_a_profile_run_timed_is_read_from_its_pinning(pinning, said):
            "load_before": [0, 0, 0], "load_after": [0, 0, 0], "started": "S", "ended": "E",
            "machine": {"pinning": pinning}, "meta": {}}  # fmt: skip
     assert said in "\n".join(_engine()._profile_section("run", doc))
+
+
+def test_two_runs_of_one_grid_and_engine_are_compared_task_by_task(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    base = {"grid": "mgh", "cpus": [0], "repeats": 1, "scheduler": "none", "machine": {}, "wall_s": 1.0,
+            "cpu_s": 1.0, "cpu_s_per_sample": 1.0, "load_before": [0, 0, 0], "load_after": [0, 0, 0],
+            "meta": {"engine": "native-aot:AVX2"}, "tasks": ["a", "b", "c"]}  # fmt: skip
+
+    def rows(counts):
+        out = []
+        for solver, count in counts.items():
+            row = _row(solver, count, 10, 1.0)
+            row["n_iter"] = [10]
+            out.append(row)
+        return out
+
+    (data / "one.json").write_text(json.dumps({**base, "results": rows({"a": 1000, "b": 2000, "c": 4000})}))
+    two = rows({"a": 1001, "b": 2200, "c": 4000})
+    two[2]["n_iter"] = [11]  # another path: not compared
+    (data / "two.json").write_text(json.dumps({**base, "scheduler": "local", "results": two}))
+    (data / "other.json").write_text(
+        json.dumps({**base, "grid": "quick", "results": rows({"a": 9000, "b": 1})})
+    )
+    text = _engine().generate(data, tmp_path / "docs")[0].read_text()
+    assert "## `one` and `two`: the same tasks counted twice" in text
+    assert "2 task(s) counted by both with the same iterations" in text and "1 of 2 within 0.2%" in text
+    table = text.split("## `one` and `two`")[1]
+    assert table.index("| b/p-2 |") < table.index("| a/p-2 |") and "| c/p-2 |" not in table
+    assert (
+        "`other`" not in text.split("## `one` and `two`")[0].split("## other")[-1]
+        or "and `other`" not in text
+    )
