@@ -104,8 +104,10 @@ def test_the_floor_is_below_every_measured_iteration(explained):
     _, doc, md = explained
     floor = doc["callgrind"]["floor"]
     assert floor["evaluation"] > 0 and floor["algebra"] > 0
-    # the arithmetic is part of what a repetition costs; the probes' dispatch and copies are the rest
-    assert floor["evaluation"] < floor["evaluation_whole"] and floor["algebra"] < floor["algebra_whole"]
+    # floor < a repetition's whole cost is asserted where the probes' dispatch is large
+    # (tests/commands/test_explain_floor.py, n = 2,000 and 4,000): at quadratic-5 a repetition costs
+    # about its arithmetic, and the whole, a difference of two processes' counts over 200 repetitions,
+    # differs from it by less than those processes' runtime noise (measured: 92 vs 88.5 and 91.0)
     for solver in SOLVERS:
         f = doc["callgrind"]["solvers"][solver]["floor"]
         assert f["times_floor"] > 1.0
