@@ -255,18 +255,20 @@ class CountingWorker:
 
     # -------------------------------------------------------------- work
 
-    def build(self, key: str, spec: dict[str, Any]) -> None:
-        """Ask the builder for ``spec``'s executables ahead of :meth:`count` (it builds while this counts)."""
+    def build(self, key: str, spec: dict[str, Any]) -> str:
+        """Ask the builder for ``spec``'s executables ahead of :meth:`count` (it builds while this counts);
+        returns the key its build is held under."""
         if self.builder is None or not self.builder.alive() or self.environment is None:
             self._ensure()  # the counter first: the builder checks its executables against its CPU
         key = _build_key(key, spec)
         if key in self._builds:
-            return
+            return key
         self._seq += 1
         out = self.workdir / f"build{self._seq}.pkl"
         self._builds[key] = out
         cpu = self.environment["cpu_features"]  # type: ignore[index]
         self.builder.send({"spec": spec, "out": str(out), "valgrind_cpu": cpu})  # type: ignore[union-attr]
+        return key
 
     def count(self, key: str, spec: dict[str, Any], repeat: int = 0) -> dict[str, Any]:
         """One sample of a task: ``{"solve", "solve_total", "compile", "n_iter", ...}`` or ``{"error"}``.
@@ -278,12 +280,12 @@ class CountingWorker:
         if key in self.counter.counted:  # type: ignore[union-attr]  (a repeat: in a fresh process)
             self.counter.end()  # type: ignore[union-attr]
             self._start_counter()
-        self.build(key, spec)
-        built = self._builds[_build_key(key, spec)]
+        build_key = self.build(key, spec)
+        built = self._builds[build_key]
         try:
             _wait_file(built.with_suffix(".json"), self.builder, BUILD_LIMIT_S, "native builder")  # type: ignore[arg-type]
         except (WorkerDied, TimeoutError) as exc:
-            self._builds.pop(_build_key(key, spec), None)
+            self._builds.pop(build_key, None)
             if self.builder is not None:
                 self.builder.end()
                 self.builder = None
