@@ -316,16 +316,16 @@ def solve_path(raw: Any) -> tuple[Any, int] | None:
     import jax
     import numpy as np
 
-    if hasattr(raw, "x") and hasattr(raw, "n_iter"):
-        x, n_iter = jax.device_get((raw.x, raw.n_iter))
-        return np.asarray(x), int(n_iter)
-    if isinstance(raw, tuple) and raw and hasattr(raw[0], "x") and hasattr(raw[0], "nit"):  # SciPy's
-        return np.asarray(raw[0].x), int(raw[0].nit)
-    if isinstance(raw, tuple) and raw and hasattr(raw[0], "x") and hasattr(raw[0], "n_iter"):
-        # a protocol solver's (state, calls): without this, every such count computed its own result
-        # in the counted process (a counting solve compiled under valgrind, ~30 s a task)
-        x, n_iter = jax.device_get((raw[0].x, raw[0].n_iter))
-        return np.asarray(x), int(np.asarray(n_iter))
+    # a JAX solve's output itself, or a protocol solver's (state, calls): without the latter, every
+    # such count computed its own result in the counted process (a counting solve compiled under
+    # valgrind, ~30 s a task)
+    first = raw[0] if isinstance(raw, tuple) and raw else None
+    for state in (raw, first):
+        if hasattr(state, "x") and hasattr(state, "n_iter"):
+            x, n_iter = jax.device_get((state.x, state.n_iter))
+            return np.asarray(x), int(np.asarray(n_iter))
+    if hasattr(first, "x") and hasattr(first, "nit"):  # SciPy's
+        return np.asarray(first.x), int(first.nit)
     return None
 
 
