@@ -270,3 +270,33 @@ def test_every_solvers_raw_output_gives_its_path(solver):
     path = native_aot.solve_path(prepared.run())
     result = native_aot.ended(prepared, prepared.run(), evaluations=False)
     assert path is not None and path[1] == result["n_iter"] and path[0].shape == (2,)
+
+
+# ----------------------------------------------------------------- the runtime's release left out
+
+
+def test_collection_is_on_in_the_counted_region_and_off_only_in_the_release():
+    from lbfgs_impl.measure.engine import RELEASE_FUNCTION, VALGRIND_FLAGS
+
+    toggles = [i for i, f in enumerate(VALGRIND_FLAGS) if f.startswith("--toggle-collect=")]
+    at_start = [i for i, f in enumerate(VALGRIND_FLAGS) if f.startswith("--collect-atstart=")]
+    assert [VALGRIND_FLAGS[i] for i in toggles] == [f"--toggle-collect={RELEASE_FUNCTION}"]
+    # callgrind turns collection off at start when it reads a --toggle-collect: the last word must be yes
+    assert at_start and at_start[-1] > toggles[-1] and VALGRIND_FLAGS[at_start[-1]] == "--collect-atstart=yes"
+
+
+@pytest.mark.skipif(shutil.which("nm") is None, reason="binutils' nm is not installed")
+def test_the_release_left_out_names_a_function_of_this_jaxlib():
+    """A renamed or inlined release would silently bring the per-process noise back: the pattern must
+    match a function of jaxlib's runtime (read with ``nm -C``, whose names callgrind shows alike)."""
+    import fnmatch
+
+    import jaxlib
+
+    from lbfgs_impl.measure.engine import RELEASE_FUNCTION
+
+    (library,) = Path(jaxlib.__file__).parent.rglob("libjax_common.so")
+    names = subprocess.run(["nm", "-C", str(library)], capture_output=True, text=True, check=True).stdout
+    needle = RELEASE_FUNCTION.strip("*").split("*")[0]
+    matched = [line.split(" ", 2)[-1] for line in names.splitlines() if needle in line]
+    assert any(fnmatch.fnmatchcase(name, RELEASE_FUNCTION) for name in matched), RELEASE_FUNCTION
