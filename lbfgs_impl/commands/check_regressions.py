@@ -69,8 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--instructions-threshold",
         type=fraction,
-        default=0.02,
-        help="instruction-count change that can alert, at least (default: 0.02; raised to 3x the "
+        default=0.005,
+        help="instruction-count change that can alert, at least (default: 0.005; raised to 3x the "
         "baseline's repeat spread when that is larger, at most --instructions-cap)",
     )
     parser.add_argument(

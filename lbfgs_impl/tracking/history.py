@@ -11,7 +11,7 @@ pytest-benchmark file has no verdict and serves.
 Against **last night** every signal is compared as for two files. Against the **reference**
 the instruction counts are compared again: for each benchmark, the night with the median count
 among the last ``window`` usable nights whose repeat spread was quiet (small enough not to widen
-the limit beyond its floor). So a creep of +1.9% a night, under the limit night after night, is
+the limit beyond its floor). So a creep of +0.45% a night, under the limit night after night, is
 flagged once the sum of nights since the reference passes it; and a noisy night is never the
 reference, so it cannot widen the next nights' limit.
 

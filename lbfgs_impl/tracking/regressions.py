@@ -308,8 +308,8 @@ def _signals(
         instr = (
             f"compared for {result.instructions_compared} of {counted} benchmark(s){source}; limit "
             f"{th.instructions_spread_factor:g} x the baseline's repeat spread, "
-            f"at least {th.instructions:.0%}, "
-            f"at most {th.instructions_cap:.0%}; spread rise beyond max({th.spread_floor:.0%}, "
+            f"at least {th.instructions:.1%}, "
+            f"at most {th.instructions_cap:.0%}; spread rise beyond max({th.spread_floor:.1%}, "
             f"{th.spread_rise_factor:g} x the baseline's); thread-pool share band {th.share_band:.0%} "
             f"(3 x the baseline's range when larger, at most {th.share_band_cap:.0%})"
         )

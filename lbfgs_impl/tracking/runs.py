@@ -42,11 +42,11 @@ class Thresholds:
     count_tolerance: float = 0.05
     quality_factor: float = 10.0
     value_floor: float = 1e-12
-    instructions: float = 0.02
+    instructions: float = 0.005
     instructions_spread_factor: float = 3.0
     instructions_cap: float = 0.05
     spread_rise_factor: float = 3.0
-    spread_floor: float = 0.02
+    spread_floor: float = 0.005
     share_band: float = 0.05
     share_band_cap: float = 0.10
 

@@ -121,7 +121,7 @@ def instruction_findings(
     noise = f"spread {bs:.2%} / {cs:.2%}; {_share_text(bi)} / {_share_text(ci)}"
     how = (
         f"limit {limit:.1%} = {th.instructions_spread_factor:g} x the baseline's spread, "
-        f"at least {th.instructions:.0%}, at most {th.instructions_cap:.0%}"
+        f"at least {th.instructions:.1%}, at most {th.instructions_cap:.0%}"
     )
     worse: list[Finding] = []
     better: list[Finding] = []
@@ -135,7 +135,7 @@ def instruction_findings(
         )
     if cs > th.spread_limit(bs):
         rule = (
-            f"repeat spread {cs:.2%} > max({th.spread_floor:.0%}, {th.spread_rise_factor:g} x the "
+            f"repeat spread {cs:.2%} > max({th.spread_floor:.1%}, {th.spread_rise_factor:g} x the "
             f"baseline's {bs:.2%}): the counts became noisy"
         )
         worse.append(Finding(name, "instruction spread", bs, cs, None, rule, noise))

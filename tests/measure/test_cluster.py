@@ -32,6 +32,7 @@ from lbfgs_impl.measure.cluster import (
 from lbfgs_impl.measure.cluster_worker import claim_cpu
 from lbfgs_impl.measure.instructions import InstructionCounts, InstructionTask, unavailable_reason
 from lbfgs_impl.problems import make_problem
+from lbfgs_impl.tracking.runs import Thresholds
 
 ROOT = Path(__file__).resolve().parents[2]
 REASON = unavailable_reason() or dask_unavailable_reason()
@@ -41,7 +42,8 @@ PROBLEMS = ("mgh_rosenbrock", "mgh_beale")
 SOLVERS = ("scipy", "optax_while")
 TASKS = [InstructionTask(s, p, make_problem(p).n) for p in PROBLEMS for s in SOLVERS]
 BROKEN = InstructionTask("no_such_solver", "mgh_beale", 2)
-AGREE = 0.02
+#: How far two counts of one task may differ (relative): the regression gate's floor.
+AGREE = Thresholds().instructions
 
 
 # ----------------------------------------------------------------- fast: no valgrind, no cluster

@@ -31,6 +31,7 @@ from lbfgs_impl.measure.instructions import (
     ordered_jobs,
     unavailable_reason,
 )
+from lbfgs_impl.tracking.runs import Thresholds
 
 ROOT = Path(__file__).resolve().parents[2]
 REASON = unavailable_reason() or dask_unavailable_reason()
@@ -43,7 +44,7 @@ TASKS = [
     InstructionTask("scipy", "mgh_rosenbrock", 2),
 ]
 #: How far two counts of one task may differ (relative): the regression gate's floor.
-AGREE = 0.02
+AGREE = Thresholds().instructions
 
 
 def _cpus() -> list[int]:

@@ -1,4 +1,4 @@
-"""The instruction gate at its edges: a count of 0 or below is not measured, and the 2% floor itself."""
+"""The instruction gate at its edges: a count of 0 or below is not measured, and the 0.5% floor itself."""
 
 from __future__ import annotations
 
@@ -35,22 +35,22 @@ def test_is_count_takes_only_finite_positive_numbers():
 @pytest.mark.parametrize(
     ("factor", "kind"),
     [
-        (1.023, "regression"),  # +2.3%, tiny spread: above the 2% floor
-        (1.019, None),  # +1.9%: inside it
-        (0.977, "improvement"),  # -2.3%
-        (0.981, None),  # -1.9%
+        (1.006, "regression"),  # +0.6%, tiny spread: above the 0.5% floor
+        (1.004, None),  # +0.4%: inside it
+        (0.994, "improvement"),  # -0.6%
+        (0.996, None),  # -0.4%
     ],
 )
-def test_the_two_percent_floor_decides_with_a_tiny_spread(factor, kind):
+def test_the_half_percent_floor_decides_with_a_tiny_spread(factor, kind):
     th = Thresholds()
-    assert th.instruction_limit(0.0005) == 0.02  # the floor, not 3 x the spread
+    assert th.instruction_limit(0.0005) == 0.005  # the floor, not 3 x the spread
     worse, better, compared = instruction_findings(NAME, info(1e7), info(1e7 * factor), th)
     assert compared is True
     assert [f.kind for f in worse] == (["instructions"] if kind == "regression" else [])
     assert [f.kind for f in better] == (["instructions"] if kind == "improvement" else [])
     for f in worse + better:
         assert f.ratio == pytest.approx(factor)
-        assert "limit 2.0% = 3 x the baseline's spread, at least 2%, at most 5%" in f.rule
+        assert "limit 0.5% = 3 x the baseline's spread, at least 0.5%, at most 5%" in f.rule
 
 
 @pytest.mark.parametrize(("rise", "flagged"), [(0.055, False), (0.065, True)])

@@ -138,18 +138,19 @@ def test_plus_20_percent_with_an_8_percent_current_spread_is_flagged(tmp_path, r
     found = {(f.benchmark, f.kind): f for f in cmp.regressions}
     assert set(found) == {(SLOWED, "instructions"), (SLOWED, "instruction spread")}
     assert (
-        "limit 2.0% = 3 x the baseline's spread, at least 2%, at most 5%"
+        "limit 0.6% = 3 x the baseline's spread, at least 0.5%, at most 5%"
         in found[SLOWED, "instructions"].rule
     )
     assert (
-        "repeat spread 8.00% > max(2%, 3 x the baseline's 0.20%)" in found[SLOWED, "instruction spread"].rule
+        "repeat spread 8.00% > max(0.5%, 3 x the baseline's 0.20%)"
+        in found[SLOWED, "instruction spread"].rule
     )
 
 
 @pytest.mark.parametrize(
     ("base_spread", "factor", "flagged"),
     [
-        (0.002, 1.03, True),  # limit 2% (floor)
+        (0.002, 1.03, True),  # limit 0.6% = 3 x 0.2% (the floor is 0.5%)
         (0.010, 1.025, False),  # limit 3% = 3 x 1%
         (0.010, 1.035, True),
         (0.040, 1.06, True),  # 3 x 4% = 12%, capped at 5%

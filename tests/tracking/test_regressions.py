@@ -254,9 +254,11 @@ def kinds(comparison) -> list[tuple[str, str]]:
 @pytest.mark.parametrize(
     ("factor", "spread", "flagged"),
     [
-        (1.10, 0.002, True),  # +10%: above the 2% floor
-        (1.03, 0.002, True),  # +3%: above the floor, spread small
-        (1.01, 0.002, False),  # +1%: below the 2% floor
+        (1.10, 0.002, True),  # +10%: above the limit, 0.6% = 3 x 0.2%
+        (1.01, 0.002, True),  # +1%: above it, spread small
+        (1.005, 0.002, False),  # +0.5%: below it
+        (1.004, 0.0005, False),  # +0.4% with a 0.05% spread: below the 0.5% floor
+        (1.006, 0.0005, True),  # +0.6%: above the floor
         (1.04, 0.02, False),  # +4% with a 2% spread: threshold 6%
         (1.07, 0.02, True),  # +7% with a 2% spread
     ],
@@ -276,7 +278,7 @@ def test_instruction_regression_exits_1_and_names_the_signal(tmp_path, run_doc, 
     assert main(["check-regressions", base, cur]) == 1
     out = capsys.readouterr().out
     assert "Signals that fired: instructions." in out
-    assert "instructions +25.0% > limit 2.0% = 3 x the baseline's spread" in out
+    assert "instructions +25.0% > limit 0.6% = 3 x the baseline's spread" in out
     assert "| instructions | compared for 6 of 6 benchmark(s)" in out
 
 
@@ -301,3 +303,14 @@ def test_same_machine_still_compares_time_beside_instructions(tmp_path, run_doc)
     cmp = compare_runs(base, cur)
     assert cmp.time_compared is True
     assert kinds(cmp) == [(SLOWED, "time")]
+
+
+def test_the_command_lines_defaults_are_the_gates_own():
+    """check-regressions without limit options applies :class:`Thresholds`' defaults (one source)."""
+    from lbfgs_impl.cli import build_parser
+    from lbfgs_impl.tracking.runs import Thresholds
+
+    args = build_parser().parse_args(["check-regressions", "a.json", "b.json"])
+    th = Thresholds()
+    assert args.instructions_threshold == th.instructions and args.instructions_cap == th.instructions_cap
+    assert args.threshold == th.threshold and args.count_tolerance == th.count_tolerance
