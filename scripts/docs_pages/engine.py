@@ -89,6 +89,9 @@ def _section(name: str, doc: dict[str, Any]) -> list[str]:
     if env:
         lines += ["", f"Counted by engine `{env.get('engine')}` (target `{env.get('target_isa')}`), "
                   f"{env.get('valgrind')}, {env.get('glibc')}, Python {env.get('python')}."]  # fmt: skip
+    flags = flags_of(doc)
+    if flags:
+        lines += ["", f"valgrind's flags: `{' '.join(flags)}`."]
     return [*lines, ""]
 
 
@@ -127,6 +130,12 @@ EARLIER = "in-valgrind"
 
 def engine_of(doc: dict[str, Any]) -> str:
     return (doc.get("meta") or {}).get("engine") or EARLIER
+
+
+def flags_of(doc: dict[str, Any]) -> tuple[str, ...]:
+    """valgrind's flags the run's counts were taken with (empty where the run did not record them)."""
+    meta = doc.get("meta") or {}
+    return tuple(meta.get("valgrind_flags") or (meta.get("environment") or {}).get("valgrind_flags") or ())
 
 
 def _ratios(docs: dict[str, dict[str, Any]]) -> list[str]:
@@ -189,13 +198,15 @@ def _timed_where(machine_meta: dict[str, Any]) -> str:
 
 
 def _agreement(docs: dict[str, dict[str, Any]]) -> list[str]:
-    """Runs of one engine that counted the same tasks, task by task: how far their counts agree (each
-    sample from another process, another worker, possibly another scheduler)."""
+    """Runs of one engine and valgrind's flags that counted the same tasks, task by task: how far their
+    counts agree (each sample from another process, another worker, possibly another scheduler)."""
     runs = [(name, doc) for name, doc in docs.items() if doc.get("kind") != "profile" and doc.get("results")]
     lines: list[str] = []
     for i, (a_name, a) in enumerate(runs):
         for b_name, b in runs[i + 1 :]:
             if engine_of(a) != engine_of(b) or a.get("grid") != b.get("grid"):
+                continue
+            if not flags_of(a) or flags_of(a) != flags_of(b):  # counted otherwise: a step, not noise
                 continue
             counts_a = {(r["solver"], r["problem"], r["n"]): r for r in a["results"] if r.get("instructions")}
             counts_b = {(r["solver"], r["problem"], r["n"]): r for r in b["results"] if r.get("instructions")}

@@ -171,7 +171,8 @@ def test_two_runs_of_one_grid_and_engine_are_compared_task_by_task(tmp_path):
     data.mkdir()
     base = {"grid": "mgh", "cpus": [0], "repeats": 1, "scheduler": "none", "machine": {}, "wall_s": 1.0,
             "cpu_s": 1.0, "cpu_s_per_sample": 1.0, "load_before": [0, 0, 0], "load_after": [0, 0, 0],
-            "meta": {"engine": "native-aot:AVX2"}, "tasks": ["a", "b", "c"]}  # fmt: skip
+            "meta": {"engine": "native-aot:AVX2", "valgrind_flags": ["--tool=callgrind", "--x"]},
+            "tasks": ["a", "b", "c"]}  # fmt: skip
 
     def rows(counts):
         out = []
@@ -194,3 +195,21 @@ def test_two_runs_of_one_grid_and_engine_are_compared_task_by_task(tmp_path):
     table = text.split("## `one` and `two`")[1]
     assert table.index("| b/p-2 |") < table.index("| a/p-2 |") and "| c/p-2 |" not in table
     assert "and `other`" not in text and "`other` and" not in text  # another grid: never set beside them
+    assert "valgrind's flags: `--tool=callgrind --x`." in text
+
+
+@pytest.mark.parametrize("flags", [["--tool=callgrind", "--y"], None])
+def test_runs_counted_with_other_or_unrecorded_valgrind_flags_are_never_compared(tmp_path, flags):
+    """Another flag (a function left out of the count) moves every count: a step, not disagreement."""
+    data = tmp_path / "data"
+    data.mkdir()
+    base = {"grid": "mgh", "cpus": [0], "repeats": 1, "scheduler": "none", "machine": {}, "wall_s": 1.0,
+            "cpu_s": 1.0, "cpu_s_per_sample": 1.0, "load_before": [0, 0, 0], "load_after": [0, 0, 0],
+            "tasks": ["a", "b"]}  # fmt: skip
+    rows = [{**_row(s, c, 10, 1.0), "n_iter": [10]} for s, c in (("a", 1000), ("b", 2000))]
+    meta = {"engine": "native-aot:AVX2", "valgrind_flags": ["--tool=callgrind", "--x"]}
+    (data / "one.json").write_text(json.dumps({**base, "meta": meta, "results": rows}))
+    other = {"engine": "native-aot:AVX2", **({"valgrind_flags": flags} if flags else {})}
+    (data / "two.json").write_text(json.dumps({**base, "meta": other, "results": rows}))
+    text = _engine().generate(data, tmp_path / "docs")[0].read_text()
+    assert "counted twice" not in text
