@@ -431,12 +431,22 @@ def write_outputs(study: dict[str, Any], result: dict[str, Any], out: Path) -> N
     study_figures.instruction_spread(study, out / "instruction_spread.png")
     study_figures.detection(study, result, out / "detection.png")
 
+    from lbfgs_impl.tracking.regressions import Thresholds
+
+    th = Thresholds()
     lines = ["# Instruction counts as a regression gate: study", ""]
     m = study["meta"]
+    engine = f"engine `{m['engine']}`, " if m.get("engine") else ""
+    flags = f" (flags `{' '.join(m['valgrind_flags'])}`)" if m.get("valgrind_flags") else ""
+    timed = any(rows and all("wall_direction" in r for r in rows) for rows in result["detection"].values())
     lines += [
-        f"{m['valgrind']}, ASLR {'off' if m['aslr_disabled'] else 'on'}, {n} processes per benchmark "
-        f"(spread, A/A), {study.get('detection_processes', n)} per detection level; "
+        f"{engine}{m['valgrind']}{flags}, ASLR {'off' if m['aslr_disabled'] else 'on'}, {n} processes per "
+        f"benchmark (spread, A/A), {study.get('detection_processes', n)} per detection level; "
         f"{study['seconds_total']:.0f} s in all.",
+        "",
+        f"Verdicts by the gate's instruction rule: a change beyond {th.instructions_spread_factor:g} x the "
+        f"baseline window's spread, at least {th.instructions:.1%}, at most {th.instructions_cap:.0%}."
+        + ("" if timed else " Wall time was not measured in this study (`--skip-wall`)."),
         "",
         "## Spread over processes",
         "",
@@ -476,7 +486,7 @@ def write_outputs(study: dict[str, Any], result: dict[str, Any], out: Path) -> N
             lines.append(f"| 0% (A/A) | {solver} | - | {instr} | - | {wall} |")
         ratio = statistics.median(r["ratio"] for r in rows)
         instr = flagged_both_ways([r["instructions_direction"] for r in rows])
-        if "wall_direction" in rows[0]:
+        if rows and all("wall_direction" in r for r in rows):
             wall_ratio = f"{statistics.median(r['wall_ratio'] for r in rows):.3f}"
             wall = flagged_both_ways([r["wall_direction"] for r in rows])
         else:

@@ -40,6 +40,23 @@ def _study_module() -> Any:
     return module
 
 
+def _how(study: dict[str, Any]) -> list[str]:
+    """The command that measures this study again: its own settings, read from the data."""
+    settings = study.get("settings") or {}
+    args = ["python scripts/instructions_study.py --out .study/instructions"]
+    if settings.get("processes") is not None:
+        args.append(f"--processes {settings['processes']}")
+    if settings.get("detection_processes") is not None:
+        args.append(f"--detection-processes {settings['detection_processes']}")
+    if settings.get("levels"):
+        args.append("--levels " + ",".join(f"{level:g}" for level in settings["levels"]))
+    if settings.get("solvers"):
+        args.append("--solvers " + ",".join(settings["solvers"]))
+    if not study.get("wall"):
+        args.append("--skip-wall")
+    return ["```bash", " ".join(args) + "   # resumes where it stopped", *HOW[2:]]
+
+
 def _machine(study: dict[str, Any]) -> str:
     meta = study.get("meta", {})
     parts = [str(meta[k]) for k in ("cpu", "valgrind") if meta.get(k)]
@@ -80,7 +97,7 @@ def generate(data_dir: Path, docs_dir: Path) -> list[Path]:
         f"Measured on {_machine(study)}; verdicts recomputed from the raw data with the gate's "
         "current rule. To measure again:",
         "",
-        *HOW,
+        *_how(study),
         "",
         body.strip("\n"),
         "",

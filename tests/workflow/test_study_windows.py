@@ -189,3 +189,14 @@ def test_wall_time_retimed_by_other_code_is_not_kept_when_the_counts_code_return
     with pytest.raises(SystemExit, match="timed with code b"):
         instructions_study.load_or_start(path, settings)  # back on the counts' code "a"
     assert instructions_study.load_or_start(path, settings, retime_wall=True)["wall_code"] == "b"
+
+
+def test_the_summary_names_the_rule_the_engine_and_a_wall_time_left_out(tmp_path):
+    study = _study()
+    study["meta"].update(engine="native-aot:AVX2", valgrind_flags=["--tool=callgrind", "--toggle-collect=f"])
+    instructions_study.write_outputs(study, instructions_study.verdicts(study), tmp_path)
+    summary = (tmp_path / "summary.md").read_text()
+    named = "engine `native-aot:AVX2`, valgrind-3.19.0 (flags `--tool=callgrind --toggle-collect=f`)"
+    assert named in summary
+    assert "a change beyond 3 x the baseline window's spread, at least 0.5%, at most 5%." in summary
+    assert "Wall time was not measured in this study (`--skip-wall`)." in summary

@@ -1,0 +1,56 @@
+"""The gate study page: verdicts recomputed from the committed raw counts, and the command that
+measures the study again read from the study's own settings."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _generators_on_path(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "scripts" / "docs_pages"))
+
+
+def _page():
+    spec = importlib.util.spec_from_file_location(
+        "docs_pages_gate_study", ROOT / "scripts/docs_pages/gate_study.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _study() -> dict:
+    base = [100.0] * 12
+    base[9:12] = [101.0] * 3  # A/A pair 1: its second window 1% above its first
+    return {
+        "settings": {"processes": 12, "detection_processes": 6, "levels": [0.01], "solvers": ["optax_while"]},
+        "processes": 12,
+        "detection_processes": 6,
+        "meta": {"valgrind": "valgrind-3.19.0", "aslr_disabled": True, "engine": "native-aot:AVX2"},
+        "spread": {"optax_while/rosenbrock-100": {"samples": base, "total_samples": base}},
+        "slowed": {"optax_while:0.01": {"samples": [101.0] * 6}},
+        "wall": {},
+        "seconds_total": 1.0,
+    }
+
+
+def test_the_rates_come_from_the_raw_counts_and_the_command_from_the_settings(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "study.json").write_text(json.dumps({"study": _study(), "verdicts": {"stale": True}}))
+    (tmp_path / "docs" / "figures").mkdir(parents=True)
+    page = _page().generate(data, tmp_path / "docs")[0].read_text()
+    assert "A/A: 1 of 2 pairs of unchanged runs alarmed on instructions" in page  # recomputed, not read
+    assert "| +1% | optax_while |" in page
+    assert (
+        "python scripts/instructions_study.py --out .study/instructions --processes 12 "
+        "--detection-processes 6 --levels 0.01 --solvers optax_while --skip-wall" in page
+    )
+    assert "Wall time was not measured in this study" in page
