@@ -295,8 +295,16 @@ def test_the_release_left_out_names_a_function_of_this_jaxlib():
 
     from lbfgs_impl.measure.engine import RELEASE_FUNCTION
 
-    (library,) = Path(jaxlib.__file__).parent.rglob("libjax_common.so")
-    names = subprocess.run(["nm", "-C", str(library)], capture_output=True, text=True, check=True).stdout
+    root = Path(jaxlib.__file__).parent
+    libraries = [*root.rglob("libjax_common.so"), *root.rglob("xla_extension*.so")]
+    names = "\n".join(
+        subprocess.run(["nm", "-C", str(lib)], capture_output=True, text=True, check=True).stdout
+        for lib in libraries
+    )
+    if "CpuPjRtRawLoadedExecutable::Execute" not in names:  # an older runtime: another executable class
+        pytest.skip(
+            f"jaxlib {jaxlib.__version__} has no CpuPjRtRawLoadedExecutable: its release is not left out"
+        )
     needle = RELEASE_FUNCTION.strip("*").split("*")[0]
     matched = [line.split(" ", 2)[-1] for line in names.splitlines() if needle in line]
     assert any(fnmatch.fnmatchcase(name, RELEASE_FUNCTION) for name in matched), RELEASE_FUNCTION
