@@ -258,6 +258,7 @@ def _profile_section(name: str, doc: dict[str, Any]) -> list[str]:
         f"every task's instructions ({doc.get('scheduler') or 'scheduler not recorded'}); the instruction "
         "phase includes the counting workers' start-up and every native build.",
         "",
+        *([f"valgrind's flags: `{' '.join(flags_of(doc))}`.", ""] if flags_of(doc) else []),
     ]
 
 

@@ -84,7 +84,8 @@ def test_a_whole_profile_run_is_shown_from_its_record(tmp_path):
         "instruction_phase_s": 924.0, "wall_s": 1950.2, "cpu_s": 3100.0, "tasks_counted": 229,
         "load_before": [1.5, 2.0, 4.0], "load_after": [2.0, 2.1, 2.2], "started": "S", "ended": "E",
         "machine": {"cpu": "Test CPU", "cpu_count": 2, "versions": {"jax": "9.9"}, "python": "3.11.7"},
-        "meta": {"engine": "native-aot:AVX2", "environment": {"valgrind": "valgrind-9"}},
+        "meta": {"engine": "native-aot:AVX2",
+                 "environment": {"valgrind": "valgrind-9", "valgrind_flags": ["--tool=callgrind", "--z"]}},
         "workers": 2, "scheduler": "none: the built-in pool",
     }  # fmt: skip
     (data / "mgh.json").write_text(json.dumps(doc))
@@ -93,6 +94,7 @@ def test_a_whole_profile_run_is_shown_from_its_record(tmp_path):
     assert "| 231 | 229 | 2 | 924 | 4.00 | 1950 | 3100 |" in text and "(none: the built-in pool)" in text
     assert "33 problems x 7 solvers" in text and "valgrind-9" in text and "Test CPU" in text
     assert "against the earlier engine" not in text  # a profile record holds no per-task counts
+    assert "valgrind's flags: `--tool=callgrind --z`." in text
 
 
 def test_repeated_counts_show_each_tasks_spread_largest_first(tmp_path):
