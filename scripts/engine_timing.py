@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     report = count_instructions(tasks, repeats=args.repeats, cpus=cpus, scheduler=args.scheduler)
     wall, cpu = time.monotonic() - t0, children_cpu_s() - cpu0
     doc: dict[str, Any] = {
+        "command": " ".join(
+            ["python scripts/engine_timing.py", *(argv if argv is not None else sys.argv[1:])]
+        ),
         "grid": args.grid,
         "tasks": [t.key for t in tasks],
         "cpus": cpus,

@@ -47,6 +47,7 @@ def _section(name: str, doc: dict[str, Any]) -> list[str]:
         f"## {name}: {n} task(s) of the {doc['grid']} grid, {repeats} sample(s) each, "
         f"{len(doc['cpus'])} worker(s), scheduler `{doc['scheduler']}`",
         "",
+        *([f"Measured by `{doc['command']}`.", ""] if doc.get("command") else []),
         f"On {machine(doc['machine'])}; {versions(doc['machine'])}. Load average (1, 5, 15 min) "
         f"before {', '.join(f'{x:.1f}' for x in doc['load_before'])}, after "
         f"{', '.join(f'{x:.1f}' for x in doc['load_after'])}.",

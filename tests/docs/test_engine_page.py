@@ -37,6 +37,7 @@ def test_every_figure_comes_from_the_data(tmp_path):
     data.mkdir()
     doc = {
         "grid": "quick", "tasks": ["a", "b", "c"], "cpus": [0, 1], "repeats": 1, "scheduler": "none",
+        "command": "python scripts/engine_timing.py out.json --grid quick",
         "machine": {"cpu": "Test CPU", "cpu_count": 2, "versions": {"jax": "9.9"}, "python": "3.11.7"},
         "wall_s": 123.4, "cpu_s": 77.0, "cpu_s_per_sample": 25.67, "load_before": [1.0, 2.0, 3.0],
         "load_after": [4.0, 5.0, 6.0], "meta": {"environment": {"engine": "native-aot:AVX2"}},
@@ -51,6 +52,7 @@ def test_every_figure_comes_from_the_data(tmp_path):
     assert "| 1.00 | 1.00 | 2.00 | 3.00 | 0.50 |" in text  # median build 1.0 of 0.5 and 1.5
     assert "| scipy | 2 | 5.000 M | 200.0 k |" in text and "Test CPU" in text and "jax 9.9" in text
     assert "optax_while |" not in text  # a task without a count is not a solver's median
+    assert "Measured by `python scripts/engine_timing.py out.json --grid quick`." in text
 
 
 def test_without_data_the_page_says_how_to_measure(tmp_path):
