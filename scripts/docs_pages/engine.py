@@ -90,9 +90,8 @@ def _section(name: str, doc: dict[str, Any]) -> list[str]:
     if env:
         lines += ["", f"Counted by engine `{env.get('engine')}` (target `{env.get('target_isa')}`), "
                   f"{env.get('valgrind')}, {env.get('glibc')}, Python {env.get('python')}."]  # fmt: skip
-    flags = flags_of(doc)
-    if flags:
-        lines += ["", f"valgrind's flags: `{' '.join(flags)}`."]
+    if flags := _flags_line(doc):
+        lines += ["", *flags]
     return [*lines, ""]
 
 
@@ -133,10 +132,32 @@ def engine_of(doc: dict[str, Any]) -> str:
     return (doc.get("meta") or {}).get("engine") or EARLIER
 
 
-def flags_of(doc: dict[str, Any]) -> tuple[str, ...]:
-    """valgrind's flags the run's counts were taken with (empty where the run did not record them)."""
+def _recorded_flags(doc: dict[str, Any]) -> Any:
+    """What the run recorded of valgrind's flags: the counting processes' report (``meta.environment``,
+    joined by `` / `` where they differed) where it has one, else the flags beside the counts (a run
+    that counted in the process that wrote the file). Not the writer's flags where the processes
+    reported none: a resumed run or a cluster's workers may have counted with other code."""
     meta = doc.get("meta") or {}
-    return tuple(meta.get("valgrind_flags") or (meta.get("environment") or {}).get("valgrind_flags") or ())
+    env = meta.get("environment") or {}
+    return env.get("valgrind_flags") if env else meta.get("valgrind_flags")
+
+
+def flags_of(doc: dict[str, Any]) -> tuple[str, ...]:
+    """valgrind's flags every count of the run was taken with; empty where the run did not record them
+    or its counting processes reported more than one set."""
+    flags = _recorded_flags(doc)
+    if isinstance(flags, list) and all(isinstance(f, str) for f in flags):
+        return tuple(flags)
+    return ()
+
+
+def _flags_line(doc: dict[str, Any]) -> list[str]:
+    """The page's line on the run's flags: one set, several (said so), or none recorded (no line)."""
+    if flags := flags_of(doc):
+        return [f"valgrind's flags: `{' '.join(flags)}`."]
+    if recorded := _recorded_flags(doc):
+        return [f"valgrind's flags differed between the counting processes: `{recorded}`."]
+    return []
 
 
 def _ratios(docs: dict[str, dict[str, Any]]) -> list[str]:
@@ -259,7 +280,7 @@ def _profile_section(name: str, doc: dict[str, Any]) -> list[str]:
         f"every task's instructions ({doc.get('scheduler') or 'scheduler not recorded'}); the instruction "
         "phase includes the counting workers' start-up and every native build.",
         "",
-        *([f"valgrind's flags: `{' '.join(flags_of(doc))}`.", ""] if flags_of(doc) else []),
+        *([*flags, ""] if (flags := _flags_line(doc)) else []),
     ]
 
 

@@ -217,3 +217,37 @@ def test_runs_counted_with_other_or_unrecorded_valgrind_flags_are_never_compared
     (data / "two.json").write_text(json.dumps({**base, "meta": other, "results": rows}))
     text = _engine().generate(data, tmp_path / "docs")[0].read_text()
     assert "counted twice" not in text
+
+
+def test_the_flags_are_those_the_counting_processes_reported_not_the_writers():
+    """A resumed run or a cluster's workers count with their own code: the file's writer's flags (beside
+    the counts) say nothing of them where the counting processes reported their own."""
+    engine = _engine()
+    doc = {"meta": {"valgrind_flags": ["--tool=callgrind", "--new"],
+                    "environment": {"valgrind_flags": ["--tool=callgrind", "--old"]}}}  # fmt: skip
+    assert engine.flags_of(doc) == ("--tool=callgrind", "--old")
+    writer = ["--tool=callgrind", "--new"]
+    unreported = {"meta": {"valgrind_flags": writer, "environment": {"arch": "x86_64"}}}
+    assert engine.flags_of(unreported) == ()
+    earlier = {"meta": {"valgrind_flags": ["--tool=callgrind", "--x"]}}  # counted by the file's writer
+    assert engine.flags_of(earlier) == ("--tool=callgrind", "--x")
+
+
+def test_processes_that_reported_several_flag_sets_have_no_flags_and_are_never_compared(tmp_path):
+    """report_environment joins values the processes differ on with " / ": a string, never flags (nor its
+    characters), and such a run is never set beside another as agreement."""
+    engine = _engine()
+    mixed = "['--tool=callgrind', '--x'] / ['--tool=callgrind', '--y']"
+    assert engine.flags_of({"meta": {"environment": {"valgrind_flags": mixed}}}) == ()
+    data = tmp_path / "data"
+    data.mkdir()
+    base = {"grid": "mgh", "cpus": [0], "repeats": 1, "scheduler": "none", "machine": {}, "wall_s": 1.0,
+            "cpu_s": 1.0, "cpu_s_per_sample": 1.0, "load_before": [0, 0, 0], "load_after": [0, 0, 0],
+            "tasks": ["a", "b"]}  # fmt: skip
+    rows = [{**_row(s, c, 10, 1.0), "n_iter": [10]} for s, c in (("a", 1000), ("b", 2000))]
+    meta = {"engine": "native-aot:AVX2", "environment": {"valgrind_flags": mixed}}
+    for name in ("one", "two"):
+        (data / f"{name}.json").write_text(json.dumps({**base, "meta": meta, "results": rows}))
+    text = engine.generate(data, tmp_path / "docs")[0].read_text()
+    assert "counted twice" not in text
+    assert f"valgrind's flags differed between the counting processes: `{mixed}`." in text
