@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from lbfgs_impl.tracking.runs import Finding, Thresholds
+from lbfgs_impl.tracking.runs import Finding, Thresholds, percent
 
 COUNTS = ("n_iter", "n_fev")
 FLAGS = ("solved", "converged")
@@ -79,9 +79,9 @@ def _count(name, key, b, c, th, worse, better) -> None:
         return
     ratio = c / b
     if ratio > 1.0 + th.count_tolerance:
-        worse.append(Finding(name, key, b, c, ratio, f"up more than {th.count_tolerance:.0%}"))
+        worse.append(Finding(name, key, b, c, ratio, f"up more than {percent(th.count_tolerance)}"))
     elif ratio < 1.0 - th.count_tolerance:
-        better.append(Finding(name, key, b, c, ratio, f"down more than {th.count_tolerance:.0%}"))
+        better.append(Finding(name, key, b, c, ratio, f"down more than {percent(th.count_tolerance)}"))
 
 
 def _flag(name, key, b, c, ci, worse, better) -> None:

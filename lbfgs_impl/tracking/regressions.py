@@ -46,6 +46,7 @@ from lbfgs_impl.tracking.runs import (  # noqa: F401  (re-exported: the gate's p
     Thresholds,
     is_count,
     load_run,
+    percent,
 )
 from lbfgs_impl.tracking.signals import (
     benchmark_environment_difference,
@@ -308,10 +309,10 @@ def _signals(
         instr = (
             f"compared for {result.instructions_compared} of {counted} benchmark(s){source}; limit "
             f"{th.instructions_spread_factor:g} x the baseline's repeat spread, "
-            f"at least {th.instructions:.1%}, "
-            f"at most {th.instructions_cap:.0%}; spread rise beyond max({th.spread_floor:.1%}, "
-            f"{th.spread_rise_factor:g} x the baseline's); thread-pool share band {th.share_band:.0%} "
-            f"(3 x the baseline's range when larger, at most {th.share_band_cap:.0%})"
+            f"at least {percent(th.instructions)}, "
+            f"at most {percent(th.instructions_cap)}; spread rise beyond max({percent(th.spread_floor)}, "
+            f"{th.spread_rise_factor:g} x the baseline's); thread-pool share band {percent(th.share_band)} "
+            f"(3 x the baseline's range when larger, at most {percent(th.share_band_cap)})"
         )
         if mismatched:
             instr += f"; not compared for {mismatched} (see the findings)"
@@ -324,10 +325,10 @@ def _signals(
     if env_notes:
         instr += "; " + "; ".join(env_notes)
     if result.time_compared:
-        time_line += f"; threshold {th.threshold:.0%} and outside the noise (alpha={th.alpha:g})"
+        time_line += f"; threshold {percent(th.threshold)} and outside the noise (alpha={th.alpha:g})"
     quality = (
         f"compared for {result.quality_compared} of {result.compared} benchmark(s): "
-        f"counts +{th.count_tolerance:.0%}, norms/losses {th.quality_factor:g}x"
+        f"counts +{percent(th.count_tolerance)}, norms/losses {th.quality_factor:g}x"
     )
     if result.quality_compared < result.compared:
         quality = (

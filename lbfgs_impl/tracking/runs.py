@@ -65,6 +65,22 @@ class Thresholds:
         return max(self.spread_floor, self.spread_rise_factor * baseline_spread)
 
 
+def percent(x: float) -> str:
+    """A limit as a percentage with every digit it has (0.005 -> ``0.5%``, 0.025 -> ``2.5%``): never
+    rounded to another number, whatever a command line sets it to."""
+    return f"{100 * x:.6g}%"
+
+
+def apart(a: float, b: float, digits: int = 1) -> tuple[str, str]:
+    """``a`` and ``b`` as percentages, with ``digits`` decimals or more until they read differently: a
+    change just beyond its limit never reads equal to it (``+0.5% > limit 0.5%``)."""
+    for d in range(digits, 7):
+        shown = f"{a:.{d}%}", f"{b:.{d}%}"
+        if shown[0] != shown[1]:
+            return shown
+    return shown
+
+
 def machine_key_of(cpu: dict[str, Any]) -> str:
     """A file-name-safe key for wall-time baselines from pytest-benchmark's ``machine_info['cpu']``."""
     arch = cpu.get("arch_string_raw") or cpu.get("arch", "?")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from lbfgs_impl.tracking.runs import BenchmarkRun, Finding, Thresholds, is_count
+from lbfgs_impl.tracking.runs import BenchmarkRun, Finding, Thresholds, apart, is_count, percent
 
 #: What must match for two counts to be comparable, as recorded in ``extra_info["instructions_meta"]``.
 ENVIRONMENT_KEYS = (
@@ -119,23 +119,20 @@ def instruction_findings(
     bs, cs = float(bi.get("instructions_spread") or 0.0), float(ci.get("instructions_spread") or 0.0)
     limit, ratio = th.instruction_limit(bs), c / b
     noise = f"spread {bs:.2%} / {cs:.2%}; {_share_text(bi)} / {_share_text(ci)}"
+    change, shown_limit = apart(abs(ratio - 1), limit)
     how = (
-        f"limit {limit:.1%} = {th.instructions_spread_factor:g} x the baseline's spread, "
-        f"at least {th.instructions:.1%}, at most {th.instructions_cap:.0%}"
+        f"limit {shown_limit} = {th.instructions_spread_factor:g} x the baseline's spread, "
+        f"at least {percent(th.instructions)}, at most {percent(th.instructions_cap)}"
     )
     worse: list[Finding] = []
     better: list[Finding] = []
     if ratio > 1.0 + limit:
-        worse.append(
-            Finding(name, "instructions", b, c, ratio, f"instructions +{ratio - 1:.1%} > {how}", noise)
-        )
+        worse.append(Finding(name, "instructions", b, c, ratio, f"instructions +{change} > {how}", noise))
     elif ratio < 1.0 - limit:
-        better.append(
-            Finding(name, "instructions", b, c, ratio, f"instructions {ratio - 1:.1%} < -{how}", noise)
-        )
+        better.append(Finding(name, "instructions", b, c, ratio, f"instructions -{change} < -{how}", noise))
     if cs > th.spread_limit(bs):
         rule = (
-            f"repeat spread {cs:.2%} > max({th.spread_floor:.1%}, {th.spread_rise_factor:g} x the "
+            f"repeat spread {cs:.2%} > max({percent(th.spread_floor)}, {th.spread_rise_factor:g} x the "
             f"baseline's {bs:.2%}): the counts became noisy"
         )
         worse.append(Finding(name, "instruction spread", bs, cs, None, rule, noise))
@@ -154,8 +151,8 @@ def instruction_findings(
     if csh - bsh > band:
         rule = (
             f"thread-pool share {bsh:.1%} -> {csh:.1%}, up more than its band {band:.1%} "
-            f"(max({th.share_band:.0%}, 3 x the baseline's per-process range), at most "
-            f"{th.share_band_cap:.0%}): work moved into XLA's scheduler, where the compared figure "
+            f"(max({percent(th.share_band)}, 3 x the baseline's per-process range), at most "
+            f"{percent(th.share_band_cap)}): work moved into XLA's scheduler, where the compared figure "
             "does not see it"
         )
         worse.append(Finding(name, "thread-pool share", bsh, csh, None, rule, noise))

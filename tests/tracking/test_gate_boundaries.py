@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lbfgs_impl.tracking.runs import Thresholds, is_count
+from lbfgs_impl.tracking.runs import Thresholds, is_count, percent
 from lbfgs_impl.tracking.signals import instruction_findings
 
 NAME = "perf/test_lbfgs_perf.py::test_steady[rosenbrock-100-optax_while]"
@@ -66,3 +66,35 @@ def test_the_share_band_widens_with_the_baselines_per_process_range(rise, flagge
     assert [f.kind for f in worse] == (["thread-pool share"] if flagged else [])
     if flagged:
         assert "up more than its band 6.0%" in worse[0].rule
+
+
+@pytest.mark.parametrize(
+    ("factor", "said"), [(1.0054, "+0.54% > limit 0.50%"), (0.9946, "-0.54% < -limit 0.50%")]
+)
+def test_a_change_just_beyond_the_limit_never_reads_equal_to_it(factor, said):
+    """At the 0.5% floor one decimal printed +0.54% as "+0.5% > limit 0.5%": digits are added until the
+    change and the limit read differently."""
+    worse, better, _ = instruction_findings(NAME, info(1e7), info(1e7 * factor), Thresholds())
+    (f,) = worse + better
+    assert f"instructions {said} = 3 x the baseline's spread" in f.rule
+
+
+def test_limits_set_on_the_command_line_are_printed_as_set_never_rounded():
+    """--instructions-threshold 0.0025 and --instructions-cap 0.025 once read "at least 0.2%/0.3%, at
+    most 2%": every limit the gate states is printed with every digit it has."""
+    th = Thresholds(
+        instructions=0.0025,
+        instructions_cap=0.025,
+        spread_floor=0.0025,
+        share_band=0.025,
+        share_band_cap=0.075,
+    )
+    base, cur = info(1e7, spread=0.0), info(1e7 * 1.03, spread=0.01)
+    base["extra_info"]["instructions_thread_pool_share_samples"] = [0.2] * 3
+    cur["extra_info"]["instructions_thread_pool_share"] = 0.3
+    worse, _, _ = instruction_findings(NAME, base, cur, th)
+    rules = {f.kind: f.rule for f in worse}
+    assert "at least 0.25%, at most 2.5%" in rules["instructions"]
+    assert "max(0.25%, 3 x the baseline's" in rules["instruction spread"]
+    assert "(max(2.5%, 3 x the baseline's per-process range), at most 7.5%)" in rules["thread-pool share"]
+    assert percent(0.005) == "0.5%" and percent(0.05) == "5%" and percent(0.1) == "10%"
