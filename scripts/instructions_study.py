@@ -277,6 +277,7 @@ def run_study(args: argparse.Namespace) -> dict[str, Any]:
     from lbfgs_impl.cases import QUICK_CASES
     from lbfgs_impl.measure.instructions import InstructionTask, measure_instructions
     from lbfgs_impl.solvers import SEED_SOLVERS
+    from lbfgs_impl.tracking.runs import percent
 
     path = Path(args.out) / "study-instructions.json"
     study = load_or_start(path, settings_of(args))
@@ -317,12 +318,12 @@ def run_study(args: argparse.Namespace) -> dict[str, Any]:
                         [InstructionTask(solver, *SEED)],
                         repeats=args.detection_processes,
                         plugins=["extra_work"],
-                        progress=progress(f"{solver} +{level:.0%}"),
+                        progress=progress(f"{solver} +{percent(level)}"),
                     )
                 finally:
                     os.environ.pop("LBFGS_BENCH_EXTRA_WORK", None)
                 (c,) = report.counts.values()
-                complete(f"{solver} +{level:.0%}", c.solve, c.errors, args.detection_processes)
+                complete(f"{solver} +{percent(level)}", c.solve, c.errors, args.detection_processes)
                 study["slowed"][f"{solver}:{level}"] = {"samples": c.solve, "errors": c.errors}
 
             _phase(study, path, f"instructions {solver}:{level}", slowed)
@@ -431,7 +432,7 @@ def write_outputs(study: dict[str, Any], result: dict[str, Any], out: Path) -> N
     study_figures.instruction_spread(study, out / "instruction_spread.png")
     study_figures.detection(study, result, out / "detection.png")
 
-    from lbfgs_impl.tracking.regressions import Thresholds
+    from lbfgs_impl.tracking.runs import Thresholds, percent
 
     th = Thresholds()
     lines = ["# Instruction counts as a regression gate: study", ""]
@@ -445,7 +446,8 @@ def write_outputs(study: dict[str, Any], result: dict[str, Any], out: Path) -> N
         f"{study['seconds_total']:.0f} s in all.",
         "",
         f"Verdicts by the gate's instruction rule: a change beyond {th.instructions_spread_factor:g} x the "
-        f"baseline window's spread, at least {th.instructions:.1%}, at most {th.instructions_cap:.0%}."
+        f"baseline window's spread, at least {percent(th.instructions)}, "
+        f"at most {percent(th.instructions_cap)}."
         + ("" if timed else " Wall time was not measured in this study (`--skip-wall`)."),
         "",
         "## Spread over processes",
@@ -491,7 +493,9 @@ def write_outputs(study: dict[str, Any], result: dict[str, Any], out: Path) -> N
             wall = flagged_both_ways([r["wall_direction"] for r in rows])
         else:
             wall_ratio = wall = "-"
-        lines.append(f"| +{float(level):.0%} | {solver} | {ratio:.4f} | {instr} | {wall_ratio} | {wall} |")
+        lines.append(
+            f"| +{percent(float(level))} | {solver} | {ratio:.4f} | {instr} | {wall_ratio} | {wall} |"
+        )
     lines += ["", "![spread](instruction_spread.png)", "", "![detection](detection.png)", ""]
     atomic_write_text(out / "summary.md", "\n".join(lines))
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from lbfgs_impl.plots.style import pyplot, save, solver_style
+from lbfgs_impl.tracking.runs import Thresholds, percent
 
 
 def instruction_spread(study: dict[str, Any], path: Path) -> Path:
@@ -19,7 +20,14 @@ def instruction_spread(study: dict[str, Any], path: Path) -> Path:
         samples = study["spread"][key]["samples"]
         med = statistics.median(samples)
         ax.scatter([i] * len(samples), [100 * (s / med - 1) for s in samples], s=18, alpha=0.7)
-    ax.axhspan(-2, 2, color="tab:green", alpha=0.08, label="±2%: check-regressions' floor")
+    floor = Thresholds().instructions  # the gate's, as it is today
+    ax.axhspan(
+        -100 * floor,
+        100 * floor,
+        color="tab:green",
+        alpha=0.08,
+        label=f"±{percent(floor)}: check-regressions' floor",
+    )
     ax.set_xticks(range(len(keys)), [k.replace("/", "\n") for k in keys], fontsize=8)
     ax.set_ylabel("instructions vs median of its processes (%)")
     ax.set_title(f"Instruction counts under callgrind: {n} processes per benchmark (quick grid)")
@@ -33,7 +41,7 @@ def detection_pairs(result: dict[str, Any]) -> int:
     return max((len(rows) for rows in result["detection"].values()), default=0)
 
 
-AA_X = 1.8  # where the unchanged (A/A) pairs are drawn, left of the injected levels (log axis)
+AA_X = 0.6  # where the unchanged (A/A) pairs are drawn: this times the lowest level (log axis), left of them
 
 
 def _flagged_share(directions: list[int]) -> float:
@@ -57,6 +65,8 @@ def detection(study: dict[str, Any], result: dict[str, Any], path: Path) -> Path
 
     plt = pyplot()
     pairs = detection_pairs(result)
+    levels = sorted({float(spec.split(":")[1]) for spec in result["detection"]}) or [0.03]
+    aa_at = AA_X * 100 * levels[0]
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for i, solver in enumerate(("optax_while", "scipy")):
         color, marker = solver_style(solver)
@@ -66,7 +76,7 @@ def detection(study: dict[str, Any], result: dict[str, Any], path: Path) -> Path
         )
         if not specs:
             continue
-        aa_x = AA_X * (1 + 0.07 * i)  # side by side, so equal rates do not hide each other
+        aa_x = aa_at * (1 + 0.07 * i)  # side by side, so equal rates do not hide each other
         ax.plot(
             *_levels(specs, result, "instructions"),
             marker=marker,
@@ -93,9 +103,9 @@ def detection(study: dict[str, Any], result: dict[str, Any], path: Path) -> Path
                     color=color,
                     linestyle="none",
                 )
-    ax.axvline(AA_X * 1.3, color="0.6", linewidth=0.8)
+    ax.axvline(aa_at * 1.3, color="0.6", linewidth=0.8)
     ax.set_xscale("log")
-    ax.set_xticks([AA_X * 1.035, 3, 5, 10, 25], ["none\n(A/A)", "3%", "5%", "10%", "25%"])
+    ax.set_xticks([aa_at * 1.035, *(100 * x for x in levels)], ["none\n(A/A)", *map(percent, levels)])
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_ylim(-5, 105)
     ax.set_xlabel("injected extra compute (% of the solve's iterations)")

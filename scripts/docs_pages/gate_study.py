@@ -49,11 +49,13 @@ def _how(study: dict[str, Any]) -> list[str]:
     if settings.get("detection_processes") is not None:
         args.append(f"--detection-processes {settings['detection_processes']}")
     if settings.get("levels"):
-        args.append("--levels " + ",".join(f"{level:g}" for level in settings["levels"]))
+        args.append("--levels " + ",".join(repr(float(level)) for level in settings["levels"]))  # as saved
     if settings.get("solvers"):
         args.append("--solvers " + ",".join(settings["solvers"]))
     if not study.get("wall"):
         args.append("--skip-wall")
+    elif study.get("wall_rounds") is not None:
+        args.append(f"--wall-rounds {study['wall_rounds']}")
     return ["```bash", " ".join(args) + "   # resumes where it stopped", *HOW[2:]]
 
 

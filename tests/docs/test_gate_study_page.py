@@ -54,3 +54,28 @@ def test_the_rates_come_from_the_raw_counts_and_the_command_from_the_settings(tm
         "--detection-processes 6 --levels 0.01 --solvers optax_while --skip-wall" in page
     )
     assert "Wall time was not measured in this study" in page
+
+
+def test_levels_near_the_floor_are_shown_as_injected_and_the_command_gives_them_back_exactly(tmp_path):
+    """A level of 0.5% once read "+0%" (and 2.5% "+2%"); ``:g`` printed 1/30 as 0.0333333, which parses
+    to another level, so the study would not resume: the page's levels are the saved ones, digit for digit."""
+    levels = [0.005, 0.025, 1 / 30]
+    study = _study()
+    study["settings"]["levels"] = levels
+    study["slowed"] = {f"optax_while:{level}": {"samples": [101.0] * 6} for level in levels}
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "study.json").write_text(json.dumps({"study": study}))
+    (tmp_path / "docs" / "figures").mkdir(parents=True)
+    page = _page().generate(data, tmp_path / "docs")[0].read_text()
+    assert "| +0.5% | optax_while |" in page and "| +2.5% | optax_while |" in page
+    assert "| +3.33333% | optax_while |" in page
+    given = page.split("--levels ")[1].split()[0]
+    assert [float(x) for x in given.split(",")] == levels  # what --levels parses
+
+
+def test_the_command_gives_the_wall_rounds_the_study_was_timed_with():
+    """Another number of rounds is another study: resuming it with the default is refused."""
+    study = {**_study(), "wall": {"optax_while:0.0": [[1.0]]}, "wall_rounds": 4}
+    command = _page()._how(study)[1]
+    assert "--wall-rounds 4" in command and "--skip-wall" not in command

@@ -200,3 +200,26 @@ def test_the_summary_names_the_rule_the_engine_and_a_wall_time_left_out(tmp_path
     assert named in summary
     assert "a change beyond 3 x the baseline window's spread, at least 0.5%, at most 5%." in summary
     assert "Wall time was not measured in this study (`--skip-wall`)." in summary
+
+
+def test_the_figures_draw_the_gates_floor_and_the_studys_own_levels(tmp_path, monkeypatch):
+    """The spread figure once drew a hard-coded ±2% band as "check-regressions' floor"; the detection
+    figure labelled 3, 5, 10 and 25% whatever the levels measured."""
+    from lbfgs_impl.plots import study as figures
+    from lbfgs_impl.tracking.runs import Thresholds
+
+    drawn = []
+    monkeypatch.setattr(figures, "save", lambda fig, path: drawn.append(fig))
+    study = _study()
+    study["slowed"] = {
+        "optax_while:0.005": {"samples": [100.5] * 6},
+        "optax_while:0.01": {"samples": [101.0] * 6},
+    }
+    figures.instruction_spread(study, tmp_path / "spread.png")
+    figures.detection(study, instructions_study.verdicts(study), tmp_path / "detection.png")
+    spread, detection = (fig.axes[0] for fig in drawn)
+    (band,) = [p for p in spread.patches if "floor" in p.get_label()]
+    floor = 100 * Thresholds().instructions
+    assert band.get_label().startswith(f"±{floor:g}%")
+    assert (band.get_y(), band.get_y() + band.get_height()) == pytest.approx((-floor, floor))
+    assert [t.get_text() for t in detection.get_xticklabels()][1:] == ["0.5%", "1%"]
