@@ -57,6 +57,13 @@ def _levels(specs: list[str], result: dict[str, Any], signal: str) -> tuple[list
     )
 
 
+def _level_ticks(result: dict[str, Any]) -> tuple[float, list[float], list[str]]:
+    """Where the A/A pairs are drawn, and the x ticks: that place, then the study's own levels (in %)."""
+    levels = sorted({float(spec.split(":")[1]) for spec in result["detection"]}) or [0.03]
+    aa_at = AA_X * 100 * levels[0]
+    return aa_at, [aa_at * 1.035, *(100 * x for x in levels)], ["none\n(A/A)", *map(percent, levels)]
+
+
 def detection(study: dict[str, Any], result: dict[str, Any], path: Path) -> Path:
     """Share of pairs flagged slower against the injected extra compute, instructions vs wall time;
     each solver's unchanged (A/A) pairs drawn apart at the left: the false-alarm rate its
@@ -64,9 +71,7 @@ def detection(study: dict[str, Any], result: dict[str, Any], path: Path) -> Path
     import matplotlib.ticker
 
     plt = pyplot()
-    pairs = detection_pairs(result)
-    levels = sorted({float(spec.split(":")[1]) for spec in result["detection"]}) or [0.03]
-    aa_at = AA_X * 100 * levels[0]
+    pairs, (aa_at, ticks, labels) = detection_pairs(result), _level_ticks(result)
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for i, solver in enumerate(("optax_while", "scipy")):
         color, marker = solver_style(solver)
@@ -105,7 +110,7 @@ def detection(study: dict[str, Any], result: dict[str, Any], path: Path) -> Path
                 )
     ax.axvline(aa_at * 1.3, color="0.6", linewidth=0.8)
     ax.set_xscale("log")
-    ax.set_xticks([aa_at * 1.035, *(100 * x for x in levels)], ["none\n(A/A)", *map(percent, levels)])
+    ax.set_xticks(ticks, labels)
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_ylim(-5, 105)
     ax.set_xlabel("injected extra compute (% of the solve's iterations)")
