@@ -62,11 +62,14 @@ def counts_environment(meta: dict[str, Any], skipped: str | None) -> dict[str, A
       skipped: why no count was taken, or None.
 
     The architecture and OS/glibc image are those the counting processes read
-    (``meta["environment"]``), not the client's: the gate compares the machines that counted.
+    (``meta["environment"]``), not the client's: the gate compares the machines that counted. So
+    are valgrind's version and flags where those processes reported them: a resumed run's samples
+    or a cluster's workers may have counted with other code than the one writing the record.
     """
     env = meta.get("environment") or {}
     if env.get("arch") and env.get("os_image"):  # read by the processes that counted
-        return {**meta, "skipped": skipped, "arch": env["arch"], "os_image": env["os_image"]}
+        counted = {key: env[key] for key in ("valgrind", "valgrind_flags") if env.get(key)}
+        return {**meta, **counted, "skipped": skipped, "arch": env["arch"], "os_image": env["os_image"]}
     # nothing was counted: this machine's, said so
     where = {"environment_read_on": "the client (no count was taken)"}
     return {**meta, **where, "skipped": skipped, "arch": platform.machine(), "os_image": os_image()}

@@ -207,7 +207,9 @@ def benchmark_environment_difference(
         if not bv or not cv:
             return f"{label} not recorded by the {'baseline' if not bv else 'current run'}", notes
         if bv != cv:
-            show = (lambda v: " ".join(v)) if key == "valgrind_flags" else str
+            show = (
+                (lambda v: " ".join(v) if isinstance(v, list) else str(v)) if key == "valgrind_flags" else str
+            )
             return f"{label} {show(bv)} vs {show(cv)}", notes
     return None, notes
 

@@ -117,3 +117,24 @@ def test_glibcs_allocator_internals_are_left_out_and_recorded_apart(tmp_path):
     fields = instruction_fields(c)
     assert fields["instructions"] == 537 and fields["instructions_allocator_samples"] == [60]
     assert fields["instructions_thread_pool_share"] == pytest.approx(100 / 697)
+
+
+def test_the_gate_reads_the_flags_the_counting_processes_reported_not_the_writers():
+    """A resumed run keeps samples counted by earlier code (each task's first environment wins): the
+    flags the gate compares are those the counting processes reported, not the writer's constant."""
+    from lbfgs_impl.records import counts_environment
+
+    writer, counted = ["--tool=callgrind", "--new"], ["--tool=callgrind", "--old"]
+    env = {
+        "arch": "x86_64",
+        "os_image": "glibc 2.36",
+        "valgrind": "valgrind-3.19.0",
+        "valgrind_flags": counted,
+    }
+    meta = {"valgrind": "valgrind-3.22.0", "valgrind_flags": writer, "environment": env}
+    recorded = counts_environment(meta, None)
+    assert recorded["valgrind_flags"] == counted and recorded["valgrind"] == "valgrind-3.19.0"
+    mixed = {**env, "valgrind_flags": f"{writer} / {counted}"}  # report_environment's join
+    assert (
+        counts_environment({**meta, "environment": mixed}, None)["valgrind_flags"] == f"{writer} / {counted}"
+    )

@@ -204,6 +204,11 @@ def test_a_share_move_inside_its_band_is_not_flagged(tmp_path, run_doc):
             ["--tool=callgrind"],
             "not compared (tool flags --tool=callgrind --instr-atstart=no vs",
         ),
+        (  # processes that reported several sets (report_environment's join): shown as recorded
+            "valgrind_flags",
+            "['--tool=callgrind'] / ['--tool=callgrind', '--x']",
+            "vs ['--tool=callgrind'] / ['--tool=callgrind', '--x'])",
+        ),
         ("arch", "aarch64", "not compared (architecture x86_64 vs aarch64)"),
         ("os_image", "Ubuntu 24.04, glibc 2.39", "not compared (OS/glibc image Debian"),
     ],
