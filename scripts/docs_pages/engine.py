@@ -161,33 +161,64 @@ def _flags_line(doc: dict[str, Any]) -> list[str]:
 
 
 def _ratios(docs: dict[str, dict[str, Any]]) -> list[str]:
-    """Per task, the current engine's count over the earlier engine's, where files of both cover it."""
-    counts: dict[str, dict[str, float]] = {}
-    totals: dict[str, dict[str, float]] = {}
-    for doc in docs.values():
+    """Per task, the current engine's count over the earlier engine's, where files of both cover it.
+
+    Runs are grouped by engine and valgrind's flags: counts taken with other flags (a function left
+    out of the count) are another figure, never merged into one column (a later file's count
+    replaced an earlier one's). Each section names the runs its counts come from (of one engine and
+    flags, the last file read that counted the task)."""
+    counts: dict[tuple[str, tuple[str, ...]], dict[str, float]] = {}
+    totals: dict[tuple[str, tuple[str, ...]], dict[str, float]] = {}
+    runs: dict[tuple[str, tuple[str, ...]], dict[str, str]] = {}  # the run each count is taken from
+    for name, doc in docs.items():
+        group = (engine_of(doc), flags_of(doc))
         for r in doc["results"]:
             if r.get("instructions"):
                 key = f"{r['solver']}/{r['problem']}-{r['n']}"
-                counts.setdefault(engine_of(doc), {})[key] = r["instructions"]
+                counts.setdefault(group, {})[key] = r["instructions"]
+                runs.setdefault(group, {})[key] = name
                 all_counted = r.get("instructions_total_samples") or []
                 if all_counted:
-                    totals.setdefault(engine_of(doc), {})[key] = statistics.median(all_counted)
-    earlier, earlier_totals = counts.pop(EARLIER, {}), totals.pop(EARLIER, {})
+                    totals.setdefault(group, {})[key] = statistics.median(all_counted)
     lines: list[str] = []
-    for engine, mine in sorted(counts.items()):
-        common = sorted(set(mine) & set(earlier))
-        if not common:
+    for (engine, flags), mine in sorted(counts.items()):
+        if engine == EARLIER:
             continue
-        ratios = [mine[k] / earlier[k] for k in common]
-        mine_totals = totals.get(engine, {})
+        for before in sorted(g for g in counts if g[0] == EARLIER):
+            lines += _ratio_section(engine, flags, mine, totals.get((engine, flags), {}), counts[before],
+                                    totals.get(before, {}), runs[(engine, flags)], runs[before])  # fmt: skip
+    return lines
 
-        def total_ratio(k: str, mine_totals: dict[str, float] = mine_totals) -> str:
+
+def _ratio_section(
+    engine: str,
+    flags: tuple[str, ...],
+    mine: dict[str, float],
+    mine_totals: dict[str, float],
+    earlier: dict[str, float],
+    earlier_totals: dict[str, float],
+    mine_runs: dict[str, str],
+    earlier_runs: dict[str, str],
+) -> list[str]:
+    """One engine and flags' counts against the earlier engine's, task by task."""
+    lines: list[str] = []
+    common = sorted(set(mine) & set(earlier))
+    if common:
+        ratios = [mine[k] / earlier[k] for k in common]
+
+        def total_ratio(k: str) -> str:
             if k in mine_totals and earlier_totals.get(k):
                 return f"{mine_totals[k] / earlier_totals[k]:.3f}"
             return "-"
 
+        named = [
+            ", ".join(f"`{n}`" for n in sorted({r[k] for k in common})) for r in (mine_runs, earlier_runs)
+        ]
         lines += [
             f"## Counts of `{engine}` against the earlier engine (compiled under valgrind)",
+            "",
+            f"Counts of {named[0]} (valgrind's flags `{' '.join(flags) or 'not recorded'}`) against "
+            f"{named[1]}.",
             "",
             f"{len(common)} task(s) counted by both; ratio = `{engine}` / in-valgrind: median "
             f"{statistics.median(ratios):.3f}, from {min(ratios):.3f} to {max(ratios):.3f}. Two things "

@@ -251,3 +251,27 @@ def test_processes_that_reported_several_flag_sets_have_no_flags_and_are_never_c
     text = engine.generate(data, tmp_path / "docs")[0].read_text()
     assert "counted twice" not in text
     assert f"valgrind's flags differed between the counting processes: `{mixed}`." in text
+
+
+def test_counts_of_one_engine_with_other_flags_are_never_merged_against_the_earlier_engine(tmp_path):
+    """Two runs of one engine with other flags cover the same tasks: each is set against the earlier
+    engine on its own, named, never the later file's count silently standing in for the other's."""
+    data = tmp_path / "data"
+    data.mkdir()
+    base = {"grid": "quick", "cpus": [0], "repeats": 1, "scheduler": "none", "machine": {}, "wall_s": 1.0,
+            "cpu_s": 1.0, "cpu_s_per_sample": 1.0, "load_before": [0, 0, 0], "load_after": [0, 0, 0],
+            "tasks": ["a"]}  # fmt: skip
+
+    def run(meta, count):
+        return json.dumps({**base, "meta": meta, "results": [_row("a", count, 10, 1.0)]})
+
+    (data / "early.json").write_text(run({"valgrind_flags": ["--tool=callgrind"]}, 1000))
+    (data / "one.json").write_text(run({"engine": "native-aot:AVX2", "valgrind_flags": ["--x"]}, 800))
+    (data / "two.json").write_text(run({"engine": "native-aot:AVX2", "valgrind_flags": ["--y"]}, 700))
+    text = _engine().generate(data, tmp_path / "docs")[0].read_text()
+    sections = text.split("## Counts of `native-aot:AVX2` against the earlier engine")[1:]
+    assert len(sections) == 2
+    assert "Counts of `one` (valgrind's flags `--x`) against `early`." in sections[0]
+    assert "| a/p-2 | 0.001 M | 0.001 M | 0.800 |" in sections[0]
+    assert "Counts of `two` (valgrind's flags `--y`) against `early`." in sections[1]
+    assert "| a/p-2 | 0.001 M | 0.001 M | 0.700 |" in sections[1]
