@@ -168,3 +168,15 @@ def test_a_folder_written_by_pytest_benchmark_autosave_is_read(tmp_path, capsys)
     out = capsys.readouterr().out
     assert f"{machine.name}/0001_" in out and f"{machine.name}/0002_" in out
     assert "| quality | not compared for 1 of 1 benchmark(s)" in out
+
+
+def test_the_quiet_limit_is_stated_with_every_digit_and_a_night_just_above_it_has_no_reference(
+    tmp_path, capsys, run_doc
+):
+    """0.5% / 3 printed to two decimals read "at most 0.17%", yet a night of spread 0.17% is not quiet."""
+    folder = tmp_path / "storage"
+    store(folder, 0, night(run_doc, 0, 1.0, spread=0.0017), rc=0)
+    assert history_check(folder, night(run_doc, 1, 1.0, spread=0.0017), tmp_path) == 0
+    out = capsys.readouterr().out
+    assert "the quiet night (repeat spread at most 0.5% / 3 = 0.166667%)" in out
+    assert "No quiet night in the window" in out and f"`{SLOWED}`" in out.split("No quiet night")[1]
