@@ -130,10 +130,11 @@ def instruction_findings(
         worse.append(Finding(name, "instructions", b, c, ratio, f"instructions +{change} > {how}", noise))
     elif ratio < 1.0 - limit:
         better.append(Finding(name, "instructions", b, c, ratio, f"instructions -{change} < -{how}", noise))
-    if cs > th.spread_limit(bs):
+    if cs > (spread_limit := th.spread_limit(bs)):
+        shown, shown_limit = apart(cs, spread_limit, 2)
         rule = (
-            f"repeat spread {cs:.2%} > max({percent(th.spread_floor)}, {th.spread_rise_factor:g} x the "
-            f"baseline's {bs:.2%}): the counts became noisy"
+            f"repeat spread {shown} > {shown_limit} = max({percent(th.spread_floor)}, "
+            f"{th.spread_rise_factor:g} x the baseline's {bs:.2%}): the counts became noisy"
         )
         worse.append(Finding(name, "instruction spread", bs, cs, None, rule, noise))
     bsh, csh = bi.get("instructions_thread_pool_share"), ci.get("instructions_thread_pool_share")

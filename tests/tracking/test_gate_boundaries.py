@@ -98,3 +98,11 @@ def test_limits_set_on_the_command_line_are_printed_as_set_never_rounded():
     assert "max(0.25%, 3 x the baseline's" in rules["instruction spread"]
     assert "(max(2.5%, 3 x the baseline's per-process range), at most 7.5%)" in rules["thread-pool share"]
     assert percent(0.005) == "0.5%" and percent(0.05) == "5%" and percent(0.1) == "10%"
+
+
+def test_a_spread_just_above_its_limit_never_reads_equal_to_it():
+    """A current spread of 0.5004% against the 0.5% floor once read "repeat spread 0.50% > max(0.5%, ...)"."""
+    worse, _, _ = instruction_findings(NAME, info(1e7, spread=0.0), info(1e7, spread=0.005004), Thresholds())
+    (f,) = worse
+    assert f.kind == "instruction spread"
+    assert "repeat spread 0.5004% > 0.5000% = max(0.5%, 3 x the baseline's 0.00%)" in f.rule

@@ -142,7 +142,7 @@ def test_plus_20_percent_with_an_8_percent_current_spread_is_flagged(tmp_path, r
         in found[SLOWED, "instructions"].rule
     )
     assert (
-        "repeat spread 8.00% > max(0.5%, 3 x the baseline's 0.20%)"
+        "repeat spread 8.00% > 0.60% = max(0.5%, 3 x the baseline's 0.20%)"
         in found[SLOWED, "instruction spread"].rule
     )
 
