@@ -19,6 +19,7 @@ import argparse
 import os
 import platform
 import resource
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -59,6 +60,11 @@ def tasks_for(grid: str, solvers: list[str], limit: int | None) -> list[Instruct
     return tasks[:limit] if limit else tasks
 
 
+def command_of(argv: list[str]) -> str:
+    """The command that ran, as a shell reads it back (an argument with a space stays one argument)."""
+    return "python scripts/engine_timing.py " + shlex.join(argv)
+
+
 def children_cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -85,9 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     report = count_instructions(tasks, repeats=args.repeats, cpus=cpus, scheduler=args.scheduler)
     wall, cpu = time.monotonic() - t0, children_cpu_s() - cpu0
     doc: dict[str, Any] = {
-        "command": " ".join(
-            ["python scripts/engine_timing.py", *(argv if argv is not None else sys.argv[1:])]
-        ),
+        "command": command_of(argv if argv is not None else sys.argv[1:]),
         "grid": args.grid,
         "tasks": [t.key for t in tasks],
         "cpus": cpus,

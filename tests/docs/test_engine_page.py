@@ -275,3 +275,15 @@ def test_counts_of_one_engine_with_other_flags_are_never_merged_against_the_earl
     assert "| a/p-2 | 0.001 M | 0.001 M | 0.800 |" in sections[0]
     assert "Counts of `two` (valgrind's flags `--y`) against `early`." in sections[1]
     assert "| a/p-2 | 0.001 M | 0.001 M | 0.700 |" in sections[1]
+
+
+def test_the_recorded_command_reads_back_as_the_arguments_given():
+    """engine_timing records its command for the page: an output path with a space must stay one argument."""
+    import shlex
+
+    spec = importlib.util.spec_from_file_location("engine_timing", ROOT / "scripts" / "engine_timing.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    argv = ["my runs/quick.json", "--grid", "quick", "--solvers", "scipy,optax_while"]
+    command = module.command_of(argv)
+    assert shlex.split(command) == ["python", "scripts/engine_timing.py", *argv]
