@@ -471,7 +471,15 @@ def write_outputs(study: dict[str, Any], result: dict[str, Any], out: Path) -> N
     ]
     for solver, flags in result.get("wall_aa", {}).items():
         lines.append(f"- wall time, {solver} seed case, unchanged pairs flagged: {flagged_both_ways(flags)}")
-    lines += ["", f"## Detection (pairs flagged of {pairs}: disjoint windows of 3 processes)", ""]
+    lines += [
+        "",
+        f"## Detection (pairs flagged of {pairs}: disjoint windows of 3 processes)",
+        "",
+        "Injected: after each solve, a truncated second solve of that fraction of the solve's "
+        "iterations (`scripts/study/extra_work.py`); the ratio is the change it made in the count, "
+        "slowed window against unchanged window.",
+        "",
+    ]
     lines += [
         "| injected | solver | instruction ratio (median) | flagged: instructions "
         "| wall ratio (median) | flagged: wall time |"

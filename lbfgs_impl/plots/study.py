@@ -57,6 +57,11 @@ def _levels(specs: list[str], result: dict[str, Any], signal: str) -> tuple[list
     )
 
 
+def detected_solvers(result: dict[str, Any]) -> list[str]:
+    """Every solver the study injected work into, in the study's order (each gets its own curve)."""
+    return list(dict.fromkeys(spec.split(":")[0] for spec in result["detection"]))
+
+
 def _level_ticks(result: dict[str, Any]) -> tuple[float, list[float], list[str]]:
     """Where the A/A pairs are drawn, and the x ticks: that place, then the study's own levels (in %)."""
     levels = sorted({float(spec.split(":")[1]) for spec in result["detection"]}) or [0.03]
@@ -73,17 +78,17 @@ def detection(study: dict[str, Any], result: dict[str, Any], path: Path) -> Path
     plt = pyplot()
     pairs, (aa_at, ticks, labels) = detection_pairs(result), _level_ticks(result)
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    for i, solver in enumerate(("optax_while", "scipy")):
+    for i, solver in enumerate(detected_solvers(result)):
         color, marker = solver_style(solver)
         specs = sorted(
             (s for s in result["detection"] if s.startswith(solver + ":")),
             key=lambda s: float(s.split(":")[1]),
         )
-        if not specs:
-            continue
         aa_x = aa_at * (1 + 0.07 * i)  # side by side, so equal rates do not hide each other
+        x, flagged = _levels(specs, result, "instructions")
         ax.plot(
-            *_levels(specs, result, "instructions"),
+            [level * (1 + 0.03 * i) for level in x],  # apart too, so equal rates stay visible
+            flagged,
             marker=marker,
             color=color,
             label=f"{solver}: instructions",

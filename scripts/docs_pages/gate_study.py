@@ -60,8 +60,18 @@ def _how(study: dict[str, Any]) -> list[str]:
 
 
 def _machine(study: dict[str, Any]) -> str:
+    """What counted the study, as its counting processes recorded it: OS image, architecture,
+    valgrind, Python and the versions that change a count (a count does not depend on the CPU model)."""
     meta = study.get("meta", {})
-    parts = [str(meta[k]) for k in ("cpu", "valgrind") if meta.get(k)]
+    env = meta.get("environment") if isinstance(meta.get("environment"), dict) else {}
+    parts = [str(v) for v in (env.get("os_image"), env.get("arch")) if v]
+    parts += [str(meta[k]) for k in ("cpu", "valgrind") if meta.get(k)]
+    if env.get("python"):
+        parts.append(f"Python {env['python']}")
+    versions = env.get("versions") if isinstance(env.get("versions"), dict) else {}
+    parts += [f"{name} {version}" for name, version in versions.items()]
+    if study.get("settings", {}).get("code"):
+        parts.append(f"counting code `{study['settings']['code']}` (git tree hashes)")
     return ", ".join(parts) or "the machine recorded in study.json"
 
 

@@ -79,3 +79,20 @@ def test_the_command_gives_the_wall_rounds_the_study_was_timed_with():
     study = {**_study(), "wall": {"optax_while:0.0": [[1.0]]}, "wall_rounds": 4}
     command = _page()._how(study)[1]
     assert "--wall-rounds 4" in command and "--skip-wall" not in command
+
+
+def test_the_page_names_what_counted_the_study_from_its_record(tmp_path):
+    study = _study()
+    study["meta"]["environment"] = {"os_image": "Test OS", "arch": "x86_64", "python": "3.11.7",
+                                    "versions": {"jax": "9.9"}}  # fmt: skip
+    study["settings"]["code"] = "abc+def"
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "study.json").write_text(json.dumps({"study": study}))
+    (tmp_path / "docs" / "figures").mkdir(parents=True)
+    page = _page().generate(data, tmp_path / "docs")[0].read_text()
+    assert (
+        "Measured on Test OS, x86_64, valgrind-3.19.0, Python 3.11.7, jax 9.9, counting code `abc+def`"
+        in page
+    )
+    assert "a truncated second solve of that fraction of the solve's iterations" in page

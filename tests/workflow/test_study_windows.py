@@ -223,3 +223,20 @@ def test_the_figures_draw_the_gates_floor_and_the_studys_own_levels(tmp_path, mo
     assert band.get_label().startswith(f"±{floor:g}%")
     assert (band.get_y(), band.get_y() + band.get_height()) == pytest.approx((-floor, floor))
     assert [t.get_text() for t in detection.get_xticklabels()][1:] == ["0.5%", "1%"]
+
+
+def test_every_solver_with_injected_work_gets_its_curve(tmp_path, monkeypatch):
+    """The detection figure once drew optax_while and scipy only: a third solver's rows were measured,
+    tabled and never drawn."""
+    from lbfgs_impl.plots import study as figures
+
+    drawn = []
+    monkeypatch.setattr(figures, "save", lambda fig, path: drawn.append(fig))
+    study = _study()
+    study["spread"]["optax_loop/rosenbrock-100"] = dict(study["spread"]["optax_while/rosenbrock-100"])
+    study["slowed"]["optax_loop:0.1"] = {"samples": [110.0] * 6}
+    figures.detection(study, instructions_study.verdicts(study), tmp_path / "detection.png")
+    labels = [
+        line.get_label() for line in drawn[0].axes[0].get_lines() if not line.get_label().startswith("_")
+    ]
+    assert labels == ["optax_while: instructions", "optax_loop: instructions"]
