@@ -202,19 +202,25 @@ def test_two_runs_of_one_grid_and_engine_are_compared_task_by_task(tmp_path):
     assert "valgrind's flags: `--tool=callgrind --x`." in text
 
 
+def _two_task_run(path: Path, meta: dict) -> None:
+    """A one-sample run of two tasks (a: 1,000 and b: 2,000 instructions, 10 iterations) with ``meta``."""
+    base = {"grid": "mgh", "cpus": [0], "repeats": 1, "scheduler": "none", "machine": {}, "wall_s": 1.0,
+            "cpu_s": 1.0, "cpu_s_per_sample": 1.0, "load_before": [0, 0, 0], "load_after": [0, 0, 0],
+            "tasks": ["a", "b"]}  # fmt: skip
+    rows = [{**_row(s, c, 10, 1.0), "n_iter": [10]} for s, c in (("a", 1000), ("b", 2000))]
+    path.write_text(json.dumps({**base, "meta": meta, "results": rows}))
+
+
 @pytest.mark.parametrize("flags", [["--tool=callgrind", "--y"], None])
 def test_runs_counted_with_other_or_unrecorded_valgrind_flags_are_never_compared(tmp_path, flags):
     """Another flag (a function left out of the count) moves every count: a step, not disagreement."""
     data = tmp_path / "data"
     data.mkdir()
-    base = {"grid": "mgh", "cpus": [0], "repeats": 1, "scheduler": "none", "machine": {}, "wall_s": 1.0,
-            "cpu_s": 1.0, "cpu_s_per_sample": 1.0, "load_before": [0, 0, 0], "load_after": [0, 0, 0],
-            "tasks": ["a", "b"]}  # fmt: skip
-    rows = [{**_row(s, c, 10, 1.0), "n_iter": [10]} for s, c in (("a", 1000), ("b", 2000))]
     meta = {"engine": "native-aot:AVX2", "valgrind_flags": ["--tool=callgrind", "--x"]}
-    (data / "one.json").write_text(json.dumps({**base, "meta": meta, "results": rows}))
-    other = {"engine": "native-aot:AVX2", **({"valgrind_flags": flags} if flags else {})}
-    (data / "two.json").write_text(json.dumps({**base, "meta": other, "results": rows}))
+    _two_task_run(data / "one.json", meta)
+    _two_task_run(
+        data / "two.json", {"engine": "native-aot:AVX2", **({"valgrind_flags": flags} if flags else {})}
+    )
     text = _engine().generate(data, tmp_path / "docs")[0].read_text()
     assert "counted twice" not in text
 
@@ -241,13 +247,9 @@ def test_processes_that_reported_several_flag_sets_have_no_flags_and_are_never_c
     assert engine.flags_of({"meta": {"environment": {"valgrind_flags": mixed}}}) == ()
     data = tmp_path / "data"
     data.mkdir()
-    base = {"grid": "mgh", "cpus": [0], "repeats": 1, "scheduler": "none", "machine": {}, "wall_s": 1.0,
-            "cpu_s": 1.0, "cpu_s_per_sample": 1.0, "load_before": [0, 0, 0], "load_after": [0, 0, 0],
-            "tasks": ["a", "b"]}  # fmt: skip
-    rows = [{**_row(s, c, 10, 1.0), "n_iter": [10]} for s, c in (("a", 1000), ("b", 2000))]
     meta = {"engine": "native-aot:AVX2", "environment": {"valgrind_flags": mixed}}
     for name in ("one", "two"):
-        (data / f"{name}.json").write_text(json.dumps({**base, "meta": meta, "results": rows}))
+        _two_task_run(data / f"{name}.json", meta)
     text = engine.generate(data, tmp_path / "docs")[0].read_text()
     assert "counted twice" not in text
     assert f"valgrind's flags differed between the counting processes: `{mixed}`." in text
