@@ -32,7 +32,6 @@ from lbfgs_impl.measure.cluster import (
 from lbfgs_impl.measure.cluster_worker import claim_cpu
 from lbfgs_impl.measure.instructions import InstructionCounts, InstructionTask, unavailable_reason
 from lbfgs_impl.problems import make_problem
-from lbfgs_impl.tracking.runs import Thresholds
 
 ROOT = Path(__file__).resolve().parents[2]
 REASON = unavailable_reason() or dask_unavailable_reason()
@@ -42,8 +41,10 @@ PROBLEMS = ("mgh_rosenbrock", "mgh_beale")
 SOLVERS = ("scipy", "optax_while")
 TASKS = [InstructionTask(s, p, make_problem(p).n) for p in PROBLEMS for s in SOLVERS]
 BROKEN = InstructionTask("no_such_solver", "mgh_beale", 2)
-#: How far two counts of one task may differ (relative): the regression gate's floor.
-AGREE = Thresholds().instructions
+#: How far two counts of one task may differ (relative). One process's count against another's:
+#: on the smallest tasks the per-process noise goes beyond the gate's floor (the engine page's table of
+#: the full MGH set counted twice), which the gate applies to medians of several processes.
+AGREE = 0.02
 
 
 # ----------------------------------------------------------------- fast: no valgrind, no cluster

@@ -31,7 +31,6 @@ from lbfgs_impl.measure.instructions import (
     ordered_jobs,
     unavailable_reason,
 )
-from lbfgs_impl.tracking.runs import Thresholds
 
 ROOT = Path(__file__).resolve().parents[2]
 REASON = unavailable_reason() or dask_unavailable_reason()
@@ -43,8 +42,10 @@ TASKS = [
     InstructionTask("optax_while", "mgh_rosenbrock", 2),
     InstructionTask("scipy", "mgh_rosenbrock", 2),
 ]
-#: How far two counts of one task may differ (relative): the regression gate's floor.
-AGREE = Thresholds().instructions
+#: How far two counts of one task may differ (relative). One process's count against another's:
+#: on the smallest tasks the per-process noise goes beyond the gate's floor (the engine page's table of
+#: the full MGH set counted twice), which the gate applies to medians of several processes.
+AGREE = 0.02
 
 
 def _cpus() -> list[int]:
